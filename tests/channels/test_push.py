@@ -1,0 +1,272 @@
+"""The push channel through the real pywebpush against a local push service that decrypts (fakes/push.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid
+
+from channels.push import MAX_PAYLOAD, PushChannel, VapidConfig
+from host.channel import Channel, ChannelContext, Message
+from host.errors import ConfigurationError, InvalidAddress, PermanentChannelError, TransientChannelError
+from tests.fakes.push import PushService, ScriptedPush, b64url
+
+SUBJECT = "mailto:ops@tidings.example"
+INTENT = "eu.example.OPEN"
+
+
+class VapidKey:
+    """An application server key pair in the forms VAPID configuration and subscriptions use."""
+
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.private = b64url(self.key.private_numbers().private_value.to_bytes(32, "big"))
+        self.public = b64url(
+            self.key.public_key().public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+            )
+        )
+        self.pem = self.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+
+
+@pytest.fixture(scope="module")
+def service() -> Iterator[PushService]:
+    with PushService() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def vapid() -> VapidKey:
+    return VapidKey()
+
+
+def make_channel(private_key: str, **config: Any) -> PushChannel:
+    return PushChannel(
+        VapidConfig(private_key=private_key, subject=SUBJECT, timeout=5.0, **config),
+        ChannelContext(android_intent_action=INTENT),
+    )
+
+
+@pytest.fixture
+def channel(vapid: VapidKey) -> PushChannel:
+    return make_channel(vapid.private)
+
+
+async def push(channel: PushChannel, subscription: dict[str, Any], message: Message | None = None) -> str:
+    message = message or Message(subject="Title", text="Body")
+    async with channel.open() as sender:
+        receipt = await sender.send(message, channel.parse_address(subscription))
+    return receipt.provider_id
+
+
+def test_declares_itself_as_data(channel: PushChannel) -> None:
+    assert PushChannel.name == "push"
+    assert PushChannel.address_field == "deviceToken"
+    assert PushChannel.env_prefix == "VAPID_"
+    assert PushChannel.config_type is VapidConfig
+    assert dict(PushChannel.template_fields) == {
+        "subject": "pushTitle",
+        "subtitle": "pushSubtitle",
+        "text": "pushMessage",
+    }
+    assert PushChannel.required == ("subject", "text")
+    assert PushChannel.needs_sender is False
+    assert isinstance(channel, Channel)
+
+
+async def test_payload_arrives_decrypted(channel: PushChannel, service: PushService, vapid: VapidKey) -> None:
+    subscription = service.subscribe(application_server_key=vapid.public)
+    message = Message(subject="Promemoria", subtitle="Domani", text="Ciao Alice ✓", data={"id": 7, "k": [1]})
+    provider_id = await push(channel, subscription, message)
+    [received] = service.delivered(subscription)
+    assert received.json() == {
+        "title": "Promemoria",
+        "subtitle": "Domani",
+        "body": "Ciao Alice ✓",
+        "data": {"id": 7, "k": [1]},
+        "androidIntentAction": INTENT,
+    }
+    assert provider_id.startswith(f"{service.url}/message/")
+    assert received.headers["ttl"] == "86400"
+    assert received.claims is not None
+    assert received.claims["aud"] == service.url
+    assert received.claims["sub"] == SUBJECT
+    assert received.vapid_key == vapid.public
+
+
+async def test_each_push_service_gets_its_own_audience(channel: PushChannel, service: PushService) -> None:
+    with PushService() as other:
+        first, second = service.subscribe(), other.subscribe()
+        async with channel.open() as sender:
+            for subscription in (first, second, first):
+                await sender.send(Message(subject="t", text="b"), channel.parse_address(subscription))
+        [received] = other.delivered(second)
+    assert received.claims is not None and received.claims["aud"] == other.url
+    assert len(service.delivered(first)) == 2
+
+
+async def test_pem_key_works_too(service: PushService, vapid: VapidKey) -> None:
+    subscription = service.subscribe(application_server_key=vapid.public)
+    await push(make_channel(vapid.pem, ttl=60), subscription)
+    [received] = service.delivered(subscription)
+    assert received.headers["ttl"] == "60"
+
+
+async def test_gone_subscription_is_permanent_and_marked(channel: PushChannel, service: PushService) -> None:
+    subscription = service.subscribe()
+    service.unsubscribe(subscription)
+    with pytest.raises(PermanentChannelError) as caught:
+        await push(channel, subscription)
+    assert caught.value.code == "410"
+    assert caught.value.address_gone is True
+
+
+async def test_404_is_gone_too(channel: PushChannel, service: PushService) -> None:
+    subscription = service.subscribe()
+    service.script([404], subscription=subscription)
+    with pytest.raises(PermanentChannelError) as caught:
+        await push(channel, subscription)
+    assert caught.value.address_gone is True
+
+
+async def test_rate_limit_is_transient_with_retry_after(channel: PushChannel, service: PushService) -> None:
+    subscription = service.subscribe()
+    service.script([ScriptedPush(429, retry_after="7")], subscription=subscription)
+    with pytest.raises(TransientChannelError) as caught:
+        await push(channel, subscription)
+    assert caught.value.retry_after == 7.0
+    await push(channel, subscription)  # the script is used up: the next one goes through
+
+
+async def test_server_error_is_transient(channel: PushChannel, service: PushService) -> None:
+    subscription = service.subscribe()
+    service.script([500, 503])
+    for _ in range(2):
+        with pytest.raises(TransientChannelError) as caught:
+            await push(channel, subscription)
+        assert caught.value.retry_after is None
+
+
+async def test_other_client_errors_are_permanent_not_gone(channel: PushChannel, service: PushService) -> None:
+    subscription = service.subscribe()
+    service.script([400], subscription=subscription)
+    with pytest.raises(PermanentChannelError) as caught:
+        await push(channel, subscription)
+    assert caught.value.code == "400"
+    assert caught.value.address_gone is False
+
+
+async def test_wrong_vapid_key_is_refused(service: PushService, vapid: VapidKey) -> None:
+    subscription = service.subscribe(application_server_key=vapid.public)
+    intruder = make_channel(VapidKey().private)
+    with pytest.raises(PermanentChannelError) as caught:
+        await push(intruder, subscription)
+    assert caught.value.code == "403"
+    assert service.received[-1].reason.startswith("VAPID key differs")
+    assert service.delivered(subscription) == []
+
+
+async def test_service_refuses_forged_or_missing_vapid(service: PushService, vapid: VapidKey) -> None:
+    subscription = service.subscribe()
+    claims = {"aud": service.url, "exp": int(time.time()) + 600, "sub": SUBJECT}
+    token = Vapid.from_string(vapid.private).sign(claims)["Authorization"].split(" ", 1)[1]
+    jwt = token.split(",")[0].removeprefix("t=")
+    forged = f"vapid t={jwt}, k={VapidKey().public}"  # signed by one key, claiming another
+    wrong_audience = Vapid.from_string(vapid.private).sign(claims | {"aud": "https://push.example"})
+    async with aiohttp.ClientSession() as session:
+        statuses = []
+        for headers in ({"Authorization": forged}, {}, wrong_audience):
+            async with session.post(subscription["endpoint"], data=b"", headers={"TTL": "0", **headers}) as r:
+                statuses.append(r.status)
+    assert statuses == [401, 401, 403]
+
+
+async def test_oversized_payload_is_permanent_and_not_sent(
+    channel: PushChannel, service: PushService
+) -> None:
+    subscription = service.subscribe()
+    with pytest.raises(PermanentChannelError) as caught:
+        await push(channel, subscription, Message(subject="t", text="x" * MAX_PAYLOAD))
+    assert caught.value.code == "payload-too-large"
+    assert service.delivered(subscription) == []
+
+
+async def test_unreachable_service_is_transient(channel: PushChannel, service: PushService) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    subscription = service.subscribe() | {"endpoint": f"http://127.0.0.1:{port}/push/x"}
+    with pytest.raises(TransientChannelError):
+        await push(channel, subscription)
+
+
+def test_parse_address_canonicalises(service: PushService, channel: PushChannel) -> None:
+    subscription = service.subscribe()
+    expected = json.dumps(
+        {"endpoint": subscription["endpoint"], "keys": subscription["keys"]}, separators=(",", ":")
+    )
+    assert channel.parse_address(subscription) == expected
+    assert channel.parse_address(json.dumps(subscription, indent=2)) == expected
+    # standard base64 with padding, as some clients store keys, means the same keys
+    keys = {
+        name: base64.b64encode(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))).decode()
+        for name, value in subscription["keys"].items()
+    }
+    assert channel.parse_address(subscription | {"keys": keys}) == expected
+
+
+def _bad_subscriptions() -> list[object]:
+    point = b64url(b"\x04" + b"\x01" * 64)  # 65 bytes, not on the curve
+    good = {"p256dh": VapidKey().public, "auth": b64url(b"a" * 16)}
+    return [
+        None,
+        42,
+        "not json",
+        "[]",
+        {"keys": good},
+        {"endpoint": "ftp://push.example/x", "keys": good},
+        {"endpoint": "https:///nohost", "keys": good},
+        {"endpoint": "https://push.example/x"},
+        {"endpoint": "https://push.example/x", "keys": {"auth": good["auth"]}},
+        {"endpoint": "https://push.example/x", "keys": {**good, "p256dh": point}},
+        {"endpoint": "https://push.example/x", "keys": {**good, "p256dh": "!!!"}},
+        {"endpoint": "https://push.example/x", "keys": {**good, "auth": b64url(b"short")}},
+    ]
+
+
+@pytest.mark.parametrize("raw", _bad_subscriptions())
+def test_parse_address_refuses(channel: PushChannel, raw: object) -> None:
+    with pytest.raises(InvalidAddress):
+        channel.parse_address(raw)
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        (VapidConfig(subject=SUBJECT), "VAPID_PRIVATE_KEY"),
+        (VapidConfig(private_key="bm90IGEga2V5", subject=SUBJECT), "VAPID_PRIVATE_KEY"),
+        (VapidConfig(private_key="x"), "VAPID_SUBJECT"),
+        (VapidConfig(private_key="x", subject="ops@tidings.example"), "VAPID_SUBJECT"),
+    ],
+)
+def test_configuration_errors_name_the_key(config: VapidConfig, key: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        PushChannel(config, ChannelContext())
+    assert caught.value.key == key
+
+
+def test_private_key_never_in_repr(vapid: VapidKey) -> None:
+    config = VapidConfig(private_key=vapid.private, subject=SUBJECT)
+    assert vapid.private not in repr(config)
+    assert vapid.private not in str(list(config.__rich_repr__()))
