@@ -1,0 +1,83 @@
+"""The Litestar application: ``create_app()`` returns ``Litestar(plugins=[...])``; wiring lives in plugins."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from beanie import init_beanie
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins import InitPluginProtocol
+
+from host import __version__
+from host.actors import Actors
+from host.api.errors import exception_handlers
+from host.api.health import healthz, ready
+from host.api.home import home
+from host.api.send import saga_send, send
+from host.api.status import get_dispatch, list_deliveries
+from host.documents import ALL_DOCUMENTS
+from host.flow_manager import FlowManagerNotifier
+from host.runtime import Runtime
+
+__all__ = ["TidingsPlugin", "create_app"]
+
+
+def _broker_ping(actors: Actors) -> Callable[[], Any]:
+    client = getattr(actors.broker, "client", None)
+    return client.ping if client is not None else (lambda: None)
+
+
+class TidingsPlugin(InitPluginProtocol):
+    """Adds the public API, its error shape, and a Runtime built on the server's event loop."""
+
+    def __init__(self, actors: Actors) -> None:
+        self.actors = actors
+        self.runtime: Runtime | None = None
+        self.notifier = FlowManagerNotifier(actors.settings)
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        """Connect to the database on the server's loop, create indexes, close at shutdown."""
+        runtime = self.actors.new_runtime()
+        await init_beanie(database=runtime.store.db, document_models=ALL_DOCUMENTS)
+        await runtime.store.ensure_user_indexes()
+        self.runtime = runtime
+        try:
+            yield
+        finally:
+            await self.notifier.drain()
+            self.runtime = None
+            await runtime.close()
+
+    def _runtime(self) -> Runtime:
+        assert self.runtime is not None, "the application has not started"
+        return self.runtime
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        """Register routes, dependencies, exception handlers and the lifespan."""
+        app_config.route_handlers.extend(
+            [send, saga_send, get_dispatch, list_deliveries, healthz, ready, home]
+        )
+        app_config.dependencies.update(
+            {
+                "runtime": Provide(self._runtime, sync_to_thread=False),
+                "notifier": Provide(lambda: self.notifier, sync_to_thread=False),
+                "broker_ping": Provide(lambda: _broker_ping(self.actors), sync_to_thread=False),
+            }
+        )
+        app_config.exception_handlers.update(exception_handlers)
+        app_config.lifespan.append(self.lifespan)
+        return app_config
+
+
+def create_app(actors: Actors, *, extra_plugins: list[InitPluginProtocol] | None = None) -> Litestar:
+    """The Tidings ASGI application for these actors (and so this broker and settings)."""
+    return Litestar(
+        plugins=[TidingsPlugin(actors), *(extra_plugins or [])],
+        openapi_config=OpenAPIConfig(title="Tidings", version=__version__),
+    )

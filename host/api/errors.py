@@ -1,0 +1,77 @@
+"""Every error of the API in one shape: ``{"statusCode": "400", "error": "Bad request", "message": ...}``."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+from pymongo.errors import ConnectionFailure, PyMongoError
+
+from host.api.schemas import ErrorBody
+from host.errors import RequestError
+
+__all__ = ["error_response", "exception_handlers"]
+
+log = logging.getLogger(__name__)
+
+
+def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response[Any]:
+    """An error in the Mia shape; the reason phrase is written as Mia writes it ("Bad request")."""
+    phrase = HTTPStatus(status_code).phrase
+    body = ErrorBody(status_code=str(status_code), error=phrase[:1] + phrase[1:].lower(), message=message)
+    return Response(body, status_code=status_code, headers=headers)
+
+
+def _validation_message(exc: ValidationException) -> str:
+    problems = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            key = item.get("key")
+            text = str(item.get("message", "")).strip()
+            problems.append(f"{key}: {text}" if key else text)
+    if problems:
+        return "; ".join(problems)
+    detail = exc.detail or "invalid request"
+    if "Expected" in detail or "JSON" in detail or "malformed" in detail.lower():
+        return f"body: {detail}"
+    return detail
+
+
+def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    return error_response(400, _validation_message(exc))
+
+
+def _on_request_error(request: Request[Any, Any, Any], exc: RequestError) -> Response[Any]:
+    return error_response(exc.status_code, exc.message)
+
+
+def _on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    headers = dict(exc.headers or {})
+    return error_response(exc.status_code, str(exc.detail), headers or None)
+
+
+def _on_database(request: Request[Any, Any, Any], exc: PyMongoError) -> Response[Any]:
+    log.warning("database error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    if isinstance(exc, ConnectionFailure):
+        return error_response(
+            503, "the database is not reachable; nothing was accepted, try again", {"Retry-After": "5"}
+        )
+    return error_response(500, "database error")
+
+
+def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal error")
+
+
+exception_handlers: ExceptionHandlersMap = {
+    ValidationException: _on_validation,
+    RequestError: _on_request_error,
+    HTTPException: _on_http,
+    PyMongoError: _on_database,
+    Exception: _on_unexpected,
+}

@@ -1,0 +1,109 @@
+"""The ``tidings`` command: run (embedded), api, worker."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from host import __version__
+from host.errors import ConfigurationError, TidingsError
+
+__all__ = ["main"]
+
+BANNER = """\
+Tidings {version}: embedded mode
+  API and home page   http://{host}:{port}/
+  database            development database (mongo-java-server) at {db}, data in {data}
+                      for trying Tidings out and for tests only; production uses MongoDB
+  broker              in-process (no Redis); workers run in this process
+  e-mail              SMTP {smtp}
+Press Ctrl-C to stop."""
+
+
+def _check_configuration(*, needs_redis: bool) -> None:
+    """Decode the configuration and build the channels now, so a wrong key stops start-up here."""
+    from host.registry import ChannelRegistry
+    from host.settings import load_settings
+
+    settings = load_settings()
+    ChannelRegistry.build(settings.config, settings.environ)
+    if not settings.env.mongodb_url:
+        raise ConfigurationError("MONGODB_URL", "environment variable is not set")
+    if needs_redis and not settings.env.redis_url:
+        raise ConfigurationError(
+            "REDIS_URL", "environment variable is not set (the embedded mode is `tidings run`)"
+        )
+
+
+@click.group()
+@click.version_option(__version__, prog_name="tidings")
+def cli() -> None:
+    """Tidings: one API call, every channel."""
+
+
+@cli.command()
+@click.option("--port", default=8000, show_default=True, help="HTTP port on 127.0.0.1")
+def run(port: int) -> None:
+    """Run everything in one process on embedded defaults (no external service needed)."""
+    import uvicorn
+
+    from host.api.app import create_app
+    from host.embedded import data_dir, embedded_services
+    from host.logs import configure_logging
+
+    configure_logging()
+    with embedded_services() as (settings, actors, database):
+        smtp = f"{settings.environ.get('SMTP_HOST')}:{settings.environ.get('SMTP_PORT')}"
+        click.echo(
+            BANNER.format(
+                version=__version__, host="127.0.0.1", port=port, db=database.url, data=data_dir(), smtp=smtp
+            )
+        )
+        uvicorn.run(create_app(actors), host="127.0.0.1", port=port, log_level="warning")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--workers", default=1, show_default=True, help="server processes")
+def api(host: str, port: int, workers: int) -> None:
+    """Serve the HTTP API against MONGODB_URL and REDIS_URL."""
+    import uvicorn
+
+    from host.logs import configure_logging
+
+    configure_logging()
+    _check_configuration(needs_redis=True)
+    uvicorn.run("host.server:app", host=host, port=port, workers=workers, log_level="info")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.option("--processes", default=2, show_default=True)
+@click.option("--threads", default=8, show_default=True)
+def worker(processes: int, threads: int) -> None:
+    """Run dramatiq worker processes against MONGODB_URL and REDIS_URL."""
+    from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
+
+    _check_configuration(needs_redis=True)
+    args = make_argument_parser().parse_args(
+        ["host.worker_app", "--processes", str(processes), "--threads", str(threads)]
+    )
+    sys.exit(dramatiq_main(args))
+
+
+def main() -> None:
+    """Entry point of the console script: configuration errors end with the key named, exit code 2."""
+    try:
+        cli()
+    except ConfigurationError as exc:
+        click.echo(f"tidings: {exc}", err=True)
+        sys.exit(2)
+    except TidingsError as exc:
+        click.echo(f"tidings: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Composition: which source text feeds each attribute of a channel's Message, and rendering it per user."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bson import ObjectId
+
+from host.channel import Attachment, Channel, Message
+from host.errors import NotFound, RequestError
+from host.rendering import CompiledTemplate, Renderer
+from host.store import Store
+
+__all__ = ["Composer", "check_content", "load_template", "template_key"]
+
+Doc = dict[str, Any]
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def template_key(camel_field: str) -> str:
+    """The storage key of a template field: ``emailHtmlMessage`` → ``email_html_message``."""
+    return _CAMEL.sub("_", camel_field).lower()
+
+
+async def load_template(store: Store, template_id: str) -> Doc:
+    """The template with this id (an ObjectId, as Mia's) or, as a convenience, this unique name."""
+    query: Doc = {"_id": ObjectId(template_id)} if ObjectId.is_valid(template_id) else {"name": template_id}
+    template = await store.templates.find_one(query)
+    if template is None:
+        raise NotFound(f"templateId: no template with id {template_id!r}")
+    return template
+
+
+def _sources(
+    channel: Channel, template: Mapping[str, Any] | None, title: str | None, content: str | None
+) -> dict[str, tuple[str, str]]:
+    """Message attribute → (field name, source text) for one channel."""
+    sources: dict[str, tuple[str, str]] = {}
+    for attr, field in channel.template_fields.items():
+        if template is not None:
+            text = template.get(template_key(field))
+            if text:
+                sources[attr] = (field, text)
+        elif attr == "subject" and title:
+            sources[attr] = ("messageTitle", title)
+        elif attr == "text" and content:
+            sources[attr] = ("messageContent", content)
+    return sources
+
+
+def _syntax(template: Mapping[str, Any] | None) -> Any:
+    return (template or {}).get("syntax", "jinja")
+
+
+def check_content(
+    renderer: Renderer,
+    channels: Sequence[tuple[str, Channel]],
+    template: Mapping[str, Any] | None,
+    title: str | None,
+    content: str | None,
+) -> None:
+    """Refuse (4xx) content that lacks a field a requested channel needs, or that does not compile."""
+    for name, channel in channels:
+        sources = _sources(channel, template, title, content)
+        for requirement in channel.required:
+            options = requirement.split("|")
+            if not any(option in sources for option in options):
+                wanted = " or ".join(channel.template_fields.get(o, o) for o in options)
+                owner = f"template {template.get('name')!r}" if template else "the request"
+                raise RequestError(f"{owner} has no {wanted}, required by channel {name!r}")
+        for attr, (field, text) in sources.items():
+            try:
+                renderer.compile(
+                    text, field=field, html=attr in channel.html_fields, syntax=_syntax(template)
+                )
+            except Exception as exc:
+                raise RequestError(f"{field}: {exc}") from exc
+
+
+class Composer:
+    """Renders one channel's Message of one dispatch for any of its users (templates compiled once)."""
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        channel: Channel,
+        dispatch: Mapping[str, Any],
+        template: Mapping[str, Any] | None,
+        attachments: Sequence[Attachment] = (),
+    ) -> None:
+        self._compiled: dict[str, CompiledTemplate] = {}
+        for attr, (field, text) in _sources(
+            channel, template, dispatch.get("title"), dispatch.get("content")
+        ).items():
+            self._compiled[attr] = renderer.compile(
+                text, field=field, html=attr in channel.html_fields, syntax=_syntax(template)
+            )
+        self._data: Mapping[str, Any] = dispatch.get("data") or {}
+        email = dispatch.get("email") or {}
+        self._fixed: dict[str, Any] = {
+            "sender": email.get("sender"),
+            "cc": tuple(email.get("cc") or ()),
+            "bcc": tuple(email.get("bcc") or ()),
+            "attachments": tuple(attachments),
+            "data": dict((template or {}).get("push_data") or {}),
+        }
+
+    def compose(self, user: Mapping[str, Any], locale: str | None = None) -> Message:
+        """The rendered message for this user; raises RenderError naming the field."""
+        rendered = {attr: t.render(user, self._data, locale=locale) for attr, t in self._compiled.items()}
+        return Message(**rendered, **self._fixed)

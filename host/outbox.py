@@ -1,0 +1,90 @@
+"""The outbox: delivery batches are written down before they are handed to the broker.
+
+An entry is inserted first, the broker messages are sent, then the entry is deleted. An entry that
+outlives its grace period (the broker was down, the process died) is sent again by the recovery sweep;
+the claim on each attempt makes a batch handed out twice send nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from bson import ObjectId
+
+from host.documents import utcnow
+from host.store import Store
+
+__all__ = ["Enqueue", "Outbox"]
+
+log = logging.getLogger(__name__)
+
+#: hands one batch of delivery ids of a channel to the broker, with a delay in milliseconds
+Enqueue = Callable[[str, list[str], int], None]
+
+
+class Outbox:
+    """Durable hand-over of delivery batches from the database to the broker."""
+
+    def __init__(self, store: Store, enqueue: Enqueue, batch_sizes: Mapping[str, int]) -> None:
+        self._store = store
+        self._enqueue = enqueue
+        self._batch_sizes = batch_sizes
+
+    def _messages(self, ids_by_channel: Mapping[str, Sequence[str]], delay_ms: int) -> list[dict[str, Any]]:
+        messages = []
+        for channel, ids in ids_by_channel.items():
+            size = self._batch_sizes.get(channel, 50)
+            for start in range(0, len(ids), size):
+                messages.append(
+                    {"channel": channel, "ids": list(ids[start : start + size]), "delay": delay_ms}
+                )
+        return messages
+
+    async def push(
+        self,
+        ids_by_channel: Mapping[str, Sequence[str]],
+        *,
+        delay_ms: int = 0,
+        write: Callable[[], Awaitable[None]] | None = None,
+    ) -> bool:
+        """Record the batches, run ``write`` (the deliveries' insert), then enqueue.
+
+        Returns False when the broker refused; the entry stays for the recovery sweep. Writing the entry
+        before the deliveries means no crash can leave a delivery in the database that nobody enqueues.
+        """
+        messages = self._messages(ids_by_channel, delay_ms)
+        if not messages:
+            if write is not None:
+                await write()
+            return True
+        entry_id = ObjectId()
+        await self._store.outbox.insert_one({"_id": entry_id, "created_at": utcnow(), "messages": messages})
+        if write is not None:
+            await write()
+        if not self._send(messages):
+            return False
+        await self._store.outbox.delete_one({"_id": entry_id})
+        return True
+
+    def _send(self, messages: Sequence[Mapping[str, Any]]) -> bool:
+        try:
+            for message in messages:
+                self._enqueue(message["channel"], message["ids"], message["delay"])
+        except Exception:
+            log.warning("broker refused a batch; the outbox keeps it for the recovery sweep", exc_info=True)
+            return False
+        return True
+
+    async def flush_stale(self, grace_seconds: float) -> int:
+        """Send again every entry older than the grace period; returns how many were handed over."""
+        cutoff = utcnow() - timedelta(seconds=grace_seconds)
+        flushed = 0
+        async for entry in self._store.outbox.find({"created_at": {"$lt": cutoff}}):
+            if not self._send(entry["messages"]):
+                break
+            await self._store.outbox.delete_one({"_id": entry["_id"]})
+            flushed += 1
+        return flushed

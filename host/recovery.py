@@ -1,0 +1,105 @@
+"""The recovery sweep: finishes whatever a crash, a broker outage or a lost message left undone.
+
+It runs off the hot path, every few seconds, and only reads small sets: outbox entries that were never
+confirmed, dispatches whose fan-out stopped, deliveries stuck in ``sending`` past their lease, and (less
+often) deliveries ``queued`` for longer than the enqueue lease, whose broker message may be lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+
+from host.documents import utcnow
+from host.outbox import Outbox
+from host.settings import DeliveryPolicy
+from host.store import Store
+
+__all__ = ["RecoverySweep", "SweepReport"]
+
+log = logging.getLogger(__name__)
+
+#: outbox entries younger than this may still be on their way to the broker
+OUTBOX_GRACE_SECONDS = 10.0
+#: a fan-out that has not reported progress for this long has stopped
+FANOUT_STALL_SECONDS = 60.0
+
+
+class SweepReport(msgspec.Struct, kw_only=True):
+    """What one sweep handed out again."""
+
+    outbox_entries: int = 0
+    dispatches: int = 0
+    deliveries: int = 0
+
+
+class RecoverySweep:
+    """Re-enqueues what the database says is unfinished."""
+
+    def __init__(
+        self, store: Store, outbox: Outbox, schedule_expansion: Callable[[str], None], policy: DeliveryPolicy
+    ) -> None:
+        self._store = store
+        self._outbox = outbox
+        self._schedule_expansion = schedule_expansion
+        self._policy = policy
+
+    async def run_once(
+        self, *, outbox_grace: float = OUTBOX_GRACE_SECONDS, queued_older_than: float | None = None
+    ) -> SweepReport:
+        """One pass; ``queued_older_than`` (seconds) also re-enqueues deliveries left ``queued`` that long."""
+        report = SweepReport(outbox_entries=await self._outbox.flush_stale(outbox_grace))
+        now = utcnow()
+        stalled = now - timedelta(seconds=FANOUT_STALL_SECONDS)
+        async for dispatch in self._store.dispatches.find({"state": "expanding"}, {"heartbeat_at": 1}):
+            if dispatch.get("heartbeat_at") is None or dispatch["heartbeat_at"] < stalled:
+                await self._store.dispatches.update_one(
+                    {"_id": dispatch["_id"]}, {"$set": {"heartbeat_at": now}}
+                )
+                self._schedule_expansion(dispatch["_id"])
+                report.dispatches += 1
+        lease = now - timedelta(seconds=self._policy.sending_lease_seconds)
+        report.deliveries += await self._requeue("sending", lease)
+        if queued_older_than is not None:
+            report.deliveries += await self._requeue("queued", now - timedelta(seconds=queued_older_than))
+        if report.outbox_entries or report.dispatches or report.deliveries:
+            log.info("recovery sweep handed out again: %s", msgspec.json.encode(report).decode())
+        return report
+
+    async def _requeue(self, status: str, older_than: Any) -> int:
+        ids: dict[str, list[str]] = defaultdict(list)
+        projection = {"channel": 1, "updated_at": 1}
+        async for doc in self._store.deliveries.find({"status": status}, projection):
+            if doc["updated_at"] <= older_than:
+                ids[doc["channel"]].append(doc["_id"])
+        total = sum(len(v) for v in ids.values())
+        if not total:
+            return 0
+        if status == "queued":
+            # a fresh updated_at keeps the next sweep from handing the same ones out again
+            everything = [i for v in ids.values() for i in v]
+            await self._store.deliveries.update_many(
+                {"_id": {"$in": everything}}, {"$set": {"updated_at": utcnow()}}
+            )
+        await self._outbox.push(ids)
+        return total
+
+    async def run_forever(self, interval: float, deep_every: int = 30) -> None:
+        """Sweep every ``interval`` seconds; every ``deep_every``-th pass also looks at old queued ones."""
+        passes = 0
+        while True:
+            try:
+                deep = passes % deep_every == 0
+                await self.run_once(queued_older_than=self._policy.enqueue_lease_seconds if deep else None)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("recovery sweep failed; trying again in %.0f s", interval, exc_info=True)
+            passes += 1
+            await asyncio.sleep(interval)

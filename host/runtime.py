@@ -1,0 +1,59 @@
+"""The wiring of one event loop: store, channels, renderer, outbox and the services built on them.
+
+The API's loop and each worker's loop build their own Runtime: a MongoDB async client belongs to the
+loop that created it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from host.delivery import DeliveryWorker
+from host.dispatch import DispatchService
+from host.outbox import Enqueue, Outbox
+from host.recovery import RecoverySweep
+from host.registry import ChannelRegistry
+from host.rendering import Renderer
+from host.settings import Settings
+from host.store import Store
+
+__all__ = ["Runtime"]
+
+
+class Runtime:
+    """Everything the API or a worker needs, bound to the current event loop."""
+
+    def __init__(
+        self, settings: Settings, enqueue: Enqueue, schedule_expansion: Callable[[str], None]
+    ) -> None:
+        self.settings = settings
+        self.store = Store.connect(settings)
+        self.registry = ChannelRegistry.build(settings.config, settings.environ)
+        self.renderer = Renderer(
+            default_locale=settings.config.default_locale, default_timezone=settings.config.default_timezone
+        )
+        batch_sizes = {name: channel.limits.batch_size for name, channel in self.registry.items()}
+        self.outbox = Outbox(self.store, enqueue, batch_sizes)
+        self.dispatch = DispatchService(
+            self.store, settings, self.registry, self.renderer, self.outbox, schedule_expansion
+        )
+        self.delivery = DeliveryWorker(self.store, settings, self.registry, self.renderer, self.outbox)
+        self.sweep = RecoverySweep(self.store, self.outbox, schedule_expansion, settings.config.delivery)
+        self._sweeping: asyncio.Task[None] | None = None
+
+    async def start_worker(self, sweep_interval: float | None = 5.0) -> None:
+        """Start the channels and, unless disabled, the periodic recovery sweep."""
+        await self.registry.startup()
+        if sweep_interval:
+            self._sweeping = asyncio.create_task(self.sweep.run_forever(sweep_interval))
+
+    async def close(self) -> None:
+        """Stop the sweep and the channels, close the database client."""
+        if self._sweeping is not None:
+            self._sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeping
+            await self.registry.shutdown()
+        await self.store.close()
