@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import dramatiq
-from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.asyncio import EventLoopThread, get_event_loop_thread
 
 from host.runtime import Runtime
 from host.settings import Settings
 
-__all__ = ["FANOUT_QUEUE", "Actors", "declare_actors"]
+__all__ = ["FANOUT_QUEUE", "Actors", "declare_actors", "event_loop_thread"]
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,14 @@ FANOUT_QUEUE = "fanout"
 # failures that are not a channel's verdict (database restarting, a bug) retry the whole message:
 # claims make that safe
 _RETRY_OPTIONS: dict[str, Any] = {"max_retries": 100, "min_backoff": 500, "max_backoff": 30_000}
+
+
+def event_loop_thread() -> EventLoopThread:
+    """dramatiq's event-loop thread of this worker process (started by the AsyncIO middleware)."""
+    thread = get_event_loop_thread()
+    if thread is None:
+        raise RuntimeError("dramatiq's AsyncIO middleware has not started its event loop")
+    return thread
 
 
 class Actors:
@@ -43,7 +51,7 @@ class Actors:
         self.deliver: dict[str, dramatiq.Actor[Any, Any]] = {}
         for name in channel_names:
             self.deliver[name] = self._declare_delivery(name)
-        self.expand = dramatiq.actor(
+        self.expand: dramatiq.Actor[Any, Any] = dramatiq.actor(  # type: ignore[call-overload]
             self._expand,
             actor_name="expand_dispatch",
             queue_name=FANOUT_QUEUE,
@@ -58,7 +66,7 @@ class Actors:
             await self.worker_runtime().delivery.deliver(name, ids)
 
         deliver.__name__ = f"deliver_{name}"
-        return dramatiq.actor(
+        return dramatiq.actor(  # type: ignore[no-any-return,call-overload]
             deliver, actor_name=f"deliver_{name}", queue_name=name, broker=self.broker, **_RETRY_OPTIONS
         )
 
@@ -84,7 +92,7 @@ class Actors:
         self.expand.send(dispatch_id)
 
 
-class _WorkerRuntime(dramatiq.Middleware):  # type: ignore[misc]
+class _WorkerRuntime(dramatiq.Middleware):
     """Builds the worker's Runtime on dramatiq's event-loop thread before messages run."""
 
     def __init__(self, actors: Actors, sweep_interval: float | None) -> None:
@@ -97,12 +105,12 @@ class _WorkerRuntime(dramatiq.Middleware):  # type: ignore[misc]
             await runtime.start_worker(self._sweep_interval)
             self._actors.runtime = runtime
 
-        get_event_loop_thread().run_coroutine(boot())
+        event_loop_thread().run_coroutine(boot())
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         runtime, self._actors.runtime = self._actors.runtime, None
         if runtime is not None:
-            get_event_loop_thread().run_coroutine(runtime.close())
+            event_loop_thread().run_coroutine(runtime.close())
 
 
 def declare_actors(

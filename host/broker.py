@@ -14,7 +14,7 @@ def create_broker(redis_url: str | None) -> dramatiq.Broker:
     """A Redis broker when a URL is given, else an in-memory one (safe thanks to the outbox)."""
     broker: dramatiq.Broker
     if redis_url:
-        broker = RedisBroker(url=redis_url)
+        broker = RedisBroker(url=redis_url)  # type: ignore[no-untyped-call]
     else:
         broker = StubBroker()
         broker.emit_after("process_boot")

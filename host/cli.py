@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
 from host import __version__
 from host.errors import ConfigurationError, TidingsError
+from host.users_cli import users
 
 __all__ = ["main"]
+
+_AUTO_MIGRATE = "TIDINGS_AUTO_MIGRATE"
 
 BANNER = """\
 Tidings {version}: embedded mode
@@ -21,7 +25,7 @@ Tidings {version}: embedded mode
 Press Ctrl-C to stop."""
 
 
-def _check_configuration(*, needs_redis: bool) -> None:
+def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
     """Decode the configuration and build the channels now, so a wrong key stops start-up here."""
     from host.registry import ChannelRegistry
     from host.settings import load_settings
@@ -34,6 +38,16 @@ def _check_configuration(*, needs_redis: bool) -> None:
         raise ConfigurationError(
             "REDIS_URL", "environment variable is not set (the embedded mode is `tidings run`)"
         )
+    _check_migrations(settings, apply=migrate)
+
+
+def _check_migrations(settings: Any, *, apply: bool) -> None:
+    """Refuse to start on a database with pending migrations, unless told to apply them."""
+    import asyncio
+
+    from host.migrate import ensure_migrated
+
+    asyncio.run(ensure_migrated(settings, apply=apply))
 
 
 @click.group()
@@ -54,6 +68,7 @@ def run(port: int) -> None:
 
     configure_logging()
     with embedded_services() as (settings, actors, database):
+        _check_migrations(settings, apply=True)  # the embedded mode keeps its own database current
         smtp = f"{settings.environ.get('SMTP_HOST')}:{settings.environ.get('SMTP_PORT')}"
         click.echo(
             BANNER.format(
@@ -67,30 +82,53 @@ def run(port: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
 @click.option("--workers", default=1, show_default=True, help="server processes")
-def api(host: str, port: int, workers: int) -> None:
+@click.option("--migrate", is_flag=True, help=f"apply pending migrations first (or {_AUTO_MIGRATE}=1)")
+def api(host: str, port: int, workers: int, migrate: bool) -> None:
     """Serve the HTTP API against MONGODB_URL and REDIS_URL."""
     import uvicorn
 
     from host.logs import configure_logging
 
     configure_logging()
-    _check_configuration(needs_redis=True)
+    _check_configuration(needs_redis=True, migrate=migrate)
     uvicorn.run("host.server:app", host=host, port=port, workers=workers, log_level="info")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.option("--processes", default=2, show_default=True)
 @click.option("--threads", default=8, show_default=True)
-def worker(processes: int, threads: int) -> None:
+@click.option("--migrate", is_flag=True, help=f"apply pending migrations first (or {_AUTO_MIGRATE}=1)")
+def worker(processes: int, threads: int, migrate: bool) -> None:
     """Run dramatiq worker processes against MONGODB_URL and REDIS_URL."""
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
-    _check_configuration(needs_redis=True)
-    args = make_argument_parser().parse_args(
+    _check_configuration(needs_redis=True, migrate=migrate)
+    args = make_argument_parser().parse_args(  # type: ignore[no-untyped-call]
         ["host.worker_app", "--processes", str(processes), "--threads", str(threads)]
     )
-    sys.exit(dramatiq_main(args))
+    sys.exit(dramatiq_main(args))  # type: ignore[no-untyped-call]
+
+
+@cli.command()
+@click.option("--backward", is_flag=True, help="roll back instead of forward")
+@click.option("-d", "--distance", default=0, show_default=True, help="how many steps (0: all)")
+def migrate(backward: bool, distance: int) -> None:
+    """Apply the database migrations (Beanie's runner, without sessions) to MONGODB_URL."""
+    import os
+
+    from host.logs import configure_logging
+    from host.migrate import run_beanie_cli
+
+    configure_logging()
+    url = os.environ.get("MONGODB_URL")
+    if not url:
+        raise ConfigurationError("MONGODB_URL", "environment variable is not set")
+    database = os.environ.get("MONGODB_DATABASE") or "tidings"
+    run_beanie_cli(url, database, backward=backward, distance=distance)
+
+
+cli.add_command(users)
 
 
 def main() -> None:

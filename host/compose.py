@@ -109,5 +109,7 @@ class Composer:
 
     def compose(self, user: Mapping[str, Any], locale: str | None = None) -> Message:
         """The rendered message for this user; raises RenderError naming the field."""
-        rendered = {attr: t.render(user, self._data, locale=locale) for attr, t in self._compiled.items()}
+        rendered: dict[str, Any] = {
+            attr: t.render(user, self._data, locale=locale) for attr, t in self._compiled.items()
+        }
         return Message(**rendered, **self._fixed)

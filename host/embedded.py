@@ -13,9 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dramatiq
-from dramatiq.asyncio import get_event_loop_thread
 
-from host.actors import Actors, declare_actors
+from host.actors import Actors, declare_actors, event_loop_thread
 from host.broker import create_broker
 from host.devdb import DevDatabase
 from host.settings import Settings, load_settings
@@ -25,7 +24,7 @@ __all__ = ["DEFAULT_CONFIGURATION", "data_dir", "embedded_services"]
 #: the configuration used when CONFIGURATION_PATH is not set: e-mail to a local SMTP server
 DEFAULT_CONFIGURATION = {
     "activeChannels": ["email"],
-    "sender": {"email": "tidings@localhost"},
+    "sender": {"email": "noreply@tidings.localhost"},
 }
 
 
@@ -61,7 +60,7 @@ def embedded_services(worker_threads: int = 4) -> Iterator[tuple[Settings, Actor
         worker.start()
         try:
             # the in-memory queue starts empty: hand out again whatever the database says is unfinished
-            get_event_loop_thread().run_coroutine(
+            event_loop_thread().run_coroutine(
                 actors.worker_runtime().sweep.run_once(outbox_grace=0, queued_older_than=0)
             )
             yield settings, actors, database

@@ -14,6 +14,7 @@ import msgspec
 
 from host.channel import Channel, ChannelContext, Limits, Message
 from host.errors import ConfigurationError, PluginError
+from host.rate_limits import HOST_CHANNEL_OPTIONS, configured_rate
 from host.settings import ServiceConfig
 
 __all__ = ["ENTRY_POINT_GROUP", "ChannelRegistry", "discover_channel_types"]
@@ -47,13 +48,15 @@ def _check_plugin(entry_point_name: str, plugin: Any) -> type[Channel]:
     for method in _REQUIRED_METHODS:
         if not callable(getattr(plugin, method, None)):
             raise PluginError(f"{where}: method {method!r} is missing")
-    if plugin.name != entry_point_name:
-        raise PluginError(f"{where}: declares name {plugin.name!r} but is registered as {entry_point_name!r}")
+    declared = getattr(plugin, "name")  # noqa: B009 (plugin is a plain type here)
+    if declared != entry_point_name:
+        raise PluginError(f"{where}: declares name {declared!r} but is registered as {entry_point_name!r}")
     attributes = {field.name for field in msgspec.structs.fields(Message)}
-    for attr in plugin.template_fields:
+    for attr in getattr(plugin, "template_fields"):  # noqa: B009
         if attr not in attributes:
             raise PluginError(f"{where}: template_fields maps unknown Message attribute {attr!r}")
-    return plugin  # type: ignore[no-any-return]
+    checked: type[Channel] = plugin
+    return checked
 
 
 def discover_channel_types(points: Iterable[EntryPoint] | None = None) -> dict[str, type[Channel]]:
@@ -111,9 +114,14 @@ class ChannelRegistry:
                 raise ConfigurationError(f"sender.{name}", f"required because {name!r} is an active channel")
             context = ChannelContext(
                 sender=sender,
-                options=config.channels.get(name, {}),
+                options={
+                    key: value
+                    for key, value in config.channels.get(name, {}).items()
+                    if key not in HOST_CHANNEL_OPTIONS
+                },
                 android_intent_action=config.android_intent_action,
             )
+            configured_rate(config, name, channel_type)  # a wrong ratePerSecond stops start-up here
             channels[name] = channel_type(_channel_config(channel_type, environ), context)
         return cls(channels)
 

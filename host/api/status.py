@@ -92,7 +92,7 @@ async def dispatch_view(runtime: NamedDependency[Runtime], dispatch_id: str) -> 
     if dispatch is None:
         raise NotFound(f"id: no dispatch with id {dispatch_id!r}")
     counts: dict[str, dict[str, int]] = {name: {} for name in dispatch["channels"]}
-    pipeline = [
+    pipeline: list[dict[str, Any]] = [
         {"$match": {"dispatch_id": dispatch_id}},
         {"$group": {"_id": {"channel": "$channel", "status": "$status"}, "n": {"$sum": 1}}},
     ]
