@@ -22,6 +22,10 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+# the SDK imports its REST resources lazily, on the first send (~0.3 s of imports on the event loop):
+# import them with the channel, so a rate-limited first send is not late for its slot
+import twilio.rest.api.v2010.account  # noqa: F401  isort: skip
+
 from host.errors import ChannelError, ConfigurationError, PermanentChannelError, TransientChannelError
 
 __all__ = [

@@ -16,10 +16,12 @@ from host.store import Store
 __all__ = [
     "Failure",
     "delivery_id",
+    "expired_field",
     "find_users",
     "plan_deliveries",
     "read_field",
     "stream_cluster_users",
+    "user_filter",
     "user_projection",
 ]
 
@@ -49,12 +51,24 @@ def delivery_id(dispatch_id: str, channel: str, user_id: str) -> str:
     return f"{dispatch_id}:{channel}:{user_id}"
 
 
+def expired_field(address_field: str) -> str:
+    """Where a user's address reported gone is recorded: beside it, ``<field>Expired`` (see host.delivery)."""
+    return f"{address_field}Expired"
+
+
 def user_projection(fields: UserFields, channels: Iterable[Channel]) -> dict[str, int]:
-    """Only the fields dispatch needs: id and the addresses of the requested channels."""
+    """Only the fields dispatch needs: id, the addresses of the requested channels and their expiries."""
     projection = {"_id": 1, fields.id: 1}
     for channel in channels:
-        projection[fields.field_for(channel.address_field)] = 1
+        field = fields.field_for(channel.address_field)
+        projection[field] = 1
+        projection[expired_field(field)] = 1
     return projection
+
+
+def user_filter(fields: UserFields, user_id: str) -> Doc:
+    """The query that finds one user by its (mapped) id."""
+    return {fields.id: {"$in": _id_values(fields, [user_id])}}
 
 
 async def find_users(store: Store, ids: Sequence[str], projection: Mapping[str, int]) -> dict[str, Doc]:
@@ -100,6 +114,15 @@ async def stream_cluster_users(
         yield batch
 
 
+def _expired_message(channel: str, field: str, expired: Mapping[str, Any]) -> str:
+    when = expired.get("at")
+    date = f" on {when:%Y-%m-%d %H:%M} UTC" if isinstance(when, datetime) else ""
+    return (
+        f"the {channel} address in {field} expired: the provider reported it gone{date} "
+        f"({expired.get('code') or 'gone'}); it is skipped until the user's {field} changes"
+    )
+
+
 def plan_deliveries(
     dispatch_id: str,
     user_id: str,
@@ -136,6 +159,10 @@ def plan_deliveries(
                     doc["address"] = channel.parse_address(raw)
                 except InvalidAddress as exc:
                     problem = ("failed", exc.code or "invalid-address", exc.message)
+                expired = read_field(user, expired_field(field))
+                gone = isinstance(expired, Mapping) and expired.get("address") == doc["address"]
+                if doc["address"] is not None and gone:
+                    problem = ("skipped", "address-expired", _expired_message(name, field, expired))
         if problem is not None:
             status, code, message = problem
             doc["status"] = status

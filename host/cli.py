@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from admin_ui.staff_cli import staff
 from host import __version__
 from host.errors import ConfigurationError, TidingsError
 from host.users_cli import users
@@ -67,6 +68,9 @@ def run(port: int) -> None:
     from host.logs import configure_logging
 
     configure_logging()
+    import os
+
+    os.environ.setdefault("CONSOLE_SECURE_COOKIES", "false")  # served on 127.0.0.1 only, over plain HTTP
     with embedded_services() as (settings, actors, database):
         _check_migrations(settings, apply=True)  # the embedded mode keeps its own database current
         smtp = f"{settings.environ.get('SMTP_HOST')}:{settings.environ.get('SMTP_PORT')}"
@@ -75,6 +79,9 @@ def run(port: int) -> None:
                 version=__version__, host="127.0.0.1", port=port, db=database.url, data=data_dir(), smtp=smtp
             )
         )
+        from admin_ui.staff_cli import announce_first_staff
+
+        announce_first_staff(database.url, settings.env.mongodb_database, f"http://127.0.0.1:{port}/console")
         uvicorn.run(create_app(actors), host="127.0.0.1", port=port, log_level="warning")
 
 
@@ -129,6 +136,7 @@ def migrate(backward: bool, distance: int) -> None:
 
 
 cli.add_command(users)
+cli.add_command(staff)
 
 
 def main() -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import dramatiq
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient
 
@@ -23,9 +25,13 @@ from host.actors import Actors, declare_actors
 from host.api.app import create_app
 from host.broker import create_broker
 from host.devdb import DevDatabase
+from host.registry import discover_channel_types
 from host.runtime import Runtime
 from host.settings import Settings, load_settings
+from tests.fakes.push import PushService, b64url
 from tests.fakes.smtp import SmtpSink
+from tests.fakes.twilio import FakeTwilio
+from tests.fakes.webhook import WebhookReceiver
 from tests.services import RedisServer
 
 BASE_CONFIG: dict[str, Any] = {
@@ -33,6 +39,18 @@ BASE_CONFIG: dict[str, Any] = {
     "sender": {"email": "noreply@tidings.test"},
     "userFields": {"id": "fiscalCode", "emailAddress": "mail", "clusters": "groups"},
     "delivery": {"maxAttempts": 3, "minBackoffSeconds": 0.05, "maxBackoffSeconds": 0.2},
+}
+
+TWILIO_SENDER = "+15005550006"
+#: the third-party channel of tests/plugins/tidings-webhook, active when installed (scripts/test does)
+WEBHOOK_INSTALLED = "webhook" in discover_channel_types()
+#: the stack's configuration: every channel active (their variables come from channel_env); users keep
+#: phone numbers and push subscriptions in the default fields, ``phoneNumber`` and ``deviceToken``
+STACK_CONFIG: dict[str, Any] = {
+    **BASE_CONFIG,
+    "activeChannels": ["email", "sms", "voice", "push", *(["webhook"] if WEBHOOK_INSTALLED else [])],
+    "sender": {"email": "noreply@tidings.test", "sms": TWILIO_SENDER, "voice": TWILIO_SENDER},
+    "androidIntentAction": "eu.tidings.test.OPEN",
 }
 
 
@@ -53,6 +71,46 @@ def redis_server() -> Iterator[RedisServer]:
 def smtp_sink() -> Iterator[SmtpSink]:
     with SmtpSink() as sink:
         yield sink
+
+
+@pytest.fixture(scope="session")
+def fake_twilio() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def push_service() -> Iterator[PushService]:
+    with PushService() as service:
+        yield service
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def vapid_keys() -> tuple[str, str]:
+    """A VAPID key pair (private, public), unpadded base64url as VAPID_PRIVATE_KEY and subscriptions take."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return b64url(key.private_numbers().private_value.to_bytes(32, "big")), b64url(public)
+
+
+def channel_env(
+    fake_twilio: FakeTwilio, vapid_keys: tuple[str, str], webhook_receiver: WebhookReceiver
+) -> dict[str, str]:
+    """The environment variables of the SMS, voice, push and webhook channels, pointed at the fakes."""
+    return {
+        "TWILIO_ACCOUNT_SID": fake_twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": fake_twilio.auth_token,
+        "TWILIO_API_BASE": fake_twilio.url,
+        "VAPID_PRIVATE_KEY": vapid_keys[0],
+        "VAPID_SUBJECT": "mailto:ops@tidings.test",
+        "WEBHOOK_URL": webhook_receiver.url,
+    }
 
 
 def make_settings(tmp: Path, devdb: DevDatabase, config: dict[str, Any], **env: str) -> Settings:
@@ -114,15 +172,21 @@ async def stack(
     devdb: DevDatabase,
     redis_server: RedisServer,
     smtp_sink: SmtpSink,
+    fake_twilio: FakeTwilio,
+    push_service: PushService,
+    webhook_receiver: WebhookReceiver,
+    vapid_keys: tuple[str, str],
 ) -> AsyncIterator[Stack]:
     settings = make_settings(
         tmp_path_factory.mktemp("stack"),
         devdb,
-        BASE_CONFIG,
+        STACK_CONFIG,
         REDIS_URL=redis_server.url,
         MONGODB_DATABASE="tidings_test",
+        TIDINGS_AUTO_MIGRATE="1",  # the app refuses a database with pending migrations
         SMTP_HOST=smtp_sink.host,
         SMTP_PORT=str(smtp_sink.port),
+        **channel_env(fake_twilio, vapid_keys, webhook_receiver),
     )
     broker = create_broker(settings.env.redis_url)
     dramatiq.set_broker(broker)

@@ -15,6 +15,7 @@ from litestar.plugins import InitPluginProtocol
 
 from host import __version__
 from host.actors import Actors
+from host.api import clusters, templates, users
 from host.api.errors import exception_handlers
 from host.api.health import healthz, ready
 from host.api.home import home
@@ -22,6 +23,8 @@ from host.api.send import saga_send, send
 from host.api.status import get_dispatch, list_deliveries
 from host.documents import ALL_DOCUMENTS
 from host.flow_manager import FlowManagerNotifier
+from host.idempotency import idempotency_middleware
+from host.migrate import ensure_migrated
 from host.runtime import Runtime
 
 __all__ = ["TidingsPlugin", "create_app"]
@@ -43,6 +46,7 @@ class TidingsPlugin(InitPluginProtocol):
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
         """Connect to the database on the server's loop, create indexes, close at shutdown."""
+        await ensure_migrated(self.actors.settings)  # refuses a database behind the code
         runtime = self.actors.new_runtime()
         await init_beanie(database=runtime.store.db, document_models=ALL_DOCUMENTS)
         await runtime.store.ensure_user_indexes()
@@ -63,6 +67,7 @@ class TidingsPlugin(InitPluginProtocol):
         app_config.route_handlers.extend(
             [send, saga_send, get_dispatch, list_deliveries, healthz, ready, home]
         )
+        app_config.route_handlers.extend([*templates.ROUTES, *clusters.ROUTES, *users.ROUTES])
         app_config.dependencies.update(
             {
                 "runtime": Provide(self._runtime, sync_to_thread=False),
@@ -71,13 +76,17 @@ class TidingsPlugin(InitPluginProtocol):
             }
         )
         app_config.exception_handlers.update(exception_handlers)
+        app_config.middleware.append(idempotency_middleware(lambda: self._runtime().store))
         app_config.lifespan.append(self.lifespan)
         return app_config
 
 
 def create_app(actors: Actors, *, extra_plugins: list[InitPluginProtocol] | None = None) -> Litestar:
     """The Tidings ASGI application for these actors (and so this broker and settings)."""
+    from admin_ui import AdminPlugin  # the console reads through TidingsPlugin's runtime
+
+    tidings = TidingsPlugin(actors)
     return Litestar(
-        plugins=[TidingsPlugin(actors), *(extra_plugins or [])],
+        plugins=[tidings, AdminPlugin(tidings), *(extra_plugins or [])],
         openapi_config=OpenAPIConfig(title="Tidings", version=__version__),
     )

@@ -19,6 +19,7 @@ import json
 import re
 import secrets
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
@@ -69,6 +70,8 @@ class Received:
     form: dict[str, str]
     status: int
     sid: str | None = None
+    #: when the request arrived (``time.time()``: calendar seconds, as rate limiters count them)
+    at: float = 0.0
 
     @property
     def to(self) -> str | None:
@@ -192,6 +195,7 @@ class FakeTwilio:
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        arrived = time.time()
         raw = await read_body(receive)
         form = {key: values[0] for key, values in parse_qs(raw.decode(), keep_blank_values=True).items()}
         headers = {name.decode().lower(): value.decode() for name, value in scope["headers"]}
@@ -219,7 +223,7 @@ class FakeTwilio:
             else:
                 status, payload = 405, _error(405, 20004, "Method not allowed")
             sid = payload.get("sid") if status == 201 else None
-            self._state.received.append(Received(method, path, kind, user, form, status, sid))
+            self._state.received.append(Received(method, path, kind, user, form, status, sid, arrived))
         if scripted is not None and scripted.delay:
             await asyncio.sleep(scripted.delay)
         await respond(

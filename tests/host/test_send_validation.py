@@ -25,7 +25,7 @@ def without(key: str) -> dict[str, Any]:
     [
         (without("channels"), "channels"),
         ({**VALID, "channels": []}, "channels"),
-        ({**VALID, "channels": ["sms"]}, "'sms' is not active"),
+        ({**VALID, "channels": ["email", "fax"]}, "channels[1]: channel 'fax' is not active"),
         ({**VALID, "channels": ["fax"]}, "channels[0]"),
         (without("recipients"), "recipients, clusters"),
         ({**VALID, "recipients": [], "clusters": []}, "recipients, clusters"),
