@@ -60,6 +60,8 @@ class Template(Document):
     push_subtitle: str | None = None
     push_message: str | None = None
     push_data: dict[str, Any] = Field(default_factory=dict)
+    #: the template language of every text field: Jinja2 or Handlebars (Mia's templates)
+    syntax: Literal["jinja", "handlebars"] = "jinja"
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

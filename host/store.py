@@ -6,11 +6,13 @@ so the dispatch and delivery code talks to PyMongo directly through a Store crea
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from host.documents import Attempt, Cluster, Delivery, Dispatch, Template
 from host.settings import Settings, UserFields
@@ -18,6 +20,8 @@ from host.settings import Settings, UserFields
 __all__ = ["OUTBOX_COLLECTION", "Store", "open_client"]
 
 OUTBOX_COLLECTION = "outbox"
+
+log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 
@@ -60,7 +64,15 @@ class Store:
     async def ensure_user_indexes(self) -> None:
         """Index the mapped user id and clusters fields: every audience query filters on one of them."""
         if self.fields.id != "_id":
-            await self.users.create_index(self.fields.id)
+            try:
+                # unique: a user id names one user, and the development database only uses unique
+                # single-field indexes (a non-unique one is scanned like no index at all)
+                await self.users.create_index(self.fields.id, unique=True)
+            except OperationFailure as exc:
+                log.warning(
+                    "users.%s holds duplicate ids, so its index cannot be unique: %s", self.fields.id, exc
+                )
+                await self.users.create_index(self.fields.id)
         await self.users.create_index(self.fields.clusters)
 
     async def ping(self) -> None:

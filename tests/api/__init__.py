@@ -1,0 +1,1 @@
+"""Tests of Tidings' own resource API (templates, clusters, users)."""
