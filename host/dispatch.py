@@ -8,6 +8,7 @@ writes each delivery once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -28,7 +29,7 @@ from host.audience import (
 from host.channel import Channel
 from host.compose import check_content, load_template
 from host.documents import utcnow
-from host.errors import RequestError
+from host.errors import InvalidAddress, RequestError
 from host.outbox import Outbox
 from host.registry import ChannelRegistry
 from host.rendering import Renderer
@@ -48,6 +49,17 @@ Doc = dict[str, Any]
 
 def _unique(values: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(values or ()))
+
+
+class _Planned:
+    """The delivery documents of one batch, the failures known now, and the queued ids by channel."""
+
+    __slots__ = ("docs", "failures", "queued")
+
+    def __init__(self) -> None:
+        self.docs: list[Doc] = []
+        self.failures: list[Failure] = []
+        self.queued: dict[str, list[str]] = defaultdict(list)
 
 
 class DispatchService:
@@ -86,10 +98,8 @@ class DispatchService:
         if request.email_sender is not None and "email" in self._registry:
             try:
                 self._registry["email"].parse_address(request.email_sender)
-            except RequestError:
-                raise
-            except Exception as exc:
-                raise RequestError(f"emailSender: {exc}") from exc
+            except InvalidAddress as exc:
+                raise RequestError(f"emailSender: {exc.message}") from exc
 
     async def accept(self, request: SendRequest, *, saga_id: str | None = None) -> SendAccepted:
         """Validate, store the dispatch, expand a short audience now, and answer with known failures."""
@@ -105,6 +115,17 @@ class DispatchService:
             raise RequestError("messageTitle, messageContent: both are required unless templateId is given")
         check_content(self._renderer, channels, template, request.message_title, request.message_content)
         self._check_email_options(request)
+        emails = any(name == "email" for name, _ in channels)
+        if (
+            emails
+            and template
+            and template.get("email_attachments")
+            and not self._settings.env.file_service_url
+        ):
+            raise RequestError(
+                f"templateId: template {template.get('name')!r} has emailAttachments but no file "
+                "service is configured (FILE_SERVICE_URL)"
+            )
 
         dispatch_id = str(ObjectId())
         inline = bool(recipients) and len(recipients) <= INLINE_RECIPIENTS
@@ -164,30 +185,40 @@ class DispatchService:
         users: Sequence[tuple[str, Doc | None]],
         channels: Sequence[tuple[str, Channel]],
     ) -> tuple[int, list[Failure]]:
-        now = utcnow()
-        docs: list[Doc] = []
-        failures: list[Failure] = []
-        for user_id, user in users:
-            planned, known = plan_deliveries(dispatch_id, user_id, user, channels, self._store.fields, now)
-            docs.extend(planned)
-            failures.extend(known)
-        queued: dict[str, list[str]] = defaultdict(list)
-        for doc in docs:
-            if doc["status"] == "queued":
-                queued[doc["channel"]].append(doc["_id"])
+        planned = self._plan(dispatch_id, users, channels)
+        await self._store_planned(planned)
+        return len(planned.docs), planned.failures
 
+    def _plan(
+        self,
+        dispatch_id: str,
+        users: Sequence[tuple[str, Doc | None]],
+        channels: Sequence[tuple[str, Channel]],
+    ) -> _Planned:
+        now = utcnow()
+        planned = _Planned()
+        fields = self._store.fields
+        for user_id, user in users:
+            docs, known = plan_deliveries(dispatch_id, user_id, user, channels, fields, now)
+            planned.docs.extend(docs)
+            planned.failures.extend(known)
+        for doc in planned.docs:
+            if doc["status"] == "queued":
+                planned.queued[doc["channel"]].append(doc["_id"])
+        return planned
+
+    async def _store_planned(self, planned: _Planned) -> None:
         async def insert() -> None:
             try:
-                await self._store.deliveries.insert_many(docs, ordered=False)
+                await self._store.deliveries.insert_many(planned.docs, ordered=False)
             except BulkWriteError as exc:
                 # a resumed expansion meets the deliveries it wrote before: those are fine
                 others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
                 if others:
                     raise
 
-        if docs:
-            await self._outbox.push(queued, write=insert)
-        return len(docs), failures
+        if planned.docs:
+            await self._outbox.push(planned.queued, write=insert)
 
     async def _expand_recipients(
         self, dispatch_id: str, recipients: Sequence[str], channels: Sequence[tuple[str, Channel]]
@@ -222,16 +253,33 @@ class DispatchService:
                 after=dispatch.get("fanout_after"),
                 batch_size=FANOUT_BATCH,
             )
-            async for batch in batches:
-                users = [
-                    (str(read_field(u, fields.id)), u) for u in batch if read_field(u, fields.id) is not None
-                ]
-                written, _ = await self._write(dispatch_id, users, channels)
-                await self._store.dispatches.update_one(
-                    {"_id": dispatch_id},
-                    {
-                        "$set": {"fanout_after": batch[-1]["_id"], "heartbeat_at": utcnow()},
-                        "$inc": {"expanded_count": written},
-                    },
-                )
+            # batch N is written while batch N+1 is read and planned; writes stay in order, so the
+            # recorded progress never passes a batch that is not written
+            writing: asyncio.Task[None] | None = None
+            try:
+                async for batch in batches:
+                    users = [
+                        (str(read_field(u, fields.id)), u)
+                        for u in batch
+                        if read_field(u, fields.id) is not None
+                    ]
+                    planned = self._plan(dispatch_id, users, channels)
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.create_task(self._write_batch(dispatch_id, planned, batch[-1]["_id"]))
+                if writing is not None:
+                    await writing
+            finally:
+                if writing is not None and not writing.done():
+                    writing.cancel()
         await self._mark_expanded(dispatch_id)
+
+    async def _write_batch(self, dispatch_id: str, planned: _Planned, after: Any) -> None:
+        await self._store_planned(planned)
+        await self._store.dispatches.update_one(
+            {"_id": dispatch_id},
+            {
+                "$set": {"fanout_after": after, "heartbeat_at": utcnow()},
+                "$inc": {"expanded_count": len(planned.docs)},
+            },
+        )
