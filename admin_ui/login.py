@@ -1,0 +1,109 @@
+"""Login and logout of the console.
+
+The login form carries its own CSRF token as a double-submit cookie (there is no session yet); a
+session exists only after a successful login, so the session cookie always names a logged-in staff.
+A failed login waits ``FAILURE_DELAY`` seconds before answering, and counts towards the lock-out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.response import Redirect
+
+from admin_ui.pages import page
+from admin_ui.sessions import csrf_token, session_of
+from admin_ui.staff import LoginThrottle, Staff, hash_password, normalise_email, verify_password
+from host.documents import utcnow
+from host.runtime import Runtime
+
+__all__ = ["FAILURE_DELAY", "LOGIN_COOKIE", "login_form", "login_submit", "logout"]
+
+FAILURE_DELAY = 0.5
+LOGIN_COOKIE = "tidings_console_login"
+SESSION_COOKIE = "tidings_console"
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+def _login_page(
+    request: Request[Any, Any, Any], *, error: str = "", email: str = "", status: int = 200
+) -> Response[Any]:
+    token = secrets.token_urlsafe(32)
+    response = page(request, "login.html", error=error, email=email, login_token=token)
+    response.status_code = status
+    secure = request.app.state.get("console_secure_cookies", True)
+    response.set_cookie(
+        Cookie(
+            key=LOGIN_COOKIE,
+            value=token,
+            path="/console/login",
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+        )
+    )
+    return response
+
+
+@get("/login", opt={"public": True}, include_in_schema=False)
+async def login_form(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The login form (already logged-in staff go straight to the console)."""
+    if session_of(request).get("staff"):
+        return Redirect(path="/console/templates", status_code=303)
+    return _login_page(request)
+
+
+@post("/login", opt={"public": True}, include_in_schema=False, status_code=303)
+async def login_submit(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Response[Any]:
+    """Check the password; start a session on success, count the failure otherwise."""
+    form = await request.form()
+    email = normalise_email(str(form.get("email", "")))
+    sent_token = str(form.get("login_token", ""))
+    cookie_token = request.cookies.get(LOGIN_COOKIE, "")
+    if not sent_token or not cookie_token or not hmac.compare_digest(sent_token, cookie_token):
+        return _login_page(request, error="The form expired; please sign in again.", email=email, status=403)
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous and previous != "null":
+        # never adopt a session id that existed before the login (session fixation)
+        request.clear_session()
+        return _login_page(
+            request, error="Your previous session has ended; please sign in again.", email=email
+        )
+    throttle = LoginThrottle(runtime.store.db)
+    if await throttle.locked_until(email) is not None:
+        await asyncio.sleep(FAILURE_DELAY)
+        return _login_page(
+            request,
+            error="Too many failed attempts: this account is locked for a while.",
+            email=email,
+            status=429,
+        )
+    staff = await Staff.find_one(Staff.email == email)
+    password = str(form.get("password", ""))
+    # verify against a dummy hash for unknown addresses, so timing does not tell which accounts exist
+    if not verify_password(staff.password_hash if staff else _DUMMY_HASH, password) or staff is None:
+        await throttle.failed(email)
+        await asyncio.sleep(FAILURE_DELAY)
+        return _login_page(request, error="Wrong e-mail address or password.", email=email, status=401)
+    await throttle.succeeded(email)
+    staff.last_login_at = utcnow()
+    await staff.save()
+    session: dict[str, Any] = {"staff": staff.email, "login_at": utcnow().timestamp()}
+    csrf_token(session)
+    request.set_session(session)
+    response: Response[Any] = Redirect(path="/console/templates", status_code=303)
+    response.delete_cookie(LOGIN_COOKIE, path="/console/login")
+    return response
+
+
+@post("/logout", include_in_schema=False, status_code=200)
+async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
+    """End the session (the store entry is deleted and the cookie cleared)."""
+    request.clear_session()
+    return Response(content="", headers={"HX-Redirect": "/console/login"})

@@ -1,0 +1,129 @@
+"""The staff console as a Litestar plugin: every route under ``/console``, behind login.
+
+Security, in one place: server-side sessions in MongoDB that expire (idle and absolute), a CSRF token
+checked on every state-changing request (htmx sends it in a header), HttpOnly + SameSite=Lax cookies
+that are Secure unless configured off (``CONSOLE_SECURE_COOKIES=false``, which ``tidings run`` sets
+since it serves only 127.0.0.1), a delay and a lock-out after failed logins, argon2 hashes, and a
+Content-Security-Policy without inline script. The JSON API keeps its own authentication story.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from beanie import init_beanie
+from litestar import Litestar, Request, Response, Router, get
+from litestar.config.app import AppConfig
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.plugins import InitPluginProtocol
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+
+from admin_ui import delivery_pages, directory_pages, login, template_pages
+from admin_ui.sessions import (
+    LoginRequired,
+    MongoSessionStore,
+    SessionConfig,
+    login_required_handler,
+    require_staff,
+)
+from admin_ui.staff import Staff
+from host.runtime import Runtime
+
+if TYPE_CHECKING:
+    from host.api.app import TidingsPlugin  # imported lazily: host.api.app adds this plugin
+
+__all__ = ["AdminPlugin", "console_guard"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def console_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """:func:`require_staff` on every console route but the login form."""
+    if not handler.opt.get("public"):
+        require_staff(connection, handler)
+
+
+@get("/", include_in_schema=False)
+async def console_home(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The console starts at the templates."""
+    return Redirect(path="/console/templates", status_code=303)
+
+
+ROUTE_HANDLERS = [
+    login.login_form,
+    login.login_submit,
+    login.logout,
+    console_home,
+    template_pages.list_templates,
+    template_pages.new_template,
+    template_pages.edit_template,
+    template_pages.create_template,
+    template_pages.save_template,
+    template_pages.delete_template,
+    template_pages.preview_template,
+    template_pages.send_test,
+    delivery_pages.list_dispatches,
+    delivery_pages.dispatch_page,
+    delivery_pages.failure_log,
+    delivery_pages.retry_delivery,
+    delivery_pages.retry_matching,
+    delivery_pages.delivery_row,
+    directory_pages.list_clusters,
+    directory_pages.create_cluster,
+    directory_pages.cluster_page,
+    directory_pages.save_cluster,
+    directory_pages.delete_cluster,
+    directory_pages.list_users,
+    directory_pages.user_page,
+]
+
+
+def _secure_default(tidings: TidingsPlugin) -> bool:
+    value = tidings.actors.settings.environ.get("CONSOLE_SECURE_COOKIES", "true").strip().lower()
+    return value not in {"0", "false", "no", "off"}
+
+
+class AdminPlugin(InitPluginProtocol):
+    """Adds the console; it reads through the API runtime of ``tidings`` (its database and renderer)."""
+
+    def __init__(self, tidings: TidingsPlugin, *, secure_cookies: bool | None = None) -> None:
+        self.tidings = tidings
+        self.secure_cookies = _secure_default(tidings) if secure_cookies is None else secure_cookies
+        self.session_store = MongoSessionStore(lambda: self._runtime().store.db)
+
+    def _runtime(self) -> Runtime:
+        runtime = self.tidings.runtime
+        assert runtime is not None, "the application has not started"
+        return runtime
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        """Bind the Staff document to the API's database (after the Tidings lifespan connected it)."""
+        runtime = self._runtime()
+        await init_beanie(database=runtime.store.db, document_models=[Staff])
+        await runtime.store.db["console_sessions"].create_index("expires_at", expireAfterSeconds=0)
+        yield
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        """Register the console router, its static files and its lifespan."""
+        sessions = SessionConfig(self.session_store, secure=self.secure_cookies)
+        console = Router(
+            path="/console",
+            route_handlers=ROUTE_HANDLERS,
+            guards=[console_guard],
+            middleware=[sessions.middleware],
+            exception_handlers={LoginRequired: login_required_handler},
+            include_in_schema=False,
+        )
+        static = create_static_files_router(
+            path="/console/static", directories=[STATIC_DIR], include_in_schema=False
+        )
+        app_config.route_handlers.extend([console, static])
+        app_config.state["console_secure_cookies"] = self.secure_cookies
+        app_config.lifespan.append(self.lifespan)
+        return app_config

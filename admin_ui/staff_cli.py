@@ -1,0 +1,73 @@
+"""``tidings staff create EMAIL`` and the first-run account of the embedded mode."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+from beanie import init_beanie
+from pymongo.errors import DuplicateKeyError
+
+from admin_ui.staff import FIRST_STAFF_EMAIL, Staff, create_staff, ensure_first_staff
+from host.store import open_client
+
+__all__ = ["announce_first_staff", "staff"]
+
+T = TypeVar("T")
+
+
+async def _with_staff(url: str, database: str, work: Callable[[], Awaitable[T]]) -> T:
+    client = open_client(url)
+    try:
+        await init_beanie(database=client[database], document_models=[Staff])
+        return await work()
+    finally:
+        await client.close()
+
+
+@click.group()
+def staff() -> None:
+    """Staff accounts of the console (/console)."""
+
+
+@staff.command("create")
+@click.argument("email")
+@click.password_option(help="the password (prompted for, hidden, twice, when not given)")
+def create(email: str, password: str) -> None:
+    """Create a staff account in the database at MONGODB_URL (MONGODB_DATABASE, default tidings)."""
+    database = os.environ.get("MONGODB_DATABASE") or "tidings"
+    url = os.environ.get("MONGODB_URL")
+    if url:
+        _create(url, database, email, password)
+        return
+    # no MONGODB_URL: the embedded mode's database (it must not be running in `tidings run` right now)
+    from host.devdb import DevDatabase
+    from host.embedded import data_dir
+
+    with DevDatabase(data_file=data_dir() / "devdb") as embedded:
+        _create(embedded.url, database, email, password)
+
+
+def _create(url: str, database: str, email: str, password: str) -> None:
+    try:
+        account = asyncio.run(_with_staff(url, database, lambda: create_staff(email, password)))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="password") from None
+    except DuplicateKeyError:
+        raise click.ClickException(f"a staff account {email!r} exists already") from None
+    click.echo(f"staff account {account.email} created")
+
+
+def announce_first_staff(url: str, database: str, console_url: str) -> None:
+    """With no staff account yet, create ``admin@localhost`` and print its one-time password, once."""
+    password = asyncio.run(_with_staff(url, database, ensure_first_staff))
+    if password is not None:
+        click.echo(
+            f"\nFirst start: a console account was created at {console_url}\n"
+            f"  e-mail    {FIRST_STAFF_EMAIL}\n"
+            f"  password  {password}\n"
+            "  (shown only this once; add your own with `tidings staff create EMAIL`)\n"
+        )

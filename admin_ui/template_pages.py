@@ -1,0 +1,170 @@
+"""Console pages for message templates: list and search, editor, live preview, send test, delete."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from beanie import PydanticObjectId
+from bson import ObjectId
+from litestar import Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from pymongo.errors import DuplicateKeyError
+
+from admin_ui.pages import PAGE_SIZE, is_htmx, page, partial
+from admin_ui.preview import TEMPLATE_FIELDS, parse_data, render_preview
+from admin_ui.user_lookup import find_user, user_id_of
+from host.api.schemas import SendRequest
+from host.documents import Template, utcnow
+from host.errors import NotFound, TidingsError
+from host.runtime import Runtime
+
+__all__ = [
+    "delete_template",
+    "edit_template",
+    "list_templates",
+    "new_template",
+    "preview_template",
+    "save_template",
+    "send_test",
+]
+
+
+async def _template(template_id: str) -> Template:
+    template = await Template.get(PydanticObjectId(template_id)) if ObjectId.is_valid(template_id) else None
+    if template is None:
+        raise NotFound(f"no template with id {template_id!r}")
+    return template
+
+
+def _sources(form: Any) -> dict[str, str]:
+    return {key: str(form.get(key, "")) for key in TEMPLATE_FIELDS}
+
+
+@get("/templates", include_in_schema=False)
+async def list_templates(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Templates by name; ``q`` searches names (case-insensitive)."""
+    query = request.query_params.get("q", "").strip()
+    criteria: dict[str, Any] = {"name": {"$regex": re.escape(query), "$options": "i"}} if query else {}
+    templates = await Template.find(criteria).sort("name").limit(PAGE_SIZE * 4).to_list()
+    name = "_template_rows.html" if is_htmx(request) else "templates.html"
+    return page(request, name, templates=templates, q=query)
+
+
+@get("/templates/new", include_in_schema=False)
+async def new_template(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Response[Any]:
+    """An empty editor."""
+    return page(
+        request, "template_edit.html", template=None, fields=TEMPLATE_FIELDS, channels=list(runtime.registry)
+    )
+
+
+@get("/templates/{template_id:str}", include_in_schema=False)
+async def edit_template(
+    request: Request[Any, Any, Any], template_id: FromPath[str], runtime: NamedDependency[Runtime]
+) -> Response[Any]:
+    """The editor of one template, with its live preview."""
+    template = await _template(template_id)
+    return page(
+        request,
+        "template_edit.html",
+        template=template,
+        fields=TEMPLATE_FIELDS,
+        channels=list(runtime.registry),
+    )
+
+
+async def _store(request: Request[Any, Any, Any], template: Template | None) -> Response[Any]:
+    form = await request.form()
+    name = str(form.get("name", "")).strip()
+    if not name:
+        return partial(request, "_save_status.html", error="The template needs a name.")
+    values = {key: (text or None) for key, text in _sources(form).items()}
+    creating = template is None
+    if template is None:
+        template = Template(name=name, **values)
+    else:
+        template.name = name
+        for key, value in values.items():
+            setattr(template, key, value)
+        template.updated_at = utcnow()
+    try:
+        await template.save()
+    except DuplicateKeyError:
+        return partial(request, "_save_status.html", error=f"Another template is named {name!r}.")
+    if creating:
+        return Response(content="", headers={"HX-Redirect": f"/console/templates/{template.id}"})
+    return partial(request, "_save_status.html", saved_at=template.updated_at)
+
+
+@post("/templates", include_in_schema=False, status_code=200)
+async def create_template(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Create a template from the editor form, then open its editor."""
+    return await _store(request, None)
+
+
+@post("/templates/{template_id:str}", include_in_schema=False, status_code=200)
+async def save_template(request: Request[Any, Any, Any], template_id: FromPath[str]) -> Response[Any]:
+    """Save the editor form over an existing template."""
+    return await _store(request, await _template(template_id))
+
+
+@delete("/templates/{template_id:str}", include_in_schema=False, status_code=200)
+async def delete_template(request: Request[Any, Any, Any], template_id: FromPath[str]) -> Response[Any]:
+    """Delete (the page asks for confirmation first)."""
+    template = await _template(template_id)
+    await template.delete()
+    return Response(content="", headers={"HX-Redirect": "/console/templates"})
+
+
+@post("/preview", include_in_schema=False, status_code=200)
+async def preview_template(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Response[Any]:
+    """Render the editor's fields for the chosen user and sample data (the preview partial)."""
+    form = await request.form()
+    problems: list[str] = []
+    try:
+        data = parse_data(str(form.get("data", "")))
+    except ValueError as exc:
+        problems.append(str(exc))
+        data = {}
+    user: dict[str, Any] = {}
+    who = str(form.get("user", "")).strip()
+    if who:
+        found = await find_user(runtime.store, who)
+        if found is None:
+            problems.append(f"no user with id or e-mail {who!r}: rendering with an empty user")
+        else:
+            user = found
+    preview = render_preview(
+        runtime.renderer, _sources(form), user, data, locale=str(form.get("locale") or "") or None
+    )
+    return partial(request, "_preview.html", preview=preview, problems=problems, fields=TEMPLATE_FIELDS)
+
+
+@post("/templates/{template_id:str}/test", include_in_schema=False, status_code=200)
+async def send_test(
+    request: Request[Any, Any, Any], template_id: FromPath[str], runtime: NamedDependency[Runtime]
+) -> Response[Any]:
+    """Send the saved template to one user on one channel, through the normal dispatch path."""
+    template = await _template(template_id)
+    form = await request.form()
+    who = str(form.get("user", "")).strip()
+    user = await find_user(runtime.store, who) if who else None
+    if user is None:
+        return partial(request, "_send_status.html", error="Pick a user (id or e-mail) to send the test to.")
+    try:
+        data = parse_data(str(form.get("data", "")))
+        accepted = await runtime.dispatch.accept(
+            SendRequest(
+                channels=[str(form.get("channel", ""))],
+                recipients=[user_id_of(runtime.store, user)],
+                template_id=str(template.id),
+                data=data,
+            )
+        )
+    except (ValueError, TidingsError) as exc:
+        return partial(request, "_send_status.html", error=str(exc))
+    return partial(request, "_send_status.html", dispatch_id=accepted.dispatch_id, failures=accepted.failures)
