@@ -108,8 +108,11 @@ class DevDatabase:
     exits by itself when its stdin pipe closes, which also covers this process being killed.
     """
 
-    def __init__(self, port: int | None = None, data_file: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, data_file: Path | None = None, *, max_heap: str = "256m"
+    ) -> None:
         self._requested_port = port
+        self._max_heap = max_heap  # the memory backend holds ~250k small documents per 256 MB
         self._data_file = data_file.resolve() if data_file is not None else None
         self._port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -139,7 +142,7 @@ class DevDatabase:
         java = _require("java")
         jars = ensure_jars()
         port = self._requested_port or _free_port()
-        command = [java, "-Xmx256m", "-Dslf4j.internal.verbosity=ERROR", "-cp", f"{jars}/*"]
+        command = [java, f"-Xmx{self._max_heap}", "-Dslf4j.internal.verbosity=ERROR", "-cp", f"{jars}/*"]
         command += [str(_LAUNCHER), str(port)]
         if self._data_file is not None:
             self._data_file.parent.mkdir(parents=True, exist_ok=True)

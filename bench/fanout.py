@@ -1,0 +1,206 @@
+"""Fan-out: POST /send to a cluster, its expansion rate against a bare ``insert_many``, and RSS growth.
+
+    .venv/bin/python -m bench.fanout [--users 100000] [--batch 2000]
+
+The development database (memory backend) holds a cluster of ``--users`` users. ``POST /send`` goes
+through the real app (Litestar's test client, a StubBroker behind it); the expansion then runs the
+fan-out actor's body (``DispatchService.expand``) on this loop with an enqueue that only counts, so
+nothing is delivered. The baseline inserts the same delivery documents with a bare ``insert_many`` into
+a collection of the same database with the same indexes, in the same run. Targets (issue 7): answer
+≤ 1 s, expansion ≥ 50% of the baseline rate, RSS growth ≤ 100 MB at 1,000,000 users.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+from litestar.testing import AsyncTestClient
+
+from host.actors import declare_actors
+from host.api.app import create_app
+from host.audience import delivery_id
+from host.broker import create_broker
+from host.devdb import DevDatabase
+from host.documents import utcnow
+from host.runtime import Runtime
+from host.settings import Settings, load_settings
+
+CONFIG: dict[str, Any] = {
+    "activeChannels": ["email"],
+    "sender": {"email": "noreply@tidings.test"},
+    "userFields": {"id": "fiscalCode", "emailAddress": "mail", "clusters": "groups"},
+}
+CLUSTER = "bench-fanout"
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_mb() -> float:
+    """This process's resident set size in MB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * _PAGE / 1e6
+
+
+def user_batches(count: int, size: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, count, size):
+        yield [
+            {"fiscalCode": f"U{i:08d}", "mail": f"user{i}@example.test", "groups": [CLUSTER]}
+            for i in range(start, min(start + size, count))
+        ]
+
+
+def delivery_batches(dispatch_id: str, count: int, size: int) -> Iterator[list[dict[str, Any]]]:
+    """The documents the expansion writes, built the same way (ids, fields, timestamps)."""
+    for start in range(0, count, size):
+        now = utcnow()
+        yield [
+            {
+                "_id": delivery_id(dispatch_id, "email", f"U{i:08d}"),
+                "dispatch_id": dispatch_id,
+                "channel": "email",
+                "user_id": f"U{i:08d}",
+                "address": f"user{i}@example.test",
+                "status": "queued",
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(start, min(start + size, count))
+        ]
+
+
+class CountingEnqueue:
+    """Stands for the broker: counts what would be enqueued, keeps nothing."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.ids = 0
+
+    def __call__(self, channel: str, ids: list[str], delay_ms: int) -> None:
+        self.messages += 1
+        self.ids += len(ids)
+
+
+async def fill_users(runtime: Runtime, count: int) -> None:
+    started = time.perf_counter()
+    for batch in user_batches(count, 5000):
+        await runtime.store.users.insert_many(batch, ordered=False)
+    await runtime.store.ensure_user_indexes()
+    print(f"users: {count:,} inserted in {time.perf_counter() - started:.1f} s")
+
+
+async def baseline(runtime: Runtime, count: int, batch: int) -> float:
+    """Bare insert_many of the same delivery documents (built outside the timed part), in docs/s."""
+    target = runtime.store.db["bench_deliveries_baseline"]
+    await target.drop()
+    for name, spec in (await runtime.store.deliveries.index_information()).items():
+        if name != "_id_":
+            await target.create_index(spec["key"])
+    elapsed = 0.0
+    for docs in delivery_batches("baseline0000000000000000", count, batch):
+        started = time.perf_counter()
+        await target.insert_many(docs, ordered=False)
+        elapsed += time.perf_counter() - started
+    await target.drop()
+    return count / elapsed
+
+
+async def sample_rss(peak: list[float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        peak[0] = max(peak[0], rss_mb())
+        await asyncio.sleep(0.05)
+
+
+def _profiler() -> Any:
+    from pyinstrument import Profiler
+
+    profiler = Profiler(async_mode="enabled")
+    profiler.start()
+    return profiler
+
+
+async def run(settings: Settings, users: int, batch: int, skip_baseline: bool, profile: bool) -> None:
+    broker = create_broker(None)
+    dramatiq.set_broker(broker)
+    actors = declare_actors(broker, settings, sweep_interval=None)
+    counter = CountingEnqueue()
+    runtime = Runtime(settings, counter, lambda _dispatch_id: None)
+    await fill_users(runtime, users)
+    async with AsyncTestClient(create_app(actors)) as client:
+        body = {"clusters": [CLUSTER], "channels": ["email"], "messageTitle": "Hi", "messageContent": "Hey"}
+        await client.post("/send", json=body)  # warm-up: first request pays route and schema setup
+        bare_before = 0.0 if skip_baseline else await baseline(runtime, users, batch)
+        rss_before = rss_mb()
+        started = time.perf_counter()
+        response = await client.post("/send", json=body)
+        answer = time.perf_counter() - started
+        assert response.status_code == 200, response.text
+        dispatch_id = response.json()["dispatchId"]
+        print(f"POST /send answered in {answer * 1000:.1f} ms (target ≤ 1000 ms)")
+
+        import host.dispatch
+
+        host.dispatch.FANOUT_BATCH = batch
+        peak = [rss_before]
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(sample_rss(peak, stop))
+        profiler = _profiler() if profile else None
+        started = time.perf_counter()
+        await runtime.dispatch.expand(dispatch_id)
+        expansion = time.perf_counter() - started
+        if profiler is not None:
+            profiler.stop()
+            profiler.print(show_all=False)
+        stop.set()
+        await sampler
+        dispatch = await runtime.store.dispatches.find_one({"_id": dispatch_id})
+        assert dispatch is not None and dispatch["state"] == "expanded", dispatch
+        written = await runtime.store.deliveries.count_documents({"dispatch_id": dispatch_id})
+        assert written == users, (written, users)
+        rate = users / expansion
+        print(
+            f"expansion: {users:,} deliveries in {expansion:.2f} s = {rate:,.0f}/s; "
+            f"enqueued {counter.ids:,} ids in {counter.messages:,} messages"
+        )
+        print(f"RSS: {rss_before:.0f} MB before, peak {peak[0]:.0f} MB, growth {peak[0] - rss_before:.0f} MB")
+    if not skip_baseline:
+        bare_after = await baseline(runtime, users, batch)
+        bare = (bare_before + bare_after) / 2
+        print(
+            f"bare insert_many: {bare_before:,.0f} docs/s before, {bare_after:,.0f} after, mean {bare:,.0f}; "
+            f"expansion/bare = {rate / bare:.0%} (target ≥ 50%)"
+        )
+    await runtime.close()
+    broker.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=2000, help="fan-out batch size (FANOUT_BATCH)")
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="pyinstrument the expansion")
+    parser.add_argument("--heap", default="2g", help="the development database's Java heap (-Xmx)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, DevDatabase(max_heap=args.heap) as database:
+        path = Path(tmp) / "configuration.json"
+        path.write_text(json.dumps(CONFIG))
+        environ = {
+            "CONFIGURATION_PATH": str(path),
+            "MONGODB_URL": database.url,
+            "MONGODB_DATABASE": "tidings_bench",
+            "TIDINGS_AUTO_MIGRATE": "1",
+        }
+        asyncio.run(run(load_settings(environ), args.users, args.batch, args.skip_baseline, args.profile))
+
+
+if __name__ == "__main__":
+    main()

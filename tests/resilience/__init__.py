@@ -1,0 +1,1 @@
+"""Fault tests: what Tidings survives (issue 7)."""
