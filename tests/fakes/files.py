@@ -14,29 +14,28 @@ import argparse
 import threading
 from collections import Counter
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import unquote
 
-from tests.fakes.http_server import BackgroundHttpServer, Receive, Send, respond, serve_forever
+from tests.fakes.http_server import LoopbackFake, Receive, Send, respond, serve_forever
 
 __all__ = ["FileService"]
 
 _CHUNK = 64 * 1024
 
 
-class FileService:
+class FileService(LoopbackFake):
     """Serves ``put`` files at ``/download/<name>``; ``requests`` counts GETs per name."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.files: dict[str, bytes] = {}
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._server = BackgroundHttpServer(self, host=host, port=port)
+        super().__init__(host=host, port=port)
 
     @property
     def url(self) -> str:
-        return self._server.url
+        return self.base_url
 
     def put(self, name: str, content: bytes) -> None:
         self.files[name] = content
@@ -65,21 +64,6 @@ class FileService:
             await send(
                 {"type": "http.response.body", "body": content[start : start + _CHUNK], "more_body": more}
             )
-
-    def start(self) -> FileService:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FileService:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def main() -> None:

@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import threading
-from types import TracebackType
 from typing import Any
 
-from tests.fakes.http_server import BackgroundHttpServer, Receive, Send, read_body, respond, serve_forever
+from tests.fakes.http_server import LoopbackFake, Receive, Send, read_body, respond, serve_forever
 
 __all__ = ["FlowManager"]
 
 
-class FlowManager:
+class FlowManager(LoopbackFake):
     """Stores the JSON of each POST /event in ``events``; ``fail_next(n)`` answers 503 n times first."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -26,11 +25,11 @@ class FlowManager:
         self.refused = 0
         self._failures = 0
         self._lock = threading.Lock()
-        self._server = BackgroundHttpServer(self, host=host, port=port)
+        super().__init__(host=host, port=port)
 
     @property
     def url(self) -> str:
-        return self._server.url
+        return self.base_url
 
     def fail_next(self, count: int) -> None:
         with self._lock:
@@ -55,21 +54,6 @@ class FlowManager:
             )
         else:
             await respond(send, 200, b"{}", [("content-type", "application/json")])
-
-    def start(self) -> FlowManager:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FlowManager:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def main() -> None:

@@ -11,11 +11,11 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
-__all__ = ["BackgroundHttpServer", "read_body", "respond", "serve_forever"]
+__all__ = ["BackgroundHttpServer", "LoopbackFake", "read_body", "respond", "serve_forever"]
 
 # the SDKs open up to 100 pooled connections at once: keep the accept queue above that
 BACKLOG = 2048
@@ -96,6 +96,47 @@ class BackgroundHttpServer:
         self._socket.close()
 
     def __enter__(self) -> BackgroundHttpServer:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class LoopbackFake:
+    """Base of the HTTP fakes: the subclass is the ASGI app (``__call__``), served on 127.0.0.1.
+
+    ``start()``/``stop()`` or ``with``; ``base_url`` is where it listens once started.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host = host
+        self._port = port
+        self._server: BackgroundHttpServer | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` of the running server."""
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not started")
+        return self._server.url
+
+    def start(self) -> Self:
+        """Serve in a background thread; returns self."""
+        self._server = BackgroundHttpServer(self, host=self._host, port=self._port).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (idempotent)."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

@@ -22,14 +22,14 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import http_ece
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
-from tests.fakes.http_server import BackgroundHttpServer, Receive, Send, read_body, respond, serve_forever
+from tests.fakes.http_server import LoopbackFake, Receive, Send, read_body, respond, serve_forever
 
 __all__ = ["PushReceived", "PushService", "ScriptedPush", "b64url", "b64url_decode"]
 
@@ -131,17 +131,16 @@ def _verify_vapid(header: str | None, audience: str, expected_key: str | None) -
     return claims, key
 
 
-class PushService:
+class PushService(LoopbackFake):
     """A Web Push service served by uvicorn on a free port."""
 
     def __init__(self, *, port: int = 0, origin: str | None = None) -> None:
-        self._port = port
+        super().__init__(port=port)
         self._origin = origin
         self._lock = threading.Lock()
         self._subscriptions: dict[str, _Subscription] = {}
         self._script: collections.deque[ScriptedPush] = collections.deque()
         self._received: list[PushReceived] = []
-        self._server: BackgroundHttpServer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------
     @property
@@ -151,23 +150,11 @@ class PushService:
             raise RuntimeError("the push service is not started")
         return self._origin
 
-    def start(self) -> PushService:
+    def start(self) -> Self:
         """Serve in a background thread."""
-        self._server = BackgroundHttpServer(self, port=self._port).start()
-        self._origin = self._server.url
+        super().start()
+        self._origin = self.base_url
         return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> PushService:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # -- test API ------------------------------------------------------------------------------------
     def subscribe(self, *, application_server_key: str | None = None) -> dict[str, Any]:

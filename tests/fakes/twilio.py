@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.fakes.http_server import BackgroundHttpServer, Receive, Send, read_body, respond, serve_forever
+from tests.fakes.http_server import LoopbackFake, Receive, Send, read_body, respond, serve_forever
 
 __all__ = ["FakeTwilio", "Received", "ScriptedResponse"]
 
@@ -117,7 +117,7 @@ def _error(status: int, code: int | None = None, message: str | None = None) -> 
     }
 
 
-class FakeTwilio:
+class FakeTwilio(LoopbackFake):
     """Twilio's Messages and Calls endpoints, served by uvicorn on a free port."""
 
     def __init__(
@@ -133,33 +133,13 @@ class FakeTwilio:
         self.invalid_numbers = set(invalid_numbers)
         self._state = _State()
         self._lock = threading.Lock()
-        self._port = port
-        self._server: BackgroundHttpServer | None = None
+        super().__init__(port=port)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     @property
     def url(self) -> str:
         """Base URL to use as ``TWILIO_API_BASE``."""
-        if self._server is None:
-            raise RuntimeError("the fake is not started")
-        return self._server.url
-
-    def start(self) -> FakeTwilio:
-        """Serve in a background thread."""
-        self._server = BackgroundHttpServer(self, port=self._port).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> FakeTwilio:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return self.base_url
 
     # -- test API ------------------------------------------------------------------------------------
     def script(self, responses: Iterable[int | ScriptedResponse]) -> None:

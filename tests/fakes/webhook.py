@@ -14,7 +14,7 @@ from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.http_server import BackgroundHttpServer, Receive, Send, read_body, respond
+from tests.fakes.http_server import LoopbackFake, Receive, Send, read_body, respond
 
 __all__ = ["WebhookPost", "WebhookReceiver"]
 
@@ -30,36 +30,19 @@ class WebhookPost:
     id: str | None
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackFake):
     """Records what is posted to it; served by uvicorn on a free port."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._posts: list[WebhookPost] = []
         self._script: collections.deque[tuple[int, str | None]] = collections.deque()
-        self._server: BackgroundHttpServer | None = None
+        super().__init__()
 
     @property
     def url(self) -> str:
         """The URL to give as ``WEBHOOK_URL``."""
-        if self._server is None:
-            raise RuntimeError("the receiver is not started")
-        return f"{self._server.url}/hook"
-
-    def start(self) -> WebhookReceiver:
-        self._server = BackgroundHttpServer(self).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> WebhookReceiver:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return f"{self.base_url}/hook"
 
     def script(self, answers: Iterable[int | tuple[int, str | None]]) -> None:
         """Answer the next posts with these statuses (``(status, retry_after)`` adds Retry-After)."""
