@@ -8,19 +8,31 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-__all__ = ["CLUSTER", "CONFIG", "SmtpSinkProcess", "Workers", "free_port", "user_batches", "write_config"]
+__all__ = [
+    "CLUSTER",
+    "CONFIG",
+    "CpuMeter",
+    "SmtpSinkProcess",
+    "Workers",
+    "free_port",
+    "user_batches",
+    "write_config",
+]
 
 CLUSTER = "bench-mail"
+_MESSAGES = re.compile(rb"mesg=(\d+)")
 CONFIG: dict[str, Any] = {
     "activeChannels": ["email"],
     "sender": {"email": "noreply@tidings.test"},
@@ -46,33 +58,101 @@ def write_config(folder: Path) -> Path:
     return path
 
 
-def user_batches(count: int, size: int = 5000) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, count, size):
+def user_batches(
+    count: int, size: int = 5000, *, cluster: str = CLUSTER, first: int = 0
+) -> Iterator[list[dict[str, Any]]]:
+    """``count`` users of ``cluster``, numbered from ``first``, in insert batches of ``size``."""
+    for start in range(first, first + count, size):
         yield [
             {
                 "fiscalCode": f"M{i:07d}",
                 "mail": f"user{i}@example.test",
                 "name": f"User {i}",
-                "groups": [CLUSTER],
+                "groups": [cluster],
             }
-            for i in range(start, min(start + size, count))
+            for i in range(start, min(start + size, first + count))
         ]
 
 
+def cpu_seconds(pid: int, *, tree: bool = True) -> float:
+    """User + system CPU seconds of a live process (and, with ``tree``, its live descendants), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            if tree:
+                for task in Path(f"/proc/{current}/task").iterdir():
+                    pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+class CpuMeter:
+    """CPU seconds spent by labelled process trees between ``start`` and ``stop``: a figure the load of
+    other programs on the machine does not change, unlike a rate."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = {label: pid for label, pid in pids.items() if pid is not None}
+        self._started: dict[str, float] = {}
+        self.spent: dict[str, float] = {}
+
+    def _sample(self) -> dict[str, float]:
+        sample = {label: cpu_seconds(pid) for label, pid in self.pids.items()}
+        sample["this process"] = cpu_seconds(os.getpid(), tree=False)
+        # the rest of this process's children (Redis): descendants not under a labelled tree
+        sample["other"] = cpu_seconds(os.getpid()) - sum(sample.values())
+        return sample
+
+    def start(self) -> None:
+        self._started = self._sample()
+
+    def stop(self) -> None:
+        self.spent = {label: value - self._started[label] for label, value in self._sample().items()}
+
+    def summary(self, count: int) -> str:
+        total = sum(self.spent.values())
+        parts = ", ".join(f"{label} {value:.2f}" for label, value in self.spent.items())
+        return f"CPU {total:.2f} s = {total / count * 1e6:,.0f} µs per message ({parts})"
+
+
 class SmtpSinkProcess:
-    """Postfix's ``smtp-sink`` on 127.0.0.1 (Debian package ``postfix``): accepts and discards mail."""
+    """Postfix's ``smtp-sink`` on 127.0.0.1 (Debian package ``postfix``): accepts and discards mail.
+
+    ``received`` counts the mail transactions it completed (its ``-c`` counter, read from its output):
+    waiting on it costs the database nothing, unlike counting deliveries, which scans.
+    """
 
     def __init__(self, backlog: int = 256) -> None:
         self.port = free_port()
         self.backlog = backlog
+        self.received = 0
         self._process: subprocess.Popen[bytes] | None = None
+
+    def _count(self, output: IO[bytes]) -> None:
+        # the counter is rewritten in place: "sess=N quit=N mesg=N\r"
+        tail = b""
+        while chunk := os.read(output.fileno(), 65536):
+            tail = (tail + chunk)[-200:]
+            found = _MESSAGES.findall(tail)
+            if found:
+                self.received = int(found[-1])
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def __enter__(self) -> SmtpSinkProcess:
         binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
-        args = [binary, f"127.0.0.1:{self.port}", str(self.backlog)]
+        args = [binary, "-c", f"127.0.0.1:{self.port}", str(self.backlog)]
         if os.geteuid() == 0:
             args[1:1] = ["-u", "nobody"]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert self._process.stdout is not None
+        threading.Thread(target=self._count, args=(self._process.stdout,), daemon=True).start()
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -97,6 +177,11 @@ class Workers:
         self.processes = processes
         self.threads = threads
         self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The supervisor's pid (its children are the worker processes)."""
+        return self._process.pid if self._process is not None else None
 
     def start(self) -> Workers:
         dramatiq = str(Path(sys.executable).with_name("dramatiq"))

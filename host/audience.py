@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+import functools
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -14,7 +15,9 @@ from host.settings import UserFields
 from host.store import Store
 
 __all__ = [
+    "DeliveryPlanner",
     "Failure",
+    "PlannedBatch",
     "delivery_id",
     "expired_field",
     "find_users",
@@ -56,11 +59,17 @@ def expired_field(address_field: str) -> str:
     return f"{address_field}Expired"
 
 
+@functools.lru_cache(maxsize=256)
+def _mapped(fields: UserFields, key: str) -> str:
+    # field_for walks the whole mapping; every request asks the same few questions
+    return fields.field_for(key)
+
+
 def user_projection(fields: UserFields, channels: Iterable[Channel]) -> dict[str, int]:
     """Only the fields dispatch needs: id, the addresses of the requested channels and their expiries."""
     projection = {"_id": 1, fields.id: 1}
     for channel in channels:
-        field = fields.field_for(channel.address_field)
+        field = _mapped(fields, channel.address_field)
         projection[field] = 1
         projection[expired_field(field)] = 1
     return projection
@@ -97,20 +106,20 @@ async def stream_cluster_users(
     projection: Mapping[str, int],
     *,
     after: Any = None,
+    key: str = "_id",
     batch_size: int = 2000,
 ) -> AsyncIterator[list[Doc]]:
-    """Users of any of the clusters, in `_id` order, a batch at a time, resuming after ``after``."""
+    """Users of any of the clusters, in ``key`` order, a batch at a time, resuming after ``after``."""
     query: Doc = {store.fields.clusters: {"$in": list(clusters)}}
     if after is not None:
-        query = {"$and": [query, {"_id": {"$gt": after}}]}
-    cursor = store.users.find(query, dict(projection), batch_size=batch_size).sort("_id", 1)
-    batch: list[Doc] = []
-    async for user in cursor:
-        batch.append(user)
-        if len(batch) >= batch_size:
-            yield batch
-            batch = []
-    if batch:
+        query = {"$and": [query, {key: {"$gt": after}}]}
+    fields = dict(projection)
+    if key != "_id":
+        fields.pop("_id", None)
+        fields["_id"] = 0
+    fields[key] = 1
+    cursor = store.users.find(query, fields, batch_size=batch_size).sort(key, 1)
+    while batch := await cursor.to_list(batch_size):
         yield batch
 
 
@@ -123,6 +132,112 @@ def _expired_message(channel: str, field: str, expired: Mapping[str, Any]) -> st
     )
 
 
+class _Route(NamedTuple):
+    """One requested channel and where its address lives in a user document."""
+
+    name: str
+    parse: Callable[[object], str]
+    address_key: str  # the ``userFields`` key, for messages
+    field: str
+    expired: str
+    dotted: bool
+
+
+class PlannedBatch:
+    """The delivery documents of a batch of users, the failures known now, and the queued ids by channel."""
+
+    __slots__ = ("docs", "failures", "queued")
+
+    def __init__(self, channels: Iterable[str]) -> None:
+        self.docs: list[Doc] = []
+        self.failures: list[Failure] = []
+        self.queued: dict[str, list[str]] = {name: [] for name in channels}
+
+
+class DeliveryPlanner:
+    """Plans the deliveries of one dispatch on its channels; built once, used for every batch of users.
+
+    The fan-out runs this for every user of a cluster, so the per-channel lookups (mapped field, expiry
+    field, bound parser) are done once here and a plain field is read with one ``dict.get``.
+    """
+
+    def __init__(self, dispatch_id: str, channels: Sequence[tuple[str, Channel]], fields: UserFields) -> None:
+        self.dispatch_id = dispatch_id
+        self._routes: list[_Route] = []
+        for name, channel in channels:
+            field = _mapped(fields, channel.address_field)
+            self._routes.append(
+                _Route(
+                    name,
+                    channel.parse_address,
+                    channel.address_field,
+                    field,
+                    expired_field(field),
+                    "." in field,
+                )
+            )
+
+    def plan(self, users: Iterable[tuple[str, Mapping[str, Any] | None]], now: datetime) -> PlannedBatch:
+        """The deliveries of these users (``None`` for an unknown user) on every channel, in order."""
+        planned = PlannedBatch(route.name for route in self._routes)
+        docs, queued, failures, dispatch_id = planned.docs, planned.queued, planned.failures, self.dispatch_id
+        for user_id, user in users:
+            for route in self._routes:
+                # the common case in one dict.get and one parse; anything unusual takes the thorough path
+                address: str | None = None
+                if user is not None and not route.dotted and route.expired not in user:
+                    raw = user.get(route.field)
+                    if isinstance(raw, str):
+                        try:
+                            address = route.parse(raw)
+                        except InvalidAddress:
+                            address = None
+                problem = None
+                if address is None:
+                    address, problem = _check_address(route, user_id, user)
+                name = route.name
+                doc_id = f"{dispatch_id}:{name}:{user_id}"  # delivery_id(), inlined on the hot path
+                doc: Doc = {
+                    "_id": doc_id,
+                    "dispatch_id": dispatch_id,
+                    "channel": name,
+                    "user_id": user_id,
+                    "address": address,
+                    "status": "queued",
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                if problem is None:
+                    queued[name].append(doc_id)
+                else:
+                    status, code, message = problem
+                    doc["status"] = status
+                    doc["last_error"] = {"channel": name, "code": code, "message": message}
+                    failures.append(Failure(user_id=user_id, channel=name, error=message))
+                docs.append(doc)
+        return planned
+
+
+def _check_address(
+    route: _Route, user_id: str, user: Mapping[str, Any] | None
+) -> tuple[str | None, tuple[str, str, str] | None]:
+    """The thorough look at one user and channel: the address, and (status, code, message) if it fails."""
+    if user is None:
+        return None, ("skipped", "unknown-recipient", f"no user with id {user_id!r}")
+    raw = read_field(user, route.field)
+    if raw is None or raw == "" or raw == {}:
+        return None, ("skipped", "no-address", f"user has no {route.address_key} ({route.field})")
+    try:
+        address = route.parse(raw)
+    except InvalidAddress as exc:
+        return None, ("failed", exc.code or "invalid-address", exc.message)
+    expired = read_field(user, route.expired)
+    if isinstance(expired, Mapping) and expired.get("address") == address:
+        return address, ("skipped", "address-expired", _expired_message(route.name, route.field, expired))
+    return address, None
+
+
 def plan_deliveries(
     dispatch_id: str,
     user_id: str,
@@ -132,41 +247,5 @@ def plan_deliveries(
     now: datetime,
 ) -> tuple[list[Doc], list[Failure]]:
     """The delivery documents for one user on every requested channel, and the failures known now."""
-    deliveries: list[Doc] = []
-    failures: list[Failure] = []
-    for name, channel in channels:
-        doc: Doc = {
-            "_id": delivery_id(dispatch_id, name, user_id),
-            "dispatch_id": dispatch_id,
-            "channel": name,
-            "user_id": user_id,
-            "address": None,
-            "status": "queued",
-            "attempts": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        problem: tuple[str, str, str] | None = None  # status, code, message
-        if user is None:
-            problem = ("skipped", "unknown-recipient", f"no user with id {user_id!r}")
-        else:
-            field = fields.field_for(channel.address_field)
-            raw = read_field(user, field)
-            if raw is None or raw == "" or raw == {}:
-                problem = ("skipped", "no-address", f"user has no {channel.address_field} ({field})")
-            else:
-                try:
-                    doc["address"] = channel.parse_address(raw)
-                except InvalidAddress as exc:
-                    problem = ("failed", exc.code or "invalid-address", exc.message)
-                expired = read_field(user, expired_field(field))
-                gone = isinstance(expired, Mapping) and expired.get("address") == doc["address"]
-                if doc["address"] is not None and gone:
-                    problem = ("skipped", "address-expired", _expired_message(name, field, expired))
-        if problem is not None:
-            status, code, message = problem
-            doc["status"] = status
-            doc["last_error"] = {"channel": name, "code": code, "message": message}
-            failures.append(Failure(user_id=user_id, channel=name, error=message))
-        deliveries.append(doc)
-    return deliveries, failures
+    planned = DeliveryPlanner(dispatch_id, channels, fields).plan([(user_id, user)], now)
+    return planned.docs, planned.failures

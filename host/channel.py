@@ -31,6 +31,9 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
     rate_per_second: float | None = None
     #: how many deliveries one actor message carries
     batch_size: int = 50
+    #: provider connections one batch uses at once (``open()`` once each, messages dealt round-robin):
+    #: hides the provider's round trips when the worker has fewer batches in flight than it has CPU for
+    concurrency: int = 1
     #: longest text body the provider accepts (None: no limit)
     max_body_length: int | None = None
 

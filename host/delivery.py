@@ -3,7 +3,8 @@
 An attempt is taken by inserting its claim document (``<delivery id>:<attempt>``, which also names the
 worker process that took it): the inserted ones are this worker's, duplicate keys are another's, so a
 batch the broker hands out twice sends nothing twice. Every filter is on ``_id``; results go back with
-one bulk write per batch. A retry is never attempted before its due time (backoff or Retry-After).
+one bulk write per batch (host.outcomes). A retry is never attempted before its due time (backoff or
+Retry-After). A channel declaring ``Limits.concurrency`` > 1 gets that many connections per batch.
 
 Channels with a rate (host.rate_limits) are claimed about one second's worth at a time and each send
 waits for a slot; a batch that has waited long re-queues its unclaimed rest through the outbox, so a
@@ -19,10 +20,10 @@ long as the address is the same one; a new subscription written to the field is 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
-import random
 import socket
 import time
 from collections import OrderedDict, defaultdict
@@ -30,59 +31,30 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from host.attachments import AttachmentFetcher
-from host.audience import expired_field, find_users, user_filter
-from host.channel import Channel, Receipt
+from host.audience import find_users
+from host.channel import Channel
 from host.compose import Composer
 from host.documents import utcnow
-from host.errors import ChannelError, PermanentChannelError, RenderError, TransientChannelError
+from host.errors import ChannelError, RenderError, TransientChannelError
+from host.metrics import observe_send
 from host.outbox import Outbox
+from host.outcomes import Outcome, OutcomeRecorder, backoff_seconds, failure_outcome
 from host.rate_limits import ChannelThrottle, build_throttles
 from host.registry import ChannelRegistry
 from host.rendering import Renderer
-from host.settings import DeliveryPolicy, Settings
+from host.settings import Settings
 from host.store import Store
 
-__all__ = ["DeliveryWorker", "backoff_seconds"]
+__all__ = ["DeliveryWorker", "backoff_seconds", "worker_name"]
 
 log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 #: a throttled batch that has waited this long hands its unclaimed rest back to the broker
 THROTTLE_BUDGET_SECONDS = 5.0
-
-
-def backoff_seconds(policy: DeliveryPolicy, attempt: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with jitter, never shorter than the provider's Retry-After."""
-    ceiling = min(policy.max_backoff_seconds, policy.min_backoff_seconds * 2 ** max(attempt - 1, 0))
-    delay = random.uniform(ceiling / 2, ceiling)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return delay
-
-
-class _Outcome:
-    """What one attempt ended with, ready to be written back."""
-
-    __slots__ = ("address_gone", "delay", "error", "receipt", "status")
-
-    def __init__(
-        self,
-        status: str,
-        *,
-        receipt: Receipt | None = None,
-        error: Doc | None = None,
-        delay: float = 0.0,
-        address_gone: bool = False,
-    ) -> None:
-        self.status = status  # sent | retry | failed
-        self.receipt = receipt
-        self.error = error
-        self.delay = delay
-        self.address_gone = address_gone
 
 
 def worker_name() -> str:
@@ -101,6 +73,7 @@ class DeliveryWorker:
         self._registry = registry
         self._renderer = renderer
         self._outbox = outbox
+        self._outcomes = OutcomeRecorder(store, registry, outbox)
         self._composers: OrderedDict[tuple[str, str], Composer] = OrderedDict()
         self._attachments = AttachmentFetcher(settings.env.file_service_url)
         self.throttles: dict[str, ChannelThrottle] = build_throttles(
@@ -114,11 +87,9 @@ class DeliveryWorker:
             dispatch = await self._store.dispatches.find_one({"_id": dispatch_id})
             if dispatch is None:
                 raise RenderError(f"dispatch {dispatch_id} no longer exists")
-            template = None
-            if dispatch.get("template_id"):
-                from host.compose import load_template
+            from host.template_history import template_for_dispatch  # the version it was accepted with
 
-                template = await load_template(self._store, dispatch["template_id"])
+            template = await template_for_dispatch(self._store, dispatch)
             attachments = await self._attachments.for_dispatch(name, dispatch, template)
             composer = Composer(self._renderer, channel, dispatch, template, attachments=attachments)
             self._composers[key] = composer
@@ -145,6 +116,7 @@ class DeliveryWorker:
         return ready, early
 
     async def _claim(self, ready: Sequence[Doc], now: datetime) -> list[Doc]:
+        worker = worker_name()
         claims = [
             {
                 "_id": f"{doc['_id']}:{doc['attempts'] + 1}",
@@ -152,7 +124,7 @@ class DeliveryWorker:
                 "number": doc["attempts"] + 1,
                 "started_at": now,
                 "outcome": "sending",
-                "worker": worker_name(),
+                "worker": worker,
             }
             for doc in ready
         ]
@@ -207,7 +179,7 @@ class DeliveryWorker:
             return
         users = await find_users(self._store, [doc["user_id"] for doc in claimed], {})
         outcomes = await self._send(name, channel, claimed, users, throttle)
-        await self._record(name, claimed, outcomes)
+        await self._outcomes.record(name, claimed, outcomes)
 
     async def _send(
         self,
@@ -216,8 +188,28 @@ class DeliveryWorker:
         claimed: Sequence[Doc],
         users: Mapping[str, Doc],
         throttle: ChannelThrottle | None,
-    ) -> list[_Outcome]:
-        outcomes: list[_Outcome] = []
+    ) -> list[Outcome]:
+        """Send over ``Limits.concurrency`` provider connections at once, lane i taking every i-th one."""
+        lanes = max(1, min(channel.limits.concurrency, len(claimed)))
+        if lanes == 1:
+            return await self._send_lane(name, channel, claimed, users, throttle)
+        async with asyncio.TaskGroup() as group:  # a bug in one lane cancels the others
+            tasks = [
+                group.create_task(self._send_lane(name, channel, claimed[lane::lanes], users, throttle))
+                for lane in range(lanes)
+            ]
+        parts = [task.result() for task in tasks]
+        return [parts[index % lanes][index // lanes] for index in range(len(claimed))]
+
+    async def _send_lane(
+        self,
+        name: str,
+        channel: Channel,
+        claimed: Sequence[Doc],
+        users: Mapping[str, Doc],
+        throttle: ChannelThrottle | None,
+    ) -> list[Outcome]:
+        outcomes: list[Outcome] = []
         try:
             async with channel.open() as sender:
                 for doc in claimed:
@@ -225,7 +217,7 @@ class DeliveryWorker:
         except ChannelError as exc:
             # opening (or closing) the provider connection failed: every unsent one shares the error
             for doc in claimed[len(outcomes) :]:
-                outcomes.append(self._failure(name, doc, exc))
+                outcomes.append(failure_outcome(self._policy, name, doc, exc))
         return outcomes
 
     async def _attempt(
@@ -236,95 +228,26 @@ class DeliveryWorker:
         doc: Doc,
         users: Mapping[str, Doc],
         throttle: ChannelThrottle | None,
-    ) -> _Outcome:
+    ) -> Outcome:
         try:
             composer = await self._composer(doc["dispatch_id"], name, channel)
             user = users.get(doc["user_id"], {})
             message = composer.compose(user, locale=user.get(self._store.fields.locale))
             if throttle is not None:
                 await throttle.wait_for_slot()  # last thing before the provider call: the slot is now
+            started = time.perf_counter()
             receipt = await sender.send(message, doc["address"])
+            observe_send(name, time.perf_counter() - started)
         except RenderError as exc:
-            return _Outcome("failed", error={"channel": name, "code": "render", "message": str(exc)})
+            return Outcome("failed", error={"channel": name, "code": "render", "message": str(exc)})
         except ChannelError as exc:
-            return self._failure(name, doc, exc)
+            return failure_outcome(self._policy, name, doc, exc)
         except Exception as exc:  # a bug in a plugin must not lose the delivery: retry it
             log.exception("channel %s raised unexpectedly for delivery %s", name, doc["_id"])
-            return self._failure(
-                name, doc, TransientChannelError(f"{type(exc).__name__}: {exc}", code="internal")
+            return failure_outcome(
+                self._policy,
+                name,
+                doc,
+                TransientChannelError(f"{type(exc).__name__}: {exc}", code="internal"),
             )
-        return _Outcome("sent", receipt=receipt)
-
-    def _failure(self, name: str, doc: Doc, exc: ChannelError) -> _Outcome:
-        error = {"channel": name, "code": exc.code, "message": exc.message}
-        if isinstance(exc, PermanentChannelError):
-            return _Outcome("failed", error=error, address_gone=exc.address_gone)
-        if doc["attempts"] >= self._policy.max_attempts:
-            error["message"] = f"{exc.message} (gave up after {doc['attempts']} attempts)"
-            return _Outcome("failed", error=error)
-        retry_after = exc.retry_after if isinstance(exc, TransientChannelError) else None
-        return _Outcome(
-            "retry", error=error, delay=backoff_seconds(self._policy, doc["attempts"], retry_after)
-        )
-
-    async def _record(self, name: str, claimed: Sequence[Doc], outcomes: Sequence[_Outcome]) -> None:
-        now = utcnow()
-        deliveries: list[UpdateOne] = []
-        attempts: list[UpdateOne] = []
-        retries: dict[int, list[str]] = defaultdict(list)
-        for doc, outcome in zip(claimed, outcomes, strict=True):
-            fields: Doc = {"updated_at": now}
-            if outcome.status == "sent":
-                assert outcome.receipt is not None
-                fields |= {
-                    "status": "sent",
-                    "sent_at": now,
-                    "provider_id": outcome.receipt.provider_id,
-                    "provider": outcome.receipt.provider,
-                    "last_error": None,
-                }
-            elif outcome.status == "retry":
-                delay_ms = int(outcome.delay * 1000)
-                fields |= {
-                    "status": "queued",
-                    "due_at": now + timedelta(milliseconds=delay_ms),
-                    "last_error": outcome.error,
-                }
-                retries[delay_ms].append(doc["_id"])
-            else:
-                fields |= {"status": "failed", "last_error": outcome.error}
-                log.info("delivery %s failed: %s", doc["_id"], outcome.error)
-                if outcome.address_gone:
-                    await self._mark_expired(name, doc, outcome.error or {}, now)
-            deliveries.append(UpdateOne({"_id": doc["_id"]}, {"$set": fields}))
-            attempts.append(
-                UpdateOne(
-                    {"_id": f"{doc['_id']}:{doc['attempts']}"},
-                    {
-                        "$set": {
-                            "finished_at": now,
-                            "outcome": outcome.status,
-                            "error": outcome.error,
-                            "provider_id": outcome.receipt.provider_id if outcome.receipt else None,
-                        }
-                    },
-                )
-            )
-        await self._store.deliveries.bulk_write(deliveries, ordered=False)
-        await self._store.attempts.bulk_write(attempts, ordered=False)
-        for delay_ms, ids in retries.items():
-            await self._outbox.push({name: ids}, delay_ms=delay_ms)
-
-    async def _mark_expired(self, name: str, doc: Doc, error: Doc, now: datetime) -> None:
-        """Record beside the user's address that the provider reported it gone (module docstring)."""
-        fields = self._store.fields
-        field = fields.field_for(self._registry[name].address_field)
-        expiry = {
-            "address": doc["address"],
-            "at": now,
-            "code": error.get("code"),
-            "message": error.get("message"),
-        }
-        await self._store.users.update_one(
-            user_filter(fields, doc["user_id"]), {"$set": {expired_field(field): expiry}}
-        )
+        return Outcome("sent", receipt=receipt)

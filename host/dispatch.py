@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from bson import ObjectId
-from pymongo.errors import BulkWriteError
 
 from host.api.schemas import SendAccepted, SendRequest
 from host.audience import (
+    DeliveryPlanner,
     Failure,
-    find_users,
-    plan_deliveries,
+    PlannedBatch,
     read_field,
     stream_cluster_users,
     user_projection,
 )
 from host.channel import Channel
 from host.compose import check_content, load_template
+from host.dispatch_writes import DispatchWrites
 from host.documents import utcnow
 from host.errors import InvalidAddress, RequestError
 from host.outbox import Outbox
@@ -43,23 +43,14 @@ log = logging.getLogger(__name__)
 #: recipients lists up to this size are expanded in the request; larger ones by the fan-out actor
 INLINE_RECIPIENTS = 1000
 FANOUT_BATCH = 2000
+#: batches of a fan-out written at the same time
+FANOUT_WRITES = 3
 
 Doc = dict[str, Any]
 
 
 def _unique(values: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(values or ()))
-
-
-class _Planned:
-    """The delivery documents of one batch, the failures known now, and the queued ids by channel."""
-
-    __slots__ = ("docs", "failures", "queued")
-
-    def __init__(self) -> None:
-        self.docs: list[Doc] = []
-        self.failures: list[Failure] = []
-        self.queued: dict[str, list[str]] = defaultdict(list)
 
 
 class DispatchService:
@@ -80,6 +71,7 @@ class DispatchService:
         self._renderer = renderer
         self._outbox = outbox
         self._schedule_expansion = schedule_expansion
+        self._writes = DispatchWrites(store, outbox)
 
     def _check_channels(self, names: Sequence[str]) -> list[tuple[str, Channel]]:
         if not names:
@@ -130,13 +122,16 @@ class DispatchService:
         dispatch_id = str(ObjectId())
         inline = bool(recipients) and len(recipients) <= INLINE_RECIPIENTS
         now = utcnow()
-        await self._store.dispatches.insert_one(
+        # the recipients are looked up while the dispatch is stored: a read, nothing to undo if either fails
+        lookup = asyncio.ensure_future(self._find_users(recipients, channels)) if inline else None
+        stored = self._writes.insert_dispatch(
             {
                 "_id": dispatch_id,
                 "channels": [name for name, _ in channels],
                 "recipients": recipients,
                 "clusters": clusters,
                 "template_id": str(template["_id"]) if template else None,
+                "template_version": template.get("version", 1) if template else None,
                 "title": None if template else request.message_title,
                 "content": None if template else request.message_content,
                 "data": request.data,
@@ -155,10 +150,17 @@ class DispatchService:
                 "heartbeat_at": now,
             }
         )
+        try:
+            await stored
+        except BaseException:
+            if lookup is not None:
+                lookup.cancel()
+                await asyncio.gather(lookup, return_exceptions=True)
+            raise
         failures: list[Failure] = []
         try:
-            if inline:
-                failures = await self._expand_recipients(dispatch_id, recipients, channels)
+            if lookup is not None:
+                failures = await self._expand_recipients(dispatch_id, recipients, channels, lookup)
                 if clusters:
                     await self._store.dispatches.update_one(
                         {"_id": dispatch_id}, {"$set": {"recipients_done": True}}
@@ -175,61 +177,51 @@ class DispatchService:
         return SendAccepted(failures=failures, dispatch_id=dispatch_id)
 
     async def _mark_expanded(self, dispatch_id: str) -> None:
-        await self._store.dispatches.update_one(
-            {"_id": dispatch_id}, {"$set": {"state": "expanded", "expanded_at": utcnow()}}
-        )
+        await self._writes.mark_expanded(dispatch_id)
 
-    async def _write(
-        self,
-        dispatch_id: str,
-        users: Sequence[tuple[str, Doc | None]],
-        channels: Sequence[tuple[str, Channel]],
-    ) -> tuple[int, list[Failure]]:
-        planned = self._plan(dispatch_id, users, channels)
-        await self._store_planned(planned)
-        return len(planned.docs), planned.failures
+    async def _store_planned(self, planned: PlannedBatch, *, grouped: bool = True) -> None:
+        """Insert the batch's deliveries, then hand the queued ones to the broker.
 
-    def _plan(
-        self,
-        dispatch_id: str,
-        users: Sequence[tuple[str, Doc | None]],
-        channels: Sequence[tuple[str, Channel]],
-    ) -> _Planned:
-        now = utcnow()
-        planned = _Planned()
-        fields = self._store.fields
-        for user_id, user in users:
-            docs, known = plan_deliveries(dispatch_id, user_id, user, channels, fields, now)
-            planned.docs.extend(docs)
-            planned.failures.extend(known)
-        for doc in planned.docs:
-            if doc["status"] == "queued":
-                planned.queued[doc["channel"]].append(doc["_id"])
-        return planned
+        No outbox entry first: the dispatch is still ``expanding`` and its progress is recorded only
+        after this, so a crash in between is repaired by expanding again (the sweep restarts a stalled
+        dispatch; ids are deterministic and claims make a second enqueue harmless). A request's few
+        deliveries are grouped with other requests'; a fan-out's large batches go on their own, so
+        that several can be in flight.
+        """
+        if not planned.docs:
+            return
+        if grouped:
+            await self._writes.insert_deliveries(planned.docs)
+            await self._writes.hand_over(planned.queued)
+        else:
+            await self._writes.insert_deliveries_now(planned.docs)
+            await self._outbox.hand_over(planned.queued)
 
-    async def _store_planned(self, planned: _Planned) -> None:
-        async def insert() -> None:
-            try:
-                await self._store.deliveries.insert_many(planned.docs, ordered=False)
-            except BulkWriteError as exc:
-                # a resumed expansion meets the deliveries it wrote before: those are fine
-                others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
-                if others:
-                    raise
-
-        if planned.docs:
-            await self._outbox.push(planned.queued, write=insert)
+    async def _find_users(
+        self, recipients: Sequence[str], channels: Sequence[tuple[str, Channel]]
+    ) -> dict[str, Doc]:
+        projection = user_projection(self._store.fields, [c for _, c in channels])
+        return await self._writes.find_users((recipients, projection))
 
     async def _expand_recipients(
-        self, dispatch_id: str, recipients: Sequence[str], channels: Sequence[tuple[str, Channel]]
+        self,
+        dispatch_id: str,
+        recipients: Sequence[str],
+        channels: Sequence[tuple[str, Channel]],
+        lookup: Awaitable[dict[str, Doc]] | None = None,
     ) -> list[Failure]:
-        projection = user_projection(self._store.fields, [c for _, c in channels])
+        """Write the deliveries of listed recipients; ``lookup`` already finds a list that fits one chunk."""
+        planner = DeliveryPlanner(dispatch_id, channels, self._store.fields)
         failures: list[Failure] = []
         for start in range(0, len(recipients), INLINE_RECIPIENTS):
             chunk = recipients[start : start + INLINE_RECIPIENTS]
-            found = await find_users(self._store, chunk, projection)
-            _, known = await self._write(dispatch_id, [(uid, found.get(uid)) for uid in chunk], channels)
-            failures.extend(known)
+            if lookup is not None and len(recipients) <= INLINE_RECIPIENTS:
+                found = await lookup
+            else:
+                found = await self._find_users(chunk, channels)
+            planned = planner.plan([(uid, found.get(uid)) for uid in chunk], utcnow())
+            await self._store_planned(planned)
+            failures.extend(planned.failures)
         return failures
 
     async def expand(self, dispatch_id: str) -> None:
@@ -238,48 +230,63 @@ class DispatchService:
         if dispatch is None or dispatch["state"] == "expanded":
             return
         channels = [(name, self._registry[name]) for name in dispatch["channels"] if name in self._registry]
-        fields = self._store.fields
         if not dispatch.get("recipients_done"):
             await self._expand_recipients(dispatch_id, dispatch["recipients"], channels)
             await self._store.dispatches.update_one(
                 {"_id": dispatch_id}, {"$set": {"recipients_done": True, "heartbeat_at": utcnow()}}
             )
         if dispatch["clusters"]:
-            projection = user_projection(fields, [c for _, c in channels])
-            batches = stream_cluster_users(
-                self._store,
-                dispatch["clusters"],
-                projection,
-                after=dispatch.get("fanout_after"),
-                batch_size=FANOUT_BATCH,
-            )
-            # batch N is written while batch N+1 is read and planned; writes stay in order, so the
-            # recorded progress never passes a batch that is not written
-            writing: asyncio.Task[None] | None = None
-            try:
-                async for batch in batches:
-                    users = [
-                        (str(read_field(u, fields.id)), u)
-                        for u in batch
-                        if read_field(u, fields.id) is not None
-                    ]
-                    planned = self._plan(dispatch_id, users, channels)
-                    if writing is not None:
-                        await writing
-                    writing = asyncio.create_task(self._write_batch(dispatch_id, planned, batch[-1]["_id"]))
-                if writing is not None:
-                    await writing
-            finally:
-                if writing is not None and not writing.done():
-                    writing.cancel()
+            await self._expand_clusters(dispatch, channels)
         await self._mark_expanded(dispatch_id)
 
-    async def _write_batch(self, dispatch_id: str, planned: _Planned, after: Any) -> None:
-        await self._store_planned(planned)
+    async def _expand_clusters(self, dispatch: Doc, channels: Sequence[tuple[str, Channel]]) -> None:
+        dispatch_id, fields = dispatch["_id"], self._store.fields
+        after = dispatch.get("fanout_after")
+        # users are streamed in the order of their (mapped) id, which decodes faster than an ObjectId
+        # `_id`; progress recorded without a key was made in `_id` order
+        key = dispatch.get("fanout_key") or ("_id" if after is not None else fields.id)
+        batches = stream_cluster_users(
+            self._store,
+            dispatch["clusters"],
+            user_projection(fields, [c for _, c in channels]),
+            after=after,
+            key=key,
+            batch_size=FANOUT_BATCH,
+        )
+        planner = DeliveryPlanner(dispatch_id, channels, fields)
+        # up to FANOUT_WRITES batches are written while the next one is read and planned; progress is
+        # recorded in batch order, each after its own write, so it never passes a batch not written
+        writing: deque[tuple[asyncio.Task[None], Any, int]] = deque()
+        try:
+            async for batch in batches:
+                planned = planner.plan(_with_ids(batch, fields.id), utcnow())
+                task = asyncio.create_task(self._store_planned(planned, grouped=False))
+                writing.append((task, read_field(batch[-1], key), len(planned.docs)))
+                if len(writing) >= FANOUT_WRITES:
+                    await self._record_progress(dispatch_id, key, *writing.popleft())
+            while writing:
+                await self._record_progress(dispatch_id, key, *writing.popleft())
+        finally:
+            for task, _, _ in writing:
+                task.cancel()
+
+    async def _record_progress(
+        self, dispatch_id: str, key: str, written: asyncio.Task[None], after: Any, count: int
+    ) -> None:
+        await written
         await self._store.dispatches.update_one(
             {"_id": dispatch_id},
             {
-                "$set": {"fanout_after": after, "heartbeat_at": utcnow()},
-                "$inc": {"expanded_count": len(planned.docs)},
+                "$set": {"fanout_after": after, "fanout_key": key, "heartbeat_at": utcnow()},
+                "$inc": {"expanded_count": count},
             },
         )
+
+
+def _with_ids(users: Sequence[Doc], id_field: str) -> list[tuple[str, Doc]]:
+    """Pair each user with its id (on the mapped field); users without one are left out."""
+    if "." in id_field:
+        ids = [read_field(user, id_field) for user in users]
+    else:
+        ids = [user.get(id_field) for user in users]
+    return [(str(uid), user) for uid, user in zip(ids, users, strict=True) if uid is not None]

@@ -143,9 +143,13 @@ def idempotency_middleware(current_store: Callable[[], Store]) -> Callable[[ASGI
 
     def middleware(app: ASGIApp) -> ASGIApp:
         async def handle(scope: Scope, receive: Receive, send: Send) -> None:
-            key = _header(scope, HEADER) if scope["type"] == ScopeType.HTTP else None
             path = scope.get("path", "")
-            if key is None or scope.get("method") != "POST" or path not in IDEMPOTENT_PATHS:
+            # the cheap checks first: only two routes take the header, and only by POST
+            relevant = (
+                scope["type"] == ScopeType.HTTP and scope.get("method") == "POST" and path in IDEMPOTENT_PATHS
+            )
+            key = _header(scope, HEADER) if relevant else None
+            if key is None:
                 await app(scope, receive, send)
                 return
             if not key or len(key) > _MAX_KEY_LENGTH:

@@ -2,11 +2,14 @@
 
 An entry is inserted first, the broker messages are sent, then the entry is deleted. An entry that
 outlives its grace period (the broker was down, the process died) is sent again by the recovery sweep;
-the claim on each attempt makes a batch handed out twice send nothing twice.
+the claim on each attempt makes a batch handed out twice send nothing twice. Batches that another
+durable record already covers (a dispatch being expanded) are only written down when the broker refuses
+them (``hand_over``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
@@ -68,6 +71,21 @@ class Outbox:
             return False
         await self._store.outbox.delete_one({"_id": entry_id})
         return True
+
+    async def hand_over(self, ids_by_channel: Mapping[str, Sequence[str]], *, delay_ms: int = 0) -> bool:
+        """Enqueue batches whose owner already survives a crash; write them down only if the broker refuses.
+
+        For deliveries of a dispatch still ``expanding``: a crash before the enqueue leaves the dispatch
+        stalled, and the recovery sweep expands it again, so an entry written beforehand would add a
+        round trip per batch and no safety. Returns False when the broker refused and the batches were
+        recorded for the recovery sweep (an error writing them propagates: the owner is then retried).
+        """
+        messages = self._messages(ids_by_channel, delay_ms)
+        # in a thread: the event loop serves other requests during the broker's round trips
+        if not messages or await asyncio.to_thread(self._send, messages):
+            return True
+        await self._store.outbox.insert_one({"_id": ObjectId(), "created_at": utcnow(), "messages": messages})
+        return False
 
     def _send(self, messages: Sequence[Mapping[str, Any]]) -> bool:
         try:

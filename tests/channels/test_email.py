@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 from collections.abc import Iterator
 
 import msgspec
@@ -350,3 +351,58 @@ def test_parse_address_accepts(raw: str, expected: str) -> None:
 def test_parse_address_refuses(raw: object, problem: str) -> None:
     with pytest.raises(InvalidAddress, match=problem):
         parse_address(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "a!#$%&'*+/=?^_`{|}~-z@example.com",
+        "x" * 64 + "@example.com",
+        "a@" + "d" * 63 + ".xn--bcher-kva",
+        "a@" + ".".join(["d" * 60] * 4)[: 254 - 6] + ".io",
+    ],
+)
+def test_parse_address_plain_ascii_is_returned_as_is(raw: str) -> None:
+    assert len(raw) <= 254
+    assert parse_address(raw) == raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("x" * 65 + "@example.com", "local part"),
+        ("a@" + ".".join(["d" * 60] * 5)[:250] + ".io", "longer than 254|domain"),
+        ("alice@example.com\n", None),  # stripped by the thorough path, not matched by the fast one
+        ("alice@example.c", "domain"),
+        ("alice@-example.com", "domain"),
+    ],
+)
+def test_parse_address_edges_of_the_fast_path(raw: str, problem: str | None) -> None:
+    if problem is None:
+        assert parse_address(raw) == raw.strip()
+    else:
+        with pytest.raises(InvalidAddress, match=problem):
+            parse_address(raw)
+
+
+def test_parse_address_fast_and_thorough_paths_agree() -> None:
+    from channels.email import _parse_address_thoroughly
+
+    rng = random.Random(7)
+    alphabet = "abcXYZ019.-_+'@@<> \"ëü\n"
+    tried = 0
+    for _ in range(5000):
+        raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))) + rng.choice(
+            ["@example.com", "@ex.io", "", ".com", "@bücher.example"]
+        )
+        try:
+            expected: str | None = _parse_address_thoroughly(raw)
+        except InvalidAddress:
+            expected = None
+        try:
+            got: str | None = parse_address(raw)
+        except InvalidAddress:
+            got = None
+        assert got == expected, raw
+        tried += expected is not None
+    assert tried > 100  # the sample reaches the accepting side too
