@@ -13,6 +13,7 @@ from typing import Any
 import dramatiq
 from dramatiq.asyncio import EventLoopThread, get_event_loop_thread
 
+from host.logs import log_context
 from host.runtime import Runtime
 from host.settings import Settings
 
@@ -63,7 +64,8 @@ class Actors:
 
     def _declare_delivery(self, name: str) -> dramatiq.Actor[Any, Any]:
         async def deliver(ids: list[str]) -> None:
-            await self.worker_runtime().delivery.deliver(name, ids)
+            with log_context(channel=name, delivery_ids=ids):
+                await self.worker_runtime().delivery.deliver(name, ids)
 
         deliver.__name__ = f"deliver_{name}"
         return dramatiq.actor(  # type: ignore[no-any-return,call-overload]
@@ -71,7 +73,8 @@ class Actors:
         )
 
     async def _expand(self, dispatch_id: str) -> None:
-        await self.worker_runtime().dispatch.expand(dispatch_id)
+        with log_context(dispatch_id=dispatch_id):
+            await self.worker_runtime().dispatch.expand(dispatch_id)
 
     def worker_runtime(self) -> Runtime:
         """The runtime of this worker's event loop."""

@@ -1,18 +1,75 @@
-"""Logging: one line per event, with the logger name; secrets never reach a log call."""
+"""Logging: one line per event, as text or (``TIDINGS_LOG_FORMAT=json``) as one JSON object per line.
+
+Ids travel as fields: ``log.info("...", extra={"dispatch_id": ...})``, or for a whole piece of work
+``with log_context(dispatch_id=..., channel=...):`` (the actors do this), and the JSON format writes
+them as top-level keys. Secrets never reach a log call: settings print without their URLs.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import json
 import logging
 import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
-__all__ = ["configure_logging"]
+from host.errors import ConfigurationError
+
+__all__ = ["CONTEXT_FIELDS", "JsonFormatter", "configure_logging", "log_context"]
+
+#: the fields a record may carry (``extra=``) or inherit from ``log_context``, in output order
+CONTEXT_FIELDS = ("dispatch_id", "delivery_id", "delivery_ids", "channel", "saga_id")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("tidings_log", default=None)
 
 
-def configure_logging(level: str | None = None) -> None:
-    """Configure the root logger once (``TIDINGS_LOG_LEVEL``, default INFO)."""
+@contextlib.contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Attach these fields to every record logged inside the block (this task or thread only)."""
+    token = _context.set({**(_context.get() or {}), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, context fields, exception text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        context = _context.get() or {}
+        for name in CONTEXT_FIELDS:
+            value = getattr(record, name, context.get(name))
+            if value is not None:
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def configure_logging(level: str | None = None, log_format: str | None = None) -> None:
+    """Configure the root logger once (``TIDINGS_LOG_LEVEL``, default INFO; ``TIDINGS_LOG_FORMAT``)."""
+    chosen = (log_format or os.environ.get("TIDINGS_LOG_FORMAT") or "text").lower()
+    if chosen not in ("text", "json"):
+        raise ConfigurationError("TIDINGS_LOG_FORMAT", f"must be text or json, not {chosen!r}")
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if chosen == "json" else logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(
-        level=(level or os.environ.get("TIDINGS_LOG_LEVEL", "INFO")).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=(level or os.environ.get("TIDINGS_LOG_LEVEL", "INFO")).upper(), handlers=[handler]
     )
     # pymongo's own debug/info chatter would drown the service's lines
     logging.getLogger("pymongo").setLevel(logging.WARNING)

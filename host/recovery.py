@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
+from pymongo import UpdateOne
 
 from host.documents import utcnow
 from host.outbox import Outbox
@@ -51,12 +52,16 @@ class RecoverySweep:
         self._policy = policy
 
     async def run_once(
-        self, *, outbox_grace: float = OUTBOX_GRACE_SECONDS, queued_older_than: float | None = None
+        self,
+        *,
+        outbox_grace: float = OUTBOX_GRACE_SECONDS,
+        queued_older_than: float | None = None,
+        fanout_stall: float = FANOUT_STALL_SECONDS,
     ) -> SweepReport:
         """One pass; ``queued_older_than`` (seconds) also re-enqueues deliveries left ``queued`` that long."""
         report = SweepReport(outbox_entries=await self._outbox.flush_stale(outbox_grace))
         now = utcnow()
-        stalled = now - timedelta(seconds=FANOUT_STALL_SECONDS)
+        stalled = now - timedelta(seconds=fanout_stall)
         async for dispatch in self._store.dispatches.find({"state": "expanding"}, {"heartbeat_at": 1}):
             if dispatch.get("heartbeat_at") is None or dispatch["heartbeat_at"] < stalled:
                 await self._store.dispatches.update_one(
@@ -74,14 +79,17 @@ class RecoverySweep:
 
     async def _requeue(self, status: str, older_than: Any) -> int:
         ids: dict[str, list[str]] = defaultdict(list)
-        projection = {"channel": 1, "updated_at": 1}
+        next_claims: dict[str, str] = {}
+        projection = {"channel": 1, "updated_at": 1, "attempts": 1}
         async for doc in self._store.deliveries.find({"status": status}, projection):
             if doc["updated_at"] <= older_than:
                 ids[doc["channel"]].append(doc["_id"])
+                next_claims[f"{doc['_id']}:{doc.get('attempts', 0) + 1}"] = doc["_id"]
         total = sum(len(v) for v in ids.values())
         if not total:
             return 0
         if status == "queued":
+            await self._release_orphan_claims(next_claims)
             # a fresh updated_at keeps the next sweep from handing the same ones out again
             everything = [i for v in ids.values() for i in v]
             await self._store.deliveries.update_many(
@@ -90,8 +98,43 @@ class RecoverySweep:
         await self._outbox.push(ids)
         return total
 
-    async def run_forever(self, interval: float, deep_every: int = 30) -> None:
-        """Sweep every ``interval`` seconds; every ``deep_every``-th pass also looks at old queued ones."""
+    async def _release_orphan_claims(self, next_claims: dict[str, str]) -> None:
+        """Give up claims whose delivery never became ``sending`` (the database failed in between).
+
+        A claim is inserted before its delivery is marked ``sending``; when that second write fails,
+        the delivery stays ``queued`` with its old attempt count, and every later hand-out meets the
+        same claim id as a duplicate, "taken by another worker", forever. A claim for the delivery's
+        next attempt that is older than the sending lease is such an orphan: it is closed as
+        ``abandoned`` and the attempt counted, so the next hand-out claims a fresh id.
+        """
+        lease = utcnow() - timedelta(seconds=self._policy.sending_lease_seconds)
+        orphans = [
+            claim["_id"]
+            async for claim in self._store.attempts.find(
+                {"_id": {"$in": list(next_claims)}}, {"outcome": 1, "started_at": 1}
+            )
+            if claim.get("outcome") == "sending" and claim["started_at"] <= lease
+        ]
+        if not orphans:
+            return
+        now = utcnow()
+        await self._store.attempts.update_many(
+            {"_id": {"$in": orphans}}, {"$set": {"outcome": "abandoned", "finished_at": now}}
+        )
+        await self._store.deliveries.bulk_write(
+            [UpdateOne({"_id": next_claims[claim_id]}, {"$inc": {"attempts": 1}}) for claim_id in orphans],
+            ordered=False,
+        )
+        log.warning("released %d orphaned claims (the database failed mid-claim)", len(orphans))
+
+    async def run_forever(self, interval: float, deep_every: int | None = None) -> None:
+        """Sweep every ``interval`` seconds; every ``deep_every``-th pass also looks at old queued ones.
+
+        By default a deep pass comes about three times per enqueue lease (at most every 30th pass), so a
+        short lease (a broker message lost with a killed worker) is noticed soon after it runs out.
+        """
+        if deep_every is None:
+            deep_every = max(1, min(30, int(self._policy.enqueue_lease_seconds / (3 * interval))))
         passes = 0
         while True:
             try:

@@ -1,0 +1,46 @@
+"""A claim whose delivery was never marked ``sending`` (the database failed in between) is released.
+
+Seen in bench/db_restart.py: the claim document was inserted, the database went away before the
+delivery's status update, and every later hand-out met the claim as "taken by another worker".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from host.documents import utcnow
+from tests.conftest import Stack
+
+
+async def test_the_sweep_releases_an_orphaned_claim_and_the_delivery_is_sent(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    uid = unique("orphan")
+    address = f"{uid}@example.org"
+    await stack.add_users({"fiscalCode": uid, "mail": address, "groups": []})
+    result = await stack.send(
+        {"channels": ["email"], "recipients": [uid], "messageTitle": "Hi", "messageContent": "Hello"}
+    )
+    await stack.wait_settled(result["dispatchId"])
+    [delivery] = await stack.db["deliveries"].find({"dispatch_id": result["dispatchId"]}).to_list(None)
+    # rewind to the moment after the claim insert and before the status update, long enough ago
+    long_ago = utcnow() - timedelta(hours=1)
+    await stack.db["deliveries"].update_one(
+        {"_id": delivery["_id"]},
+        {"$set": {"status": "queued", "attempts": 0, "updated_at": long_ago, "sent_at": None}},
+    )
+    await stack.db["attempts"].update_one(
+        {"_id": f"{delivery['_id']}:1"}, {"$set": {"outcome": "sending", "started_at": long_ago}}
+    )
+    stack.sink.received[:] = [mail for mail in stack.sink.received if address not in mail.rcpt_tos]
+
+    report = await stack.runtime.sweep.run_once(queued_older_than=60)
+
+    assert report.deliveries == 1
+    await stack.wait_settled(result["dispatchId"])
+    after = await stack.db["deliveries"].find_one({"_id": delivery["_id"]})
+    assert after is not None and (after["status"], after["attempts"]) == ("sent", 2)
+    orphan = await stack.db["attempts"].find_one({"_id": f"{delivery['_id']}:1"})
+    assert orphan is not None and orphan["outcome"] == "abandoned"
+    assert len(stack.mails_to(address)) == 1
