@@ -87,7 +87,8 @@ async def login_submit(request: Request[Any, Any, Any], runtime: NamedDependency
     staff = await Staff.find_one(Staff.email == email)
     password = str(form.get("password", ""))
     # verify against a dummy hash for unknown addresses, so timing does not tell which accounts exist
-    if not verify_password(staff.password_hash if staff else _DUMMY_HASH, password) or staff is None:
+    verified = verify_password(staff.password_hash if staff else _DUMMY_HASH, password)
+    if not verified or staff is None or staff.disabled_at is not None:
         await throttle.failed(email)
         await asyncio.sleep(FAILURE_DELAY)
         return _login_page(request, error="Wrong e-mail address or password.", email=email, status=401)

@@ -1,5 +1,9 @@
 """Staff accounts of the console: argon2 password hashes, creation, and the login lock-out.
 
+Roles: ``admin`` (staff accounts, API keys, and everything an editor does) and ``editor`` (templates,
+clusters, users, dispatches, the failure log). Accounts stored before roles existed read as admins.
+A disabled account cannot log in, and its open sessions end at their next request.
+
 A failed login is counted per e-mail address (known or not, so the answer never tells which accounts
 exist); after ``LOCKOUT_AFTER`` failures in a row the address is locked for ``LOCKOUT_SECONDS``.
 """
@@ -8,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,11 +27,14 @@ __all__ = [
     "FAILURES_COLLECTION",
     "LOCKOUT_AFTER",
     "LOCKOUT_SECONDS",
+    "ROLES",
     "LoginThrottle",
+    "Role",
     "Staff",
     "create_staff",
     "ensure_first_staff",
     "hash_password",
+    "new_staff_fields",
     "verify_password",
 ]
 
@@ -35,6 +42,10 @@ LOCKOUT_AFTER = 5
 LOCKOUT_SECONDS = 900
 FAILURES_COLLECTION = "console_login_failures"
 FIRST_STAFF_EMAIL = "admin@localhost"
+
+Role = Literal["admin", "editor"]
+ROLES: tuple[Role, ...] = get_args(Role)
+MIN_PASSWORD_LENGTH = 10
 
 _hasher = PasswordHasher()
 
@@ -44,8 +55,10 @@ class Staff(Document):
 
     email: str
     password_hash: str
+    role: Role = "admin"
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
+    disabled_at: datetime | None = None
 
     class Settings:
         name = "staff"
@@ -70,11 +83,28 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-async def create_staff(email: str, password: str) -> Staff:
+def new_staff_fields(email: str, password: str, role: str = "admin") -> dict[str, Any]:
+    """The stored fields of a new account; ValueError names what is wrong with the input."""
+    address = normalise_email(email)
+    if "@" not in address:
+        raise ValueError("the e-mail address needs an @")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if role not in ROLES:
+        raise ValueError(f"the role must be one of {', '.join(ROLES)}")
+    return {
+        "email": address,
+        "password_hash": hash_password(password),
+        "role": role,
+        "created_at": utcnow(),
+        "last_login_at": None,
+        "disabled_at": None,
+    }
+
+
+async def create_staff(email: str, password: str, role: str = "admin") -> Staff:
     """Store a new staff account (Beanie must be initialised with :class:`Staff`)."""
-    if len(password) < 10:
-        raise ValueError("the password must have at least 10 characters")
-    staff = Staff(email=normalise_email(email), password_hash=hash_password(password))
+    staff = Staff(**new_staff_fields(email, password, role))
     await staff.insert()
     return staff
 

@@ -1,4 +1,4 @@
-"""``tidings staff create EMAIL`` and the first-run account of the embedded mode."""
+"""``tidings staff create EMAIL [--role editor]`` and the first-run account of the embedded mode."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import click
 from beanie import init_beanie
 from pymongo.errors import DuplicateKeyError
 
-from admin_ui.staff import FIRST_STAFF_EMAIL, Staff, create_staff, ensure_first_staff
+from admin_ui.staff import FIRST_STAFF_EMAIL, ROLES, Staff, create_staff, ensure_first_staff
 from host.store import open_client
 
 __all__ = ["announce_first_staff", "staff"]
@@ -36,29 +36,37 @@ def staff() -> None:
 @staff.command("create")
 @click.argument("email")
 @click.password_option(help="the password (prompted for, hidden, twice, when not given)")
-def create(email: str, password: str) -> None:
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default="admin",
+    show_default=True,
+    help="admin: staff accounts, API keys and everything else; editor: templates, clusters, users, "
+    "dispatches and the failure log",
+)
+def create(email: str, password: str, role: str) -> None:
     """Create a staff account in the database at MONGODB_URL (MONGODB_DATABASE, default tidings)."""
     database = os.environ.get("MONGODB_DATABASE") or "tidings"
     url = os.environ.get("MONGODB_URL")
     if url:
-        _create(url, database, email, password)
+        _create(url, database, email, password, role)
         return
     # no MONGODB_URL: the embedded mode's database (it must not be running in `tidings run` right now)
     from host.devdb import DevDatabase
     from host.embedded import data_dir
 
     with DevDatabase(data_file=data_dir() / "devdb") as embedded:
-        _create(embedded.url, database, email, password)
+        _create(embedded.url, database, email, password, role)
 
 
-def _create(url: str, database: str, email: str, password: str) -> None:
+def _create(url: str, database: str, email: str, password: str, role: str) -> None:
     try:
-        account = asyncio.run(_with_staff(url, database, lambda: create_staff(email, password)))
+        account = asyncio.run(_with_staff(url, database, lambda: create_staff(email, password, role)))
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="password") from None
+        raise click.UsageError(str(exc)) from None
     except DuplicateKeyError:
         raise click.ClickException(f"a staff account {email!r} exists already") from None
-    click.echo(f"staff account {account.email} created")
+    click.echo(f"staff account {account.email} ({account.role}) created")
 
 
 def announce_first_staff(url: str, database: str, console_url: str) -> None:

@@ -47,6 +47,7 @@ def embedded_services(worker_threads: int = 4) -> Iterator[tuple[Settings, Actor
         environ["CONFIGURATION_PATH"] = str(config_path)
     environ.setdefault("SMTP_HOST", "127.0.0.1")
     environ.setdefault("SMTP_PORT", "1025")
+    environ.setdefault("TIDINGS_API_AUTH", "off")  # 127.0.0.1 only; the banner says so
     database = DevDatabase(data_file=data_dir() / "devdb")
     database.start()
     try:

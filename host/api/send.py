@@ -61,7 +61,12 @@ def _provider_failure(error: dict[str, Any]) -> str:
     return f"{message} (code {code})" if code and str(code) not in message else message
 
 
-@post("/send", status_code=200, summary="Send a message to users over one or more channels")
+@post(
+    "/send",
+    status_code=200,
+    summary="Send a message to users over one or more channels",
+    opt={"scope": "send"},
+)
 async def send(
     data: JSONBody[SendRequest],
     runtime: NamedDependency[Runtime],
@@ -82,7 +87,12 @@ async def send(
     return accepted
 
 
-@post("/saga/send", status_code=200, summary="Send a message from a Flow Manager command")
+@post(
+    "/saga/send",
+    status_code=200,
+    summary="Send a message from a Flow Manager command",
+    opt={"scope": "send"},
+)
 async def saga_send(
     request: Request[Any, Any, Any],
     runtime: NamedDependency[Runtime],
