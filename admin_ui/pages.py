@@ -55,6 +55,7 @@ def page(request: Request[Any, Any, Any], name: str, **context: Any) -> Response
     """A full page (or fragment) with the staff e-mail and the CSRF token in the context."""
     session = session_of(request)
     context.setdefault("staff", session.get("staff"))
+    context.setdefault("role", session.get("role"))  # navigation only: access is checked by the guards
     context.setdefault("csrf", csrf_token(session) if session.get("staff") else "")
     context.setdefault("path", request.url.path)
     html = _environment.get_template(name).render(**context)

@@ -23,7 +23,16 @@ from litestar.plugins import InitPluginProtocol
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
-from admin_ui import delivery_pages, directory_pages, login, template_pages
+from admin_ui import (
+    delivery_pages,
+    directory_pages,
+    key_pages,
+    login,
+    staff_pages,
+    template_history_pages,
+    template_pages,
+)
+from admin_ui.roles import account_guard
 from admin_ui.sessions import (
     LoginRequired,
     MongoSessionStore,
@@ -67,6 +76,8 @@ ROUTE_HANDLERS = [
     template_pages.delete_template,
     template_pages.preview_template,
     template_pages.send_test,
+    template_history_pages.template_history,
+    template_history_pages.restore_version,
     delivery_pages.list_dispatches,
     delivery_pages.dispatch_page,
     delivery_pages.failure_log,
@@ -78,6 +89,13 @@ ROUTE_HANDLERS = [
     directory_pages.cluster_page,
     directory_pages.save_cluster,
     directory_pages.delete_cluster,
+    key_pages.list_keys,
+    key_pages.create_key,
+    key_pages.revoke_key,
+    staff_pages.list_staff,
+    staff_pages.create_staff_account,
+    staff_pages.disable_staff,
+    staff_pages.enable_staff,
     directory_pages.list_users,
     directory_pages.user_page,
 ]
@@ -115,7 +133,7 @@ class AdminPlugin(InitPluginProtocol):
         console = Router(
             path="/console",
             route_handlers=ROUTE_HANDLERS,
-            guards=[console_guard],
+            guards=[console_guard, account_guard(lambda: self._runtime().store.db)],
             middleware=[sessions.middleware],
             exception_handlers={LoginRequired: login_required_handler},
             include_in_schema=False,

@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
+from host.api.templates import LocaleVariant
 from host.errors import RenderError
 from host.rendering import Renderer
 
@@ -21,7 +24,9 @@ __all__ = [
     "Preview",
     "SmsCount",
     "count_sms",
+    "locales_json",
     "parse_data",
+    "parse_locales",
     "render_preview",
 ]
 
@@ -108,6 +113,28 @@ def parse_data(raw: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("sample data: must be a JSON object")
     return value
+
+
+def parse_locales(raw: str) -> dict[str, dict[str, str]]:
+    """The locale variants typed in the editor (camelCase JSON, as the API takes them) in storage form."""
+    if not raw.strip():
+        return {}
+    try:
+        variants = msgspec.json.decode(raw.encode(), type=dict[str, LocaleVariant])
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"locale variants: {exc}") from None
+    return {
+        tag: {key: value for key, value in msgspec.structs.asdict(variant).items() if value}
+        for tag, variant in variants.items()
+    }
+
+
+def locales_json(locales: Mapping[str, Mapping[str, str]] | None) -> str:
+    """A template's stored variants as the editor shows them (camelCase JSON)."""
+    if not locales:
+        return ""
+    variants = {tag: LocaleVariant(**fields) for tag, fields in locales.items()}
+    return json.dumps(msgspec.to_builtins(variants), indent=2, ensure_ascii=False)
 
 
 def render_preview(

@@ -13,12 +13,15 @@ from litestar.params import FromPath
 from pymongo.errors import DuplicateKeyError
 
 from admin_ui.pages import PAGE_SIZE, is_htmx, page, partial
-from admin_ui.preview import TEMPLATE_FIELDS, parse_data, render_preview
+from admin_ui.preview import TEMPLATE_FIELDS, locales_json, parse_data, parse_locales, render_preview
+from admin_ui.sessions import session_of
 from admin_ui.user_lookup import find_user, user_id_of
 from host.api.schemas import SendRequest
-from host.documents import Template, utcnow
-from host.errors import NotFound, TidingsError
+from host.documents import Template
+from host.errors import NotFound, RequestError, TidingsError
 from host.runtime import Runtime
+from host.template_history import save_template as save_version
+from host.template_locales import pick_variant, render_locale
 
 __all__ = [
     "delete_template",
@@ -72,42 +75,55 @@ async def edit_template(
         template=template,
         fields=TEMPLATE_FIELDS,
         channels=list(runtime.registry),
+        locales=locales_json(template.locales),
     )
 
 
-async def _store(request: Request[Any, Any, Any], template: Template | None) -> Response[Any]:
+async def _store(request: Request[Any, Any, Any], runtime: Runtime, template_id: str | None) -> Response[Any]:
+    """Save the editor form as a new version of the template (host.template_history)."""
     form = await request.form()
     name = str(form.get("name", "")).strip()
     if not name:
         return partial(request, "_save_status.html", error="The template needs a name.")
-    values = {key: (text or None) for key, text in _sources(form).items()}
-    creating = template is None
-    if template is None:
-        template = Template(name=name, **values)
-    else:
-        template.name = name
-        for key, value in values.items():
-            setattr(template, key, value)
-        template.updated_at = utcnow()
+    current = None
+    if template_id is not None:
+        await _template(template_id)  # 404 for a bad id
+        current = await runtime.store.templates.find_one({"_id": ObjectId(template_id)})
+    fields: dict[str, Any] = {key: (text or None) for key, text in _sources(form).items()}
     try:
-        await template.save()
+        fields["locales"] = parse_locales(str(form.get("locales", "")))
+    except ValueError as exc:
+        return partial(request, "_save_status.html", error=str(exc))
+    if current is not None:  # the editor does not show these: keep them
+        for key in ("email_attachments", "push_data", "syntax"):
+            if key in current:
+                fields[key] = current[key]
+    fields["name"] = name
+    try:
+        doc = await save_version(runtime.store, current, fields, session_of(request).get("staff"))
     except DuplicateKeyError:
         return partial(request, "_save_status.html", error=f"Another template is named {name!r}.")
-    if creating:
-        return Response(content="", headers={"HX-Redirect": f"/console/templates/{template.id}"})
-    return partial(request, "_save_status.html", saved_at=template.updated_at)
+    except RequestError as exc:
+        return partial(request, "_save_status.html", error=str(exc))
+    if current is None:
+        return Response(content="", headers={"HX-Redirect": f"/console/templates/{doc['_id']}"})
+    return partial(request, "_save_status.html", saved_at=doc["updated_at"], version=doc["version"])
 
 
 @post("/templates", include_in_schema=False, status_code=200)
-async def create_template(request: Request[Any, Any, Any]) -> Response[Any]:
+async def create_template(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Response[Any]:
     """Create a template from the editor form, then open its editor."""
-    return await _store(request, None)
+    return await _store(request, runtime, None)
 
 
 @post("/templates/{template_id:str}", include_in_schema=False, status_code=200)
-async def save_template(request: Request[Any, Any, Any], template_id: FromPath[str]) -> Response[Any]:
-    """Save the editor form over an existing template."""
-    return await _store(request, await _template(template_id))
+async def save_template(
+    request: Request[Any, Any, Any], template_id: FromPath[str], runtime: NamedDependency[Runtime]
+) -> Response[Any]:
+    """Save the editor form over an existing template, as its next version."""
+    return await _store(request, runtime, template_id)
 
 
 @delete("/templates/{template_id:str}", include_in_schema=False, status_code=200)
@@ -138,10 +154,20 @@ async def preview_template(
             problems.append(f"no user with id or e-mail {who!r}: rendering with an empty user")
         else:
             user = found
-    preview = render_preview(
-        runtime.renderer, _sources(form), user, data, locale=str(form.get("locale") or "") or None
+    # the variant and the formats follow the chosen locale, else the user's, as a delivery does
+    locale = str(form.get("locale") or "").strip() or user.get(runtime.store.fields.locale)
+    sources = _sources(form)
+    variant = None
+    try:
+        variants = parse_locales(str(form.get("locales", "")))
+        variant = pick_variant(variants, locale if isinstance(locale, str) else None)
+        sources.update(variants.get(variant, {}) if variant else {})
+    except ValueError as exc:
+        problems.append(str(exc))
+    preview = render_preview(runtime.renderer, sources, user, data, locale=render_locale(locale))
+    return partial(
+        request, "_preview.html", preview=preview, problems=problems, fields=TEMPLATE_FIELDS, variant=variant
     )
-    return partial(request, "_preview.html", preview=preview, problems=problems, fields=TEMPLATE_FIELDS)
 
 
 @post("/templates/{template_id:str}/test", include_in_schema=False, status_code=200)

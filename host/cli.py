@@ -9,6 +9,7 @@ import click
 
 from admin_ui.staff_cli import staff
 from host import __version__
+from host.apikey_cli import apikey
 from host.errors import ConfigurationError, TidingsError
 from host.users_cli import users
 
@@ -23,6 +24,7 @@ Tidings {version}: embedded mode
                       for trying Tidings out and for tests only; production uses MongoDB
   broker              in-process (no Redis); workers run in this process
   e-mail              SMTP {smtp}
+  API                 {auth}
 Press Ctrl-C to stop."""
 
 
@@ -64,6 +66,7 @@ def run(port: int) -> None:
     import uvicorn
 
     from host.api.app import create_app
+    from host.api.auth import describe_api_auth
     from host.embedded import data_dir, embedded_services
     from host.logs import configure_logging
 
@@ -76,7 +79,13 @@ def run(port: int) -> None:
         smtp = f"{settings.environ.get('SMTP_HOST')}:{settings.environ.get('SMTP_PORT')}"
         click.echo(
             BANNER.format(
-                version=__version__, host="127.0.0.1", port=port, db=database.url, data=data_dir(), smtp=smtp
+                version=__version__,
+                host="127.0.0.1",
+                port=port,
+                db=database.url,
+                data=data_dir(),
+                smtp=smtp,
+                auth=describe_api_auth(settings.environ),
             )
         )
         from admin_ui.staff_cli import announce_first_staff
@@ -137,6 +146,7 @@ def migrate(backward: bool, distance: int) -> None:
 
 cli.add_command(users)
 cli.add_command(staff)
+cli.add_command(apikey)
 
 
 def main() -> None:

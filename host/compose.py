@@ -12,6 +12,7 @@ from host.channel import Attachment, Channel, Message
 from host.errors import NotFound, RequestError
 from host.rendering import CompiledTemplate, Renderer
 from host.store import Store
+from host.template_locales import pick_variant, render_locale, variant_fields
 
 __all__ = ["Composer", "check_content", "load_template", "template_key"]
 
@@ -90,13 +91,21 @@ class Composer:
         template: Mapping[str, Any] | None,
         attachments: Sequence[Attachment] = (),
     ) -> None:
-        self._compiled: dict[str, CompiledTemplate] = {}
-        for attr, (field, text) in _sources(
-            channel, template, dispatch.get("title"), dispatch.get("content")
-        ).items():
-            self._compiled[attr] = renderer.compile(
-                text, field=field, html=attr in channel.html_fields, syntax=_syntax(template)
-            )
+        # every variant is compiled here, once per dispatch and channel, never per user
+        self._variants: dict[str | None, dict[str, CompiledTemplate]] = {}
+        for variant in [None, *((template or {}).get("locales") or {})]:
+            fields = variant_fields(template, variant) if template is not None else None
+            compiled: dict[str, CompiledTemplate] = {}
+            for attr, (field, text) in _sources(
+                channel, fields, dispatch.get("title"), dispatch.get("content")
+            ).items():
+                compiled[attr] = renderer.compile(
+                    text,
+                    field=field if variant is None else f"locales.{variant}.{field}",
+                    html=attr in channel.html_fields,
+                    syntax=_syntax(template),
+                )
+            self._variants[variant] = compiled
         self._data: Mapping[str, Any] = dispatch.get("data") or {}
         email = dispatch.get("email") or {}
         self._fixed: dict[str, Any] = {
@@ -108,8 +117,13 @@ class Composer:
         }
 
     def compose(self, user: Mapping[str, Any], locale: str | None = None) -> Message:
-        """The rendered message for this user; raises RenderError naming the field."""
+        """The message for this user in the variant of ``locale`` (host.template_locales).
+
+        Raises RenderError naming the field. A locale Babel does not know formats in the default one.
+        """
+        compiled = self._variants[pick_variant((v for v in self._variants if v is not None), locale)]
+        language = render_locale(locale)
         rendered: dict[str, Any] = {
-            attr: t.render(user, self._data, locale=locale) for attr, t in self._compiled.items()
+            attr: t.render(user, self._data, locale=language) for attr, t in compiled.items()
         }
         return Message(**rendered, **self._fixed)

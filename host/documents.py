@@ -14,6 +14,8 @@ from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from host.api_keys import ApiKey
+
 __all__ = [
     "ALL_DOCUMENTS",
     "Attempt",
@@ -24,6 +26,7 @@ __all__ = [
     "Dispatch",
     "EmailOptions",
     "Template",
+    "TemplateVersion",
     "utcnow",
 ]
 
@@ -62,12 +65,32 @@ class Template(Document):
     push_data: dict[str, Any] = Field(default_factory=dict)
     #: the template language of every text field: Jinja2 or Handlebars (Mia's templates)
     syntax: Literal["jinja", "handlebars"] = "jinja"
+    #: per-locale variants of the text fields, only those that differ: ``{"it-IT": {"email_title": ...}}``
+    locales: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: bumped by every save; each version is kept in ``template_versions`` (host.template_history)
+    version: int = 1
+    updated_by: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
     class Settings:
         name = "templates"
         indexes = [IndexModel([("name", ASCENDING)], unique=True)]
+
+
+class TemplateVersion(Document):
+    """One saved version of a template, ``id`` ``<template id>:<version>``: all its fields, who, when."""
+
+    id: str  # type: ignore[assignment]
+    template_id: str
+    version: int
+    fields: dict[str, Any]
+    saved_by: str | None = None
+    saved_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "template_versions"
+        indexes = [IndexModel([("template_id", ASCENDING)])]
 
 
 class Cluster(Document):
@@ -105,8 +128,10 @@ class Dispatch(Document):
     saga_id: str | None = None
     #: `expanding` while the audience is being turned into deliveries, then `expanded`
     state: Literal["expanding", "expanded"] = "expanding"
-    #: resume point of the fan-out: the last user `_id` expanded (users are streamed in `_id` order)
+    #: resume point of the fan-out: the last key expanded; users are streamed in `fanout_key` order
+    #: (the mapped user id; `_id` for progress recorded before that field existed)
     fanout_after: Any = None
+    fanout_key: str | None = None
     expanded_count: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     expanded_at: datetime | None = None
@@ -178,4 +203,12 @@ class Attempt(Document):
         indexes = [IndexModel([("delivery_id", ASCENDING)])]
 
 
-ALL_DOCUMENTS: list[type[Document]] = [Template, Cluster, Dispatch, Delivery, Attempt]
+ALL_DOCUMENTS: list[type[Document]] = [
+    Template,
+    TemplateVersion,
+    Cluster,
+    Dispatch,
+    Delivery,
+    Attempt,
+    ApiKey,
+]

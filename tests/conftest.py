@@ -117,7 +117,8 @@ def make_settings(tmp: Path, devdb: DevDatabase, config: dict[str, Any], **env: 
     """Settings as the service reads them: a configuration file and environment variables."""
     path = tmp / "configuration.json"
     path.write_text(json.dumps(config))
-    environ = {"CONFIGURATION_PATH": str(path), "MONGODB_URL": devdb.url, **env}
+    # API key checks off unless a test turns them on (tests/api/test_auth.py passes TIDINGS_API_AUTH="on")
+    environ = {"CONFIGURATION_PATH": str(path), "MONGODB_URL": devdb.url, "TIDINGS_API_AUTH": "off", **env}
     return load_settings(environ)
 
 

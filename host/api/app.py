@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from beanie import init_beanie
-from litestar import Litestar
+from bson.errors import InvalidDocument
+from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -15,10 +16,12 @@ from litestar.plugins import InitPluginProtocol
 
 from host import __version__
 from host.actors import Actors
-from host.api import clusters, templates, users
-from host.api.errors import exception_handlers
+from host.api import clusters, template_versions, templates, users
+from host.api.auth import install_api_auth
+from host.api.errors import error_response, exception_handlers
 from host.api.health import healthz, ready
 from host.api.home import home
+from host.api.metrics import count_answered, metrics
 from host.api.send import saga_send, send
 from host.api.status import get_dispatch, list_deliveries
 from host.documents import ALL_DOCUMENTS
@@ -33,6 +36,12 @@ __all__ = ["TidingsPlugin", "create_app"]
 def _broker_ping(actors: Actors) -> Callable[[], Any]:
     client = getattr(actors.broker, "client", None)
     return client.ping if client is not None else (lambda: None)
+
+
+def _on_invalid_document(request: Request[Any, Any, Any], exc: InvalidDocument) -> Response[Any]:
+    # only a request's own data reaches BSON unchecked (field names with NUL bytes, say): the
+    # client's fault, not the server's
+    return error_response(400, f"body: cannot be stored: {exc}")
 
 
 class TidingsPlugin(InitPluginProtocol):
@@ -65,9 +74,11 @@ class TidingsPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register routes, dependencies, exception handlers and the lifespan."""
         app_config.route_handlers.extend(
-            [send, saga_send, get_dispatch, list_deliveries, healthz, ready, home]
+            [send, saga_send, get_dispatch, list_deliveries, healthz, ready, home, metrics]
         )
+        app_config.before_send.append(count_answered)
         app_config.route_handlers.extend([*templates.ROUTES, *clusters.ROUTES, *users.ROUTES])
+        app_config.route_handlers.extend(template_versions.ROUTES)
         app_config.dependencies.update(
             {
                 "runtime": Provide(self._runtime, sync_to_thread=False),
@@ -76,6 +87,9 @@ class TidingsPlugin(InitPluginProtocol):
             }
         )
         app_config.exception_handlers.update(exception_handlers)
+        app_config.exception_handlers[InvalidDocument] = _on_invalid_document
+        # key checks first: an Idempotency-Key must not replay a stored answer to a caller without a key
+        install_api_auth(app_config, self.actors.settings.environ, lambda: self._runtime().store.db)
         app_config.middleware.append(idempotency_middleware(lambda: self._runtime().store))
         app_config.lifespan.append(self.lifespan)
         return app_config

@@ -11,29 +11,35 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from bson import ObjectId
-from litestar import delete, get, post, put
+from litestar import Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from pymongo.errors import DuplicateKeyError
 
 from host.api.paging import Limit, name_query
-from host.documents import utcnow
 from host.errors import NotFound, RenderError, RequestError
 from host.rendering import Renderer
+from host.rendering.locales import parse_locale
 from host.runtime import Runtime
+from host.template_history import save_template, version_of
+from host.template_locales import check_variants
 
 __all__ = [
     "ROUTES",
     "TEXT_FIELDS",
     "AttachmentBody",
+    "LocaleVariant",
     "TemplateBody",
     "TemplatePage",
     "TemplateView",
+    "caller_name",
     "create_template",
     "delete_template",
+    "find_template",
     "get_template",
     "list_templates",
     "replace_template",
+    "store_version",
 ]
 
 Doc = dict[str, Any]
@@ -62,8 +68,27 @@ class AttachmentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     location: str | None = None
 
 
+class LocaleVariant(
+    msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """The text fields of one locale that differ from the template's default ones."""
+
+    email_title: str | None = None
+    email_message: str | None = None
+    email_html_message: str | None = None
+    sms_message: str | None = None
+    voice_message: str | None = None
+    push_title: str | None = None
+    push_subtitle: str | None = None
+    push_message: str | None = None
+
+
 class TemplateBody(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
-    """What a client writes: the template's name and per-channel fields (SPEC §1)."""
+    """What a client writes: the template's name, per-channel fields (SPEC §1) and locale variants.
+
+    ``locales`` maps a locale tag (``it-IT``, ``de``) to the fields that differ in it; a user's
+    locale picks the variant, falling back from ``it-IT`` to ``it`` to the default fields.
+    """
 
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     email_title: str | None = None
@@ -77,15 +102,18 @@ class TemplateBody(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_
     push_message: str | None = None
     push_data: dict[str, Any] = {}
     syntax: Syntax = "jinja"
+    locales: dict[str, LocaleVariant] = {}
 
 
 _JSON_NAMES = {field.name: field.encode_name for field in msgspec.structs.fields(TemplateBody)}
 
 
 class TemplateView(TemplateBody, kw_only=True):
-    """A stored template: its id (use it as ``templateId`` in /send) and when it was written."""
+    """A stored template: its id (use it as ``templateId`` in /send), its version, who wrote it, when."""
 
     id: str
+    version: int = 1
+    updated_by: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -106,6 +134,9 @@ def template_view(doc: Doc) -> TemplateView:
         email_attachments=[AttachmentBody(**a) for a in doc.get("email_attachments") or []],
         push_data=doc.get("push_data") or {},
         syntax=doc.get("syntax", "jinja"),
+        locales={tag: LocaleVariant(**fields) for tag, fields in (doc.get("locales") or {}).items()},
+        version=version_of(doc),
+        updated_by=doc.get("updated_by"),
         created_at=doc.get("created_at"),
         updated_at=doc.get("updated_at"),
     )
@@ -121,6 +152,37 @@ def compile_fields(renderer: Renderer, body: TemplateBody) -> None:
             renderer.check(source, field=_JSON_NAMES[key], html=key == _HTML_FIELD, syntax=body.syntax)
         except RenderError as exc:
             raise RequestError(str(exc)) from exc
+    for tag in body.locales:
+        try:
+            parse_locale(tag)
+        except RenderError as exc:
+            raise RequestError(f"locales.{tag}: {exc.reason}") from None
+    try:
+        check_variants(renderer, _variants(body), _JSON_NAMES, (_HTML_FIELD,), body.syntax)
+    except RenderError as exc:
+        raise RequestError(str(exc)) from exc
+
+
+def _variants(body: TemplateBody) -> dict[str, dict[str, str]]:
+    """The locale variants in storage form: snake_case keys, only the fields given."""
+    return {
+        tag: {key: value for key, value in msgspec.structs.asdict(variant).items() if value is not None}
+        for tag, variant in body.locales.items()
+    }
+
+
+def caller_name(request: Request[Any, Any, Any]) -> str:
+    """Who is calling, as template history records it.
+
+    The API key's name (else its prefix) as the key check leaves them in the request state, or ``api``
+    when key checks are off.
+    """
+    state = request.scope.get("state") or {}
+    for key in ("api_key_name", "api_key"):
+        who = state.get(key)
+        if isinstance(who, str) and who:
+            return who
+    return "api"
 
 
 def _document(body: TemplateBody) -> Doc:
@@ -129,6 +191,7 @@ def _document(body: TemplateBody) -> Doc:
     doc["email_attachments"] = msgspec.to_builtins(body.email_attachments)
     doc["push_data"] = body.push_data
     doc["syntax"] = body.syntax
+    doc["locales"] = _variants(body)
     return doc
 
 
@@ -136,7 +199,8 @@ def _lookup(template_id: str) -> Doc:
     return {"_id": ObjectId(template_id)} if ObjectId.is_valid(template_id) else {"name": template_id}
 
 
-async def _find(runtime: Runtime, template_id: str) -> Doc:
+async def find_template(runtime: Runtime, template_id: str) -> Doc:
+    """The template with this id or name; NotFound (404) if none."""
     doc = await runtime.store.templates.find_one(_lookup(template_id))
     if doc is None:
         raise NotFound(f"templateId: no template with id or name {template_id!r}")
@@ -164,19 +228,19 @@ async def list_templates(
 @get("/templates/{template_id:str}", summary="A template, by id or by name")
 async def get_template(template_id: FromPath[str], runtime: NamedDependency[Runtime]) -> TemplateView:
     """The template with this id (an ObjectId) or, failing that, this name."""
-    return template_view(await _find(runtime, template_id))
+    return template_view(await find_template(runtime, template_id))
 
 
 @post("/templates", status_code=201, summary="Create a template")
-async def create_template(data: JSONBody[TemplateBody], runtime: NamedDependency[Runtime]) -> TemplateView:
-    """Compile every field, then store; 409 if the name is taken."""
+async def create_template(
+    request: Request[Any, Any, Any], data: JSONBody[TemplateBody], runtime: NamedDependency[Runtime]
+) -> TemplateView:
+    """Compile every field, then store as version 1; 409 if the name is taken."""
     compile_fields(runtime.renderer, data)
     if await runtime.store.templates.find_one({"name": data.name}, {"_id": 1}) is not None:
         raise _duplicate(data.name)
-    now = utcnow()
-    doc = {**_document(data), "created_at": now, "updated_at": now}
     try:
-        await runtime.store.templates.insert_one(doc)
+        doc = await save_template(runtime.store, None, _document(data), caller_name(request))
     except DuplicateKeyError:
         raise _duplicate(data.name) from None
     return template_view(doc)
@@ -184,26 +248,36 @@ async def create_template(data: JSONBody[TemplateBody], runtime: NamedDependency
 
 @put("/templates/{template_id:str}", summary="Replace a template's fields")
 async def replace_template(
-    template_id: FromPath[str], data: JSONBody[TemplateBody], runtime: NamedDependency[Runtime]
+    request: Request[Any, Any, Any],
+    template_id: FromPath[str],
+    data: JSONBody[TemplateBody],
+    runtime: NamedDependency[Runtime],
 ) -> TemplateView:
-    """Every field is replaced (absent ones are cleared); renaming to a taken name is a 409."""
-    current = await _find(runtime, template_id)
+    """Every field is replaced (absent ones are cleared) as a new version; a taken name is a 409.
+
+    The version replaced stays readable under ``/templates/{id}/versions``.
+    """
+    current = await find_template(runtime, template_id)
     compile_fields(runtime.renderer, data)
-    renamed = data.name != current["name"]
-    if renamed and await runtime.store.templates.find_one({"name": data.name}, {"_id": 1}) is not None:
-        raise _duplicate(data.name)
-    doc = {**_document(data), "created_at": current.get("created_at"), "updated_at": utcnow()}
+    return await store_version(runtime, current, _document(data), caller_name(request))
+
+
+async def store_version(runtime: Runtime, current: Doc, fields: Doc, saved_by: str) -> TemplateView:
+    """Save ``fields`` over ``current`` as its next version; 409 if the new name is taken."""
+    name = fields["name"]
+    if name != current["name"] and await runtime.store.templates.find_one({"name": name}, {"_id": 1}):
+        raise _duplicate(name)
     try:
-        await runtime.store.templates.replace_one({"_id": current["_id"]}, doc)
+        doc = await save_template(runtime.store, current, fields, saved_by)
     except DuplicateKeyError:
-        raise _duplicate(data.name) from None
-    return template_view({**doc, "_id": current["_id"]})
+        raise _duplicate(name) from None
+    return template_view(doc)
 
 
 @delete("/templates/{template_id:str}", summary="Delete a template")
 async def delete_template(template_id: FromPath[str], runtime: NamedDependency[Runtime]) -> None:
     """Deliveries still pending for a dispatch that uses it will fail: they render when sent."""
-    current = await _find(runtime, template_id)
+    current = await find_template(runtime, template_id)
     await runtime.store.templates.delete_one({"_id": current["_id"]})
 
 
