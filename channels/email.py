@@ -6,15 +6,15 @@ import asyncio
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from email.utils import formataddr, formatdate, parseaddr
-from functools import lru_cache
+from email.utils import formatdate
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NamedTuple
 
 import aiosmtplib
 import msgspec
 
+from channels.email_addresses import mailbox, parse_address, valid_mailboxes
 from channels.mime import build_message
 from host.channel import ChannelContext, Limits, Message, Receipt
 from host.errors import (
@@ -26,12 +26,6 @@ from host.errors import (
 
 __all__ = ["EmailChannel", "EmailConfig", "Envelope", "SmtpSender", "compose", "parse_address"]
 
-_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-_DOMAIN = re.compile(
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})"
-)
-# the common case, a plain ASCII dot-atom address: matching it proves every check of the thorough path
-_PLAIN_ADDRESS = re.compile(rf"(?P<local>{_LOCAL_PART.pattern})@{_DOMAIN.pattern}")
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
 _MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 # Headers the channel writes itself; letting a caller set them could leak Bcc or break the MIME tree.
@@ -73,80 +67,6 @@ class EmailConfig(msgspec.Struct, frozen=True, kw_only=True):
         ]
 
 
-def parse_address(raw: object) -> str:
-    """Return ``raw`` stripped if it is a bare, deliverable e-mail address, else raise InvalidAddress.
-
-    A non-ASCII domain is returned in its IDNA (``xn--``) form; a non-ASCII local part is refused,
-    since it would need SMTPUTF8 from every server on the way.
-    """
-    if not isinstance(raw, str):
-        raise InvalidAddress(f"an e-mail address must be a string, not {type(raw).__name__}")
-    plain = _PLAIN_ADDRESS.fullmatch(raw)
-    if plain is not None and len(plain["local"]) <= 64 and len(raw) <= 254:
-        return raw
-    return _parse_address_thoroughly(raw)
-
-
-def _parse_address_thoroughly(raw: str) -> str:
-    """Every check of ``parse_address``, with the message that names what is wrong."""
-    value = raw.strip()
-    if not value:
-        raise InvalidAddress("the e-mail address is empty")
-    if parseaddr(value)[0] or "<" in value:
-        raise InvalidAddress(f"{value!r} is not a bare e-mail address (it has a display name)")
-    if any(char.isspace() or not char.isprintable() for char in value):
-        raise InvalidAddress(f"{value!r} contains whitespace or control characters")
-    local, at, domain = value.rpartition("@")
-    if not at:
-        raise InvalidAddress(f"{value!r} lacks an '@'")
-    if not local:
-        raise InvalidAddress(f"{value!r} lacks a local part before '@'")
-    if not domain:
-        raise InvalidAddress(f"{value!r} lacks a domain after '@'")
-    if not local.isascii():
-        raise InvalidAddress(f"{value!r} has a non-ASCII local part, which is not supported")
-    if len(local) > 64 or not _LOCAL_PART.fullmatch(local):
-        raise InvalidAddress(f"{value!r} has an invalid local part {local!r}")
-    if not domain.isascii():
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise InvalidAddress(f"{value!r} has an invalid domain: {exc}") from None
-    if len(domain) > 253 or not _DOMAIN.fullmatch(domain):
-        raise InvalidAddress(f"{value!r} has an invalid domain {domain!r}")
-    address = f"{local}@{domain}"
-    if len(address) > 254:
-        raise InvalidAddress(f"{value!r} is longer than 254 characters")
-    return address
-
-
-class _Mailbox(NamedTuple):
-    header: str  # wire form for From/Cc, display name RFC 2047-encoded
-    address: str  # envelope form
-
-
-@lru_cache(maxsize=1024)
-def _mailbox(raw: str) -> _Mailbox:
-    """Parse ``addr`` or ``Name <addr>``; raises InvalidAddress."""
-    name, addr = parseaddr(raw)
-    address = parse_address(addr)
-    return _Mailbox(formataddr((name, address), charset="utf-8") if name else address, address)
-
-
-def _valid_mailboxes(raws: Iterable[str], exclude: set[str]) -> list[_Mailbox]:
-    """Keep the valid, not yet seen mailboxes; invalid Cc/Bcc addresses are dropped as the spec says."""
-    kept = []
-    for raw in raws:
-        try:
-            mailbox = _mailbox(raw)
-        except InvalidAddress:
-            continue
-        if mailbox.address.lower() not in exclude:
-            exclude.add(mailbox.address.lower())
-            kept.append(mailbox)
-    return kept
-
-
 class Envelope(NamedTuple):
     """What one SMTP transaction sends: envelope addresses and the serialised message."""
 
@@ -163,12 +83,12 @@ def compose(message: Message, address: str, default_sender: str | None) -> Envel
     if not raw_sender:
         raise PermanentChannelError("no e-mail sender is configured", code="no-sender")
     try:
-        sender = _mailbox(raw_sender)
+        sender = mailbox(raw_sender)
     except InvalidAddress as exc:
         raise PermanentChannelError(f"invalid sender: {exc}", code="invalid-sender") from None
     seen = {address.lower()}
-    cc = _valid_mailboxes(message.cc, seen)
-    bcc = _valid_mailboxes(message.bcc, seen)
+    cc = valid_mailboxes(message.cc, seen)
+    bcc = valid_mailboxes(message.bcc, seen)
     message_id = f"<{secrets.token_hex(16)}@{sender.address.rpartition('@')[2]}>"
     extra: dict[str, str] = {}
     for name, value in message.headers.items():
@@ -183,7 +103,7 @@ def compose(message: Message, address: str, default_sender: str | None) -> Envel
             raise PermanentChannelError(f"invalid Message-ID {value!r}", code="invalid-header")
     headers: list[tuple[str, str | list[str]]] = [("From", [sender.header]), ("To", [address])]
     if cc:
-        headers.append(("Cc", [mailbox.header for mailbox in cc]))
+        headers.append(("Cc", [box.header for box in cc]))
     headers += [
         ("Subject", _LINE_BREAKS.sub(" ", message.subject or "").strip()),
         ("Date", formatdate(time.time(), usegmt=True)),
@@ -199,7 +119,7 @@ def compose(message: Message, address: str, default_sender: str | None) -> Envel
         )
     except ValueError as exc:
         raise PermanentChannelError(f"cannot build the e-mail: {exc}", code="invalid-message") from None
-    copies = [mailbox.address for mailbox in (*cc, *bcc)]
+    copies = [box.address for box in (*cc, *bcc)]
     return Envelope(sender.address, address, copies, data, message_id)
 
 

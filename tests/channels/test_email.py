@@ -386,7 +386,7 @@ def test_parse_address_edges_of_the_fast_path(raw: str, problem: str | None) -> 
 
 
 def test_parse_address_fast_and_thorough_paths_agree() -> None:
-    from channels.email import _parse_address_thoroughly
+    from channels.email_addresses import _parse_address_thoroughly
 
     rng = random.Random(7)
     alphabet = "abcXYZ019.-_+'@@<> \"ëü\n"

@@ -1,0 +1,96 @@
+"""E-mail addresses: what the e-mail channel accepts as a recipient, sender, Cc or Bcc."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from email.utils import formataddr, parseaddr
+from functools import lru_cache
+from typing import NamedTuple
+
+from host.errors import InvalidAddress
+
+__all__ = ["Mailbox", "mailbox", "parse_address", "valid_mailboxes"]
+
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_DOMAIN = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})"
+)
+# the common case, a plain ASCII dot-atom address: matching it proves every check of the thorough path
+_PLAIN_ADDRESS = re.compile(rf"(?P<local>{_LOCAL_PART.pattern})@{_DOMAIN.pattern}")
+
+
+def parse_address(raw: object) -> str:
+    """Return ``raw`` stripped if it is a bare, deliverable e-mail address, else raise InvalidAddress.
+
+    A non-ASCII domain is returned in its IDNA (``xn--``) form; a non-ASCII local part is refused,
+    since it would need SMTPUTF8 from every server on the way.
+    """
+    if not isinstance(raw, str):
+        raise InvalidAddress(f"an e-mail address must be a string, not {type(raw).__name__}")
+    plain = _PLAIN_ADDRESS.fullmatch(raw)
+    if plain is not None and len(plain["local"]) <= 64 and len(raw) <= 254:
+        return raw
+    return _parse_address_thoroughly(raw)
+
+
+def _parse_address_thoroughly(raw: str) -> str:
+    """Every check of ``parse_address``, with the message that names what is wrong."""
+    value = raw.strip()
+    if not value:
+        raise InvalidAddress("the e-mail address is empty")
+    if parseaddr(value)[0] or "<" in value:
+        raise InvalidAddress(f"{value!r} is not a bare e-mail address (it has a display name)")
+    if any(char.isspace() or not char.isprintable() for char in value):
+        raise InvalidAddress(f"{value!r} contains whitespace or control characters")
+    local, at, domain = value.rpartition("@")
+    if not at:
+        raise InvalidAddress(f"{value!r} lacks an '@'")
+    if not local:
+        raise InvalidAddress(f"{value!r} lacks a local part before '@'")
+    if not domain:
+        raise InvalidAddress(f"{value!r} lacks a domain after '@'")
+    if not local.isascii():
+        raise InvalidAddress(f"{value!r} has a non-ASCII local part, which is not supported")
+    if len(local) > 64 or not _LOCAL_PART.fullmatch(local):
+        raise InvalidAddress(f"{value!r} has an invalid local part {local!r}")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise InvalidAddress(f"{value!r} has an invalid domain: {exc}") from None
+    if len(domain) > 253 or not _DOMAIN.fullmatch(domain):
+        raise InvalidAddress(f"{value!r} has an invalid domain {domain!r}")
+    address = f"{local}@{domain}"
+    if len(address) > 254:
+        raise InvalidAddress(f"{value!r} is longer than 254 characters")
+    return address
+
+
+class Mailbox(NamedTuple):
+    """One parsed mailbox: its header form and its envelope address."""
+
+    header: str  # wire form for From/Cc, display name RFC 2047-encoded
+    address: str  # envelope form
+
+
+@lru_cache(maxsize=1024)
+def mailbox(raw: str) -> Mailbox:
+    """Parse ``addr`` or ``Name <addr>``; raises InvalidAddress."""
+    name, addr = parseaddr(raw)
+    address = parse_address(addr)
+    return Mailbox(formataddr((name, address), charset="utf-8") if name else address, address)
+
+
+def valid_mailboxes(raws: Iterable[str], exclude: set[str]) -> list[Mailbox]:
+    """Keep the valid, not yet seen mailboxes; invalid Cc/Bcc addresses are dropped as the spec says."""
+    kept = []
+    for raw in raws:
+        try:
+            parsed = mailbox(raw)
+        except InvalidAddress:
+            continue
+        if parsed.address.lower() not in exclude:
+            exclude.add(parsed.address.lower())
+            kept.append(parsed)
+    return kept
