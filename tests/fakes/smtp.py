@@ -23,6 +23,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ class ReceivedMail:
     data: bytes
     authenticated: bool = False
     tls: bool = False
+    #: when DATA was accepted (``time.time()``), for tests of when something is sent
+    received_at: float = field(default_factory=time.time)
 
     @cached_property
     def message(self) -> EmailMessage:
