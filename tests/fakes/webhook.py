@@ -28,6 +28,8 @@ class WebhookPost:
     body: Any
     status: int
     id: str | None
+    #: the body as it arrived (to check a signature over it)
+    raw: bytes = b""
 
 
 class WebhookReceiver(LoopbackFake):
@@ -76,7 +78,7 @@ class WebhookReceiver(LoopbackFake):
             if scope["method"] != "POST" or body is None:
                 status = 400
             post_id = f"wh-{secrets.token_hex(8)}" if status == 201 else None
-            self._posts.append(WebhookPost(scope["path"], headers, body, status, post_id))
+            self._posts.append(WebhookPost(scope["path"], headers, body, status, post_id, raw))
         extra = [("Retry-After", retry_after)] if retry_after else []
         payload = {"id": post_id} if post_id else {"error": status}
         await respond(

@@ -6,6 +6,7 @@ Install it with ``uv pip install --python .venv/bin/python -e tests/plugins/tidi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -35,9 +36,12 @@ def test_listed_by_the_registry_from_its_own_distribution() -> None:
 
 
 def test_no_host_or_builtin_file_names_it() -> None:
+    # the plugin's distribution, module or channel name; the host's own webhook events (host.webhooks)
+    # are another feature and may say "webhook"
+    names_it = re.compile(r"""tidings[_-]webhook|["']webhook["']|\bWEBHOOK_URL""")
     for package in ("host", "channels"):
         for path in (ROOT / package).rglob("*.py"):
-            assert "webhook" not in path.read_text().lower(), path
+            assert not names_it.search(path.read_text()), path
 
 
 async def test_accepted_in_active_channels_and_delivered(
