@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from pymongo.errors import DuplicateKeyError
 
+from admin_ui.opt_out_pages import opt_out_context
 from admin_ui.pages import PAGE_SIZE, is_htmx, page, partial
 from admin_ui.user_lookup import find_user, id_values, user_id_of
 from host.audience import read_field
@@ -148,4 +149,5 @@ async def user_page(
     deliveries = (
         await runtime.store.deliveries.find({"user_id": uid}).sort("created_at", -1).limit(20).to_list()
     )
-    return page(request, "user.html", user_id=uid, mapped=mapped, raw=raw, deliveries=deliveries)
+    opt_outs = await opt_out_context(runtime, uid)  # the user's opt-outs panel (admin_ui.opt_out_pages)
+    return page(request, "user.html", mapped=mapped, raw=raw, deliveries=deliveries, **opt_outs)

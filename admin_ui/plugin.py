@@ -26,8 +26,11 @@ from litestar.static_files import create_static_files_router
 from admin_ui import (
     delivery_pages,
     directory_pages,
+    event_pages,
     key_pages,
     login,
+    opt_out_pages,
+    schedule_pages,
     staff_pages,
     template_history_pages,
     template_pages,
@@ -80,10 +83,13 @@ ROUTE_HANDLERS = [
     template_history_pages.restore_version,
     delivery_pages.list_dispatches,
     delivery_pages.dispatch_page,
+    schedule_pages.cancel_dispatch,
     delivery_pages.failure_log,
     delivery_pages.retry_delivery,
     delivery_pages.retry_matching,
     delivery_pages.delivery_row,
+    event_pages.list_events,
+    event_pages.replay_event,
     directory_pages.list_clusters,
     directory_pages.create_cluster,
     directory_pages.cluster_page,
@@ -98,6 +104,8 @@ ROUTE_HANDLERS = [
     staff_pages.enable_staff,
     directory_pages.list_users,
     directory_pages.user_page,
+    opt_out_pages.add_opt_out,
+    opt_out_pages.remove_user_opt_out,
 ]
 
 

@@ -95,7 +95,7 @@ async def _store(request: Request[Any, Any, Any], runtime: Runtime, template_id:
     except ValueError as exc:
         return partial(request, "_save_status.html", error=str(exc))
     if current is not None:  # the editor does not show these: keep them
-        for key in ("email_attachments", "push_data", "syntax"):
+        for key in ("email_attachments", "push_data", "syntax", "category"):
             if key in current:
                 fields[key] = current[key]
     fields["name"] = name

@@ -47,8 +47,9 @@ def parse_phone_number(raw: object) -> str:
 class _SmsSender:
     """Sends SMS over one SDK client (one aiohttp session)."""
 
-    def __init__(self, client: Client, sender: str) -> None:
+    def __init__(self, client: Client, sender: str, status_callback: str | None = None) -> None:
         self._client = client
+        self._callback = {"status_callback": status_callback} if status_callback else {}
         # a Messaging Service picks the number itself; anything else is a From number or sender id
         self._origin = (
             {"messaging_service_sid": sender} if _MESSAGING_SERVICE_SID.match(sender) else {"from_": sender}
@@ -59,7 +60,9 @@ class _SmsSender:
         if not message.text:
             raise PermanentChannelError("the SMS text is empty", code="empty-body")
         created: Any = await await_twilio(
-            self._client.messages.create_async(to=address, body=message.text, **self._origin)
+            self._client.messages.create_async(
+                to=address, body=message.text, **self._origin, **self._callback
+            )
         )
         return Receipt(provider_id=str(created.sid), provider=PROVIDER)
 
@@ -105,7 +108,7 @@ class SmsChannel:
         """Open one SDK client (one aiohttp connection pool) for a batch."""
         assert self.context.sender is not None  # checked in __init__
         async with open_twilio_client(self.config) as client:
-            yield _SmsSender(client, self.context.sender)
+            yield _SmsSender(client, self.context.sender, self.config.status_callback)
 
     async def shutdown(self) -> None:
         """Nothing to release."""

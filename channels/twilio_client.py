@@ -71,6 +71,9 @@ class TwilioConfig(msgspec.Struct, frozen=True, kw_only=True):
     api_base: Annotated[str, msgspec.Meta(pattern=r"^https?://[^/\s]+(/.*)?$")] | None = None
     #: seconds for one whole request (connect, send, read)
     timeout: Annotated[float, msgspec.Meta(gt=0)] = 15.0
+    #: ``TWILIO_STATUS_CALLBACK``: the URL Twilio posts message and call statuses to (Tidings' public
+    #: ``/twilio/status``); unset, no callback is asked for
+    status_callback: Annotated[str, msgspec.Meta(pattern=r"^https?://[^/\s]+(/.*)?$")] | None = None
 
     def __repr__(self) -> str:
         # the auth token must never reach a log line

@@ -41,8 +41,17 @@ def build_twiml(text: str, *, voice: str, language: str, loop: int = 1) -> str:
 class _VoiceSender:
     """Places calls over one SDK client (one aiohttp session)."""
 
-    def __init__(self, client: Client, sender: str, voice: str, language: str, loop: int) -> None:
+    def __init__(
+        self,
+        client: Client,
+        sender: str,
+        voice: str,
+        language: str,
+        loop: int,
+        status_callback: str | None = None,
+    ) -> None:
         self._client = client
+        self._callback = {"status_callback": status_callback} if status_callback else {}
         self._sender = sender
         self._voice = voice
         self._language = language
@@ -59,7 +68,7 @@ class _VoiceSender:
                 code="body-too-long",
             )
         created: Any = await await_twilio(
-            self._client.calls.create_async(to=address, from_=self._sender, twiml=twiml)
+            self._client.calls.create_async(to=address, from_=self._sender, twiml=twiml, **self._callback)
         )
         return Receipt(provider_id=str(created.sid), provider=PROVIDER)
 
@@ -113,7 +122,9 @@ class VoiceChannel:
     async def open(self) -> AsyncIterator[Sender]:
         """Open one SDK client (one aiohttp connection pool) for a batch."""
         async with open_twilio_client(self.config) as client:
-            yield _VoiceSender(client, self.sender, self.voice, self.language, self.loop)
+            yield _VoiceSender(
+                client, self.sender, self.voice, self.language, self.loop, self.config.status_callback
+            )
 
     async def shutdown(self) -> None:
         """Nothing to release."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Container, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -11,6 +11,7 @@ import msgspec
 
 from host.channel import Channel
 from host.errors import InvalidAddress
+from host.opt_outs import OPTED_OUT, OptOutLookup, opted_out_message
 from host.settings import UserFields
 from host.store import Store
 
@@ -161,8 +162,15 @@ class DeliveryPlanner:
     field, bound parser) are done once here and a plain field is read with one ``dict.get``.
     """
 
-    def __init__(self, dispatch_id: str, channels: Sequence[tuple[str, Channel]], fields: UserFields) -> None:
+    def __init__(
+        self,
+        dispatch_id: str,
+        channels: Sequence[tuple[str, Channel]],
+        fields: UserFields,
+        opt_outs: OptOutLookup | None = None,
+    ) -> None:
         self.dispatch_id = dispatch_id
+        self._opt_outs = opt_outs  # host.opt_out_checks.fanout_opt_outs; None: not checked
         self._routes: list[_Route] = []
         for name, channel in channels:
             field = _mapped(fields, channel.address_field)
@@ -177,8 +185,24 @@ class DeliveryPlanner:
                 )
             )
 
-    def plan(self, users: Iterable[tuple[str, Mapping[str, Any] | None]], now: datetime) -> PlannedBatch:
-        """The deliveries of these users (``None`` for an unknown user) on every channel, in order."""
+    async def plan_batch(
+        self, users: Iterable[tuple[str, Mapping[str, Any] | None]], now: datetime
+    ) -> PlannedBatch:
+        """:meth:`plan` after looking up the batch's opt-outs (one query), if they apply."""
+        users = list(users)
+        opted_out = await self._opt_outs([uid for uid, _ in users]) if self._opt_outs else ()
+        return self.plan(users, now, opted_out)
+
+    def plan(
+        self,
+        users: Iterable[tuple[str, Mapping[str, Any] | None]],
+        now: datetime,
+        opted_out: Container[str] = (),
+    ) -> PlannedBatch:
+        """The deliveries of these users (``None`` for an unknown user) on every channel, in order.
+
+        ``opted_out`` holds the ``<user id>:<channel>`` of the users' opt-outs (host.opt_outs).
+        """
         planned = PlannedBatch(route.name for route in self._routes)
         docs, queued, failures, dispatch_id = planned.docs, planned.queued, planned.failures, self.dispatch_id
         for user_id, user in users:
@@ -208,6 +232,8 @@ class DeliveryPlanner:
                     "created_at": now,
                     "updated_at": now,
                 }
+                if problem is None and opted_out and f"{user_id}:{name}" in opted_out:
+                    problem = ("skipped", OPTED_OUT, opted_out_message(name))
                 if problem is None:
                     queued[name].append(doc_id)
                 else:

@@ -32,6 +32,7 @@ def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
     """Decode the configuration and build the channels now, so a wrong key stops start-up here."""
     from host.registry import ChannelRegistry
     from host.settings import load_settings
+    from host.unsubscribe_links import require_secret_key
 
     settings = load_settings()
     ChannelRegistry.build(settings.config, settings.environ)
@@ -42,6 +43,7 @@ def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
             "REDIS_URL", "environment variable is not set (the embedded mode is `tidings run`)"
         )
     _check_migrations(settings, apply=migrate)
+    require_secret_key(settings)  # it signs the unsubscribe links of e-mails
 
 
 def _check_migrations(settings: Any, *, apply: bool) -> None:

@@ -10,9 +10,11 @@ from bson import ObjectId
 
 from host.channel import Attachment, Channel, Message
 from host.errors import NotFound, RequestError
+from host.opt_outs import opt_outs_apply
 from host.rendering import CompiledTemplate, Renderer
 from host.store import Store
 from host.template_locales import pick_variant, render_locale, variant_fields
+from host.unsubscribe_links import UnsubscribeLinks
 
 __all__ = ["Composer", "check_content", "load_template", "template_key"]
 
@@ -90,7 +92,11 @@ class Composer:
         dispatch: Mapping[str, Any],
         template: Mapping[str, Any] | None,
         attachments: Sequence[Attachment] = (),
+        unsubscribe: UnsubscribeLinks | None = None,
     ) -> None:
+        # e-mails get RFC 8058 one-click unsubscribe headers, unless the dispatch is transactional
+        mails = channel.name == "email" and opt_outs_apply(dispatch.get("category"))
+        self._unsubscribe = unsubscribe if mails else None
         # every variant is compiled here, once per dispatch and channel, never per user
         self._variants: dict[str | None, dict[str, CompiledTemplate]] = {}
         for variant in [None, *((template or {}).get("locales") or {})]:
@@ -116,14 +122,19 @@ class Composer:
             "data": dict((template or {}).get("push_data") or {}),
         }
 
-    def compose(self, user: Mapping[str, Any], locale: str | None = None) -> Message:
+    def compose(
+        self, user: Mapping[str, Any], locale: str | None = None, user_id: str | None = None
+    ) -> Message:
         """The message for this user in the variant of ``locale`` (host.template_locales).
 
         Raises RenderError naming the field. A locale Babel does not know formats in the default one.
+        With ``user_id``, an e-mail carries the user's unsubscribe link (host.unsubscribe_links).
         """
         compiled = self._variants[pick_variant((v for v in self._variants if v is not None), locale)]
         language = render_locale(locale)
         rendered: dict[str, Any] = {
             attr: t.render(user, self._data, locale=language) for attr, t in compiled.items()
         }
+        if self._unsubscribe is not None and user_id is not None:
+            return Message(**rendered, **self._fixed, headers=self._unsubscribe.headers(user_id, "email"))
         return Message(**rendered, **self._fixed)

@@ -39,7 +39,10 @@ from host.channel import Channel
 from host.compose import Composer
 from host.documents import utcnow
 from host.errors import ChannelError, RenderError, TransientChannelError
+from host.events import EventLog
+from host.failover import ProviderChain, build_chains
 from host.metrics import observe_send
+from host.opt_out_checks import SendTimeOptOuts
 from host.outbox import Outbox
 from host.outcomes import Outcome, OutcomeRecorder, backoff_seconds, failure_outcome
 from host.rate_limits import ChannelThrottle, build_throttles
@@ -47,6 +50,7 @@ from host.registry import ChannelRegistry
 from host.rendering import Renderer
 from host.settings import Settings
 from host.store import Store
+from host.unsubscribe_links import UnsubscribeLinks
 
 __all__ = ["DeliveryWorker", "backoff_seconds", "worker_name"]
 
@@ -66,16 +70,27 @@ class DeliveryWorker:
     """Sends batches of deliveries of one channel; safe to run twice on the same batch."""
 
     def __init__(
-        self, store: Store, settings: Settings, registry: ChannelRegistry, renderer: Renderer, outbox: Outbox
+        self,
+        store: Store,
+        settings: Settings,
+        registry: ChannelRegistry,
+        renderer: Renderer,
+        outbox: Outbox,
+        *,
+        events: EventLog | None = None,
     ) -> None:
         self._store = store
         self._policy = settings.config.delivery
         self._registry = registry
         self._renderer = renderer
         self._outbox = outbox
-        self._outcomes = OutcomeRecorder(store, registry, outbox)
+        self._outcomes = OutcomeRecorder(store, registry, outbox, events=events)
+        self._opt_outs = SendTimeOptOuts(store, self._outcomes)
+        self._unsubscribe = UnsubscribeLinks.from_settings(settings)
         self._composers: OrderedDict[tuple[str, str], Composer] = OrderedDict()
         self._attachments = AttachmentFetcher(settings.env.file_service_url)
+        #: each channel's providers in order, with this process's circuit breakers (host.failover)
+        self.chains: dict[str, ProviderChain] = build_chains(settings.config, registry)
         self.throttles: dict[str, ChannelThrottle] = build_throttles(
             settings.config, dict(registry.items()), settings.env.redis_url
         )
@@ -91,7 +106,14 @@ class DeliveryWorker:
 
             template = await template_for_dispatch(self._store, dispatch)
             attachments = await self._attachments.for_dispatch(name, dispatch, template)
-            composer = Composer(self._renderer, channel, dispatch, template, attachments=attachments)
+            composer = Composer(
+                self._renderer,
+                channel,
+                dispatch,
+                template,
+                attachments=attachments,
+                unsubscribe=self._unsubscribe,
+            )
             self._composers[key] = composer
             if len(self._composers) > 256:
                 self._composers.popitem(last=False)
@@ -175,6 +197,8 @@ class DeliveryWorker:
         throttle: ChannelThrottle | None,
     ) -> None:
         claimed = await self._claim(ready, now)
+        if claimed:  # an opt-out recorded since the fan-out still wins
+            claimed = await self._opt_outs.skip_opted_out(name, claimed)
         if not claimed:
             return
         users = await find_users(self._store, [doc["user_id"] for doc in claimed], {})
@@ -211,7 +235,7 @@ class DeliveryWorker:
     ) -> list[Outcome]:
         outcomes: list[Outcome] = []
         try:
-            async with channel.open() as sender:
+            async with self.chains[name].open() as sender:  # the providers in order (host.failover)
                 for doc in claimed:
                     outcomes.append(await self._attempt(name, channel, sender, doc, users, throttle))
         except ChannelError as exc:
@@ -232,7 +256,9 @@ class DeliveryWorker:
         try:
             composer = await self._composer(doc["dispatch_id"], name, channel)
             user = users.get(doc["user_id"], {})
-            message = composer.compose(user, locale=user.get(self._store.fields.locale))
+            message = composer.compose(
+                user, locale=user.get(self._store.fields.locale), user_id=doc["user_id"]
+            )
             if throttle is not None:
                 await throttle.wait_for_slot()  # last thing before the provider call: the slot is now
             started = time.perf_counter()

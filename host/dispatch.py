@@ -30,9 +30,11 @@ from host.compose import check_content, load_template
 from host.dispatch_writes import DispatchWrites
 from host.documents import utcnow
 from host.errors import InvalidAddress, RequestError
+from host.opt_out_checks import fanout_opt_outs
 from host.outbox import Outbox
 from host.registry import ChannelRegistry
 from host.rendering import Renderer
+from host.scheduling import parse_send_at, scheduled_answer, scheduled_fields
 from host.settings import Settings
 from host.store import Store
 
@@ -95,6 +97,7 @@ class DispatchService:
 
     async def accept(self, request: SendRequest, *, saga_id: str | None = None) -> SendAccepted:
         """Validate, store the dispatch, expand a short audience now, and answer with known failures."""
+        send_at = parse_send_at(request.send_at)  # a future sendAt: stored `scheduled`, started later
         channels = self._check_channels(request.channels)
         recipients = _unique(request.recipients)
         clusters = _unique(request.clusters)
@@ -120,7 +123,7 @@ class DispatchService:
             )
 
         dispatch_id = str(ObjectId())
-        inline = bool(recipients) and len(recipients) <= INLINE_RECIPIENTS
+        inline = bool(recipients) and len(recipients) <= INLINE_RECIPIENTS and send_at is None
         now = utcnow()
         # the recipients are looked up while the dispatch is stored: a read, nothing to undo if either fails
         lookup = asyncio.ensure_future(self._find_users(recipients, channels)) if inline else None
@@ -132,6 +135,7 @@ class DispatchService:
                 "clusters": clusters,
                 "template_id": str(template["_id"]) if template else None,
                 "template_version": template.get("version", 1) if template else None,
+                "category": (template or {}).get("category"),  # transactional: no opt-outs (host.opt_outs)
                 "title": None if template else request.message_title,
                 "content": None if template else request.message_content,
                 "data": request.data,
@@ -148,6 +152,7 @@ class DispatchService:
                 "expanded_count": 0,
                 "created_at": now,
                 "heartbeat_at": now,
+                **scheduled_fields(send_at),
             }
         )
         try:
@@ -157,10 +162,14 @@ class DispatchService:
                 lookup.cancel()
                 await asyncio.gather(lookup, return_exceptions=True)
             raise
+        if send_at is not None:
+            return scheduled_answer(dispatch_id, send_at)
         failures: list[Failure] = []
         try:
             if lookup is not None:
-                failures = await self._expand_recipients(dispatch_id, recipients, channels, lookup)
+                failures = await self._expand_recipients(
+                    dispatch_id, recipients, channels, lookup, category=(template or {}).get("category")
+                )
                 if clusters:
                     await self._store.dispatches.update_one(
                         {"_id": dispatch_id}, {"$set": {"recipients_done": True}}
@@ -209,9 +218,11 @@ class DispatchService:
         recipients: Sequence[str],
         channels: Sequence[tuple[str, Channel]],
         lookup: Awaitable[dict[str, Doc]] | None = None,
+        category: str | None = None,
     ) -> list[Failure]:
         """Write the deliveries of listed recipients; ``lookup`` already finds a list that fits one chunk."""
-        planner = DeliveryPlanner(dispatch_id, channels, self._store.fields)
+        opt_outs = fanout_opt_outs(self._store, channels, category)
+        planner = DeliveryPlanner(dispatch_id, channels, self._store.fields, opt_outs)
         failures: list[Failure] = []
         for start in range(0, len(recipients), INLINE_RECIPIENTS):
             chunk = recipients[start : start + INLINE_RECIPIENTS]
@@ -219,7 +230,7 @@ class DispatchService:
                 found = await lookup
             else:
                 found = await self._find_users(chunk, channels)
-            planned = planner.plan([(uid, found.get(uid)) for uid in chunk], utcnow())
+            planned = await planner.plan_batch([(uid, found.get(uid)) for uid in chunk], utcnow())
             await self._store_planned(planned)
             failures.extend(planned.failures)
         return failures
@@ -231,7 +242,9 @@ class DispatchService:
             return
         channels = [(name, self._registry[name]) for name in dispatch["channels"] if name in self._registry]
         if not dispatch.get("recipients_done"):
-            await self._expand_recipients(dispatch_id, dispatch["recipients"], channels)
+            await self._expand_recipients(
+                dispatch_id, dispatch["recipients"], channels, category=dispatch.get("category")
+            )
             await self._store.dispatches.update_one(
                 {"_id": dispatch_id}, {"$set": {"recipients_done": True, "heartbeat_at": utcnow()}}
             )
@@ -253,13 +266,14 @@ class DispatchService:
             key=key,
             batch_size=FANOUT_BATCH,
         )
-        planner = DeliveryPlanner(dispatch_id, channels, fields)
+        opt_outs = fanout_opt_outs(self._store, channels, dispatch.get("category"))
+        planner = DeliveryPlanner(dispatch_id, channels, fields, opt_outs)
         # up to FANOUT_WRITES batches are written while the next one is read and planned; progress is
         # recorded in batch order, each after its own write, so it never passes a batch not written
         writing: deque[tuple[asyncio.Task[None], Any, int]] = deque()
         try:
             async for batch in batches:
-                planned = planner.plan(_with_ids(batch, fields.id), utcnow())
+                planned = await planner.plan_batch(_with_ids(batch, fields.id), utcnow())
                 task = asyncio.create_task(self._store_planned(planned, grouped=False))
                 writing.append((task, read_field(batch[-1], key), len(planned.docs)))
                 if len(writing) >= FANOUT_WRITES:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from host.api_keys import ApiKey
+from host.opt_outs import OptOut
 
 __all__ = [
     "ALL_DOCUMENTS",
@@ -30,8 +31,9 @@ __all__ = [
     "utcnow",
 ]
 
-DeliveryStatus = Literal["queued", "sending", "sent", "failed", "skipped"]
-SETTLED: tuple[str, ...] = ("sent", "failed", "skipped")
+#: ``delivered`` / ``undelivered`` come after ``sent``, from the provider's callback (host.api.twilio_status)
+DeliveryStatus = Literal["queued", "sending", "sent", "failed", "skipped", "delivered", "undelivered"]
+SETTLED: tuple[str, ...] = ("sent", "failed", "skipped", "delivered", "undelivered")
 
 
 def utcnow() -> datetime:
@@ -65,6 +67,8 @@ class Template(Document):
     push_data: dict[str, Any] = Field(default_factory=dict)
     #: the template language of every text field: Jinja2 or Handlebars (Mia's templates)
     syntax: Literal["jinja", "handlebars"] = "jinja"
+    #: ``transactional`` mail (receipts, password resets) ignores opt-outs and has no List-Unsubscribe
+    category: Literal["standard", "transactional"] = "standard"
     #: per-locale variants of the text fields, only those that differ: ``{"it-IT": {"email_title": ...}}``
     locales: dict[str, dict[str, str]] = Field(default_factory=dict)
     #: bumped by every save; each version is kept in ``template_versions`` (host.template_history)
@@ -126,8 +130,12 @@ class Dispatch(Document):
     data: dict[str, Any] = Field(default_factory=dict)
     email: EmailOptions = Field(default_factory=EmailOptions)
     saga_id: str | None = None
-    #: `expanding` while the audience is being turned into deliveries, then `expanded`
-    state: Literal["expanding", "expanded"] = "expanding"
+    #: `expanding` while the audience is being turned into deliveries, then `expanded`; a send with
+    #: `sendAt` waits `scheduled` until then (host.scheduling), or ends `cancelled`
+    state: Literal["scheduled", "expanding", "expanded", "cancelled"] = "expanding"
+    send_at: datetime | None = None
+    started_at: datetime | None = None
+    cancelled_at: datetime | None = None
     #: resume point of the fan-out: the last key expanded; users are streamed in `fanout_key` order
     #: (the mapped user id; `_id` for progress recorded before that field existed)
     fanout_after: Any = None
@@ -179,6 +187,7 @@ class Delivery(Document):
             IndexModel([("dispatch_id", ASCENDING)]),
             IndexModel([("status", ASCENDING)]),
             IndexModel([("user_id", ASCENDING)]),
+            IndexModel([("provider_id", ASCENDING)]),  # provider status callbacks
             IndexModel([("status", ASCENDING), ("updated_at", ASCENDING)]),
         ]
 
@@ -195,7 +204,7 @@ class Attempt(Document):
     number: int
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
-    outcome: Literal["sending", "sent", "retry", "failed"] = "sending"
+    outcome: Literal["sending", "sent", "retry", "failed", "skipped"] = "sending"
     error: DeliveryError | None = None
 
     class Settings:
@@ -211,4 +220,5 @@ ALL_DOCUMENTS: list[type[Document]] = [
     Delivery,
     Attempt,
     ApiKey,
+    OptOut,
 ]

@@ -18,6 +18,7 @@ from host.actors import Actors, declare_actors, event_loop_thread
 from host.broker import create_broker
 from host.devdb import DevDatabase
 from host.settings import Settings, load_settings
+from host.unsubscribe_links import embedded_secret_key
 
 __all__ = ["DEFAULT_CONFIGURATION", "data_dir", "embedded_services"]
 
@@ -48,6 +49,7 @@ def embedded_services(worker_threads: int = 4) -> Iterator[tuple[Settings, Actor
     environ.setdefault("SMTP_HOST", "127.0.0.1")
     environ.setdefault("SMTP_PORT", "1025")
     environ.setdefault("TIDINGS_API_AUTH", "off")  # 127.0.0.1 only; the banner says so
+    environ["TIDINGS_SECRET_KEY"] = embedded_secret_key(data_dir(), environ)  # made once, kept in data_dir
     database = DevDatabase(data_file=data_dir() / "devdb")
     database.start()
     try:

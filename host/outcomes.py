@@ -26,6 +26,7 @@ from host.audience import expired_field, user_filter
 from host.channel import Receipt
 from host.documents import utcnow
 from host.errors import ChannelError, PermanentChannelError, TransientChannelError
+from host.events import EventLog
 from host.metrics import count_outcome
 from host.outbox import Outbox
 from host.registry import ChannelRegistry
@@ -83,7 +84,7 @@ class Outcome:
         delay: float = 0.0,
         address_gone: bool = False,
     ) -> None:
-        self.status = status  # sent | retry | failed
+        self.status = status  # sent | retry | failed | skipped
         self.receipt = receipt
         self.error = error
         self.delay = delay
@@ -105,10 +106,13 @@ def failure_outcome(policy: DeliveryPolicy, name: str, doc: Doc, exc: ChannelErr
 class OutcomeRecorder:
     """Writes a batch's outcomes to its deliveries and attempt documents; re-queues the retries."""
 
-    def __init__(self, store: Store, registry: ChannelRegistry, outbox: Outbox) -> None:
+    def __init__(
+        self, store: Store, registry: ChannelRegistry, outbox: Outbox, *, events: EventLog | None = None
+    ) -> None:
         self._store = store
         self._registry = registry
         self._outbox = outbox
+        self._events = events
 
     async def record(self, name: str, claimed: Sequence[Doc], outcomes: Sequence[Outcome]) -> None:
         """Write back the outcome of each claimed delivery (same order as ``claimed``)."""
@@ -116,6 +120,7 @@ class OutcomeRecorder:
         deliveries: list[UpdateOne] = []
         attempts: list[UpdateOne] = []
         retries: dict[int, list[str]] = defaultdict(list)
+        settled: list[Doc] = []  # as written back: their events (host.events)
         for doc, outcome in zip(claimed, outcomes, strict=True):
             count_outcome(name, outcome.status)
             fields: Doc = {"updated_at": now}
@@ -136,12 +141,16 @@ class OutcomeRecorder:
                     "last_error": outcome.error,
                 }
                 retries[delay_ms].append(doc["_id"])
+            elif outcome.status == "skipped":  # not sent on purpose: the user opted out (host.opt_outs)
+                fields |= {"status": "skipped", "last_error": outcome.error}
             else:
                 fields |= {"status": "failed", "last_error": outcome.error}
                 log.info("delivery %s failed: %s", doc["_id"], outcome.error)
                 if outcome.address_gone:
                     await self._mark_expired(name, doc, outcome.error or {}, now)
             deliveries.append(UpdateOne({"_id": doc["_id"]}, {"$set": fields}))
+            if outcome.status != "retry":
+                settled.append(doc | fields)
             attempts.append(
                 UpdateOne(
                     {"_id": f"{doc['_id']}:{doc['attempts']}"},
@@ -155,6 +164,8 @@ class OutcomeRecorder:
                     },
                 )
             )
+        if self._events is not None:  # written first (outbox style): a crash after it loses no event
+            await self._events.delivery_outcomes(settled)
         await _write_patiently(self._store.deliveries, deliveries)
         await _write_patiently(self._store.attempts, attempts)
         for delay_ms, ids in retries.items():

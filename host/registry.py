@@ -7,6 +7,7 @@ registration with a PluginError naming what it lacks, so mistakes fail at start-
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from functools import partial
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -14,6 +15,7 @@ import msgspec
 
 from host.channel import Channel, ChannelContext, Limits, Message
 from host.errors import ConfigurationError, PluginError
+from host.provider_config import FAILOVER_OPTIONS, ProviderSlot, build_providers, circuit_policy
 from host.rate_limits import HOST_CHANNEL_OPTIONS, configured_rate
 from host.settings import ServiceConfig
 
@@ -73,8 +75,10 @@ def discover_channel_types(points: Iterable[EntryPoint] | None = None) -> dict[s
     return found
 
 
-def _channel_config(channel_type: type[Channel], environ: Mapping[str, str]) -> Any:
-    prefix = channel_type.env_prefix
+def _channel_config(
+    channel_type: type[Channel], environ: Mapping[str, str], prefix: str | None = None
+) -> Any:
+    prefix = channel_type.env_prefix if prefix is None else prefix
     values: dict[str, str] = {}
     for field in msgspec.structs.fields(channel_type.config_type):
         variable = prefix + field.name.upper()
@@ -86,11 +90,23 @@ def _channel_config(channel_type: type[Channel], environ: Mapping[str, str]) -> 
         raise ConfigurationError(f"{prefix}*", f"{channel_type.name} channel: {exc}") from exc
 
 
+def _instance(
+    channel_type: type[Channel], environ: Mapping[str, str], context: ChannelContext, prefix: str
+) -> Channel:
+    return channel_type(_channel_config(channel_type, environ, prefix), context)
+
+
 class ChannelRegistry:
     """The active channels, built from their plugins, the configuration file and the environment."""
 
-    def __init__(self, channels: Mapping[str, Channel]) -> None:
-        self._channels = dict(channels)
+    def __init__(
+        self, channels: Mapping[str, Channel], providers: Mapping[str, tuple[ProviderSlot, ...]] | None = None
+    ) -> None:
+        self._channels = dict(channels)  # the primary provider's instance, for addresses and limits
+        self._providers: dict[str, tuple[ProviderSlot, ...]] = {
+            name: (ProviderSlot(None, channel),) for name, channel in self._channels.items()
+        }
+        self._providers.update(providers or {})
 
     @classmethod
     def build(
@@ -102,6 +118,7 @@ class ChannelRegistry:
         """Instantiate every active channel; unknown channels or missing senders name the key."""
         types = discover_channel_types() if types is None else types
         channels: dict[str, Channel] = {}
+        providers: dict[str, tuple[ProviderSlot, ...]] = {}
         for index, name in enumerate(config.active_channels):
             channel_type = types.get(name)
             if channel_type is None:
@@ -117,13 +134,16 @@ class ChannelRegistry:
                 options={
                     key: value
                     for key, value in config.channels.get(name, {}).items()
-                    if key not in HOST_CHANNEL_OPTIONS
+                    if key not in HOST_CHANNEL_OPTIONS and key not in FAILOVER_OPTIONS
                 },
                 android_intent_action=config.android_intent_action,
             )
             configured_rate(config, name, channel_type)  # a wrong ratePerSecond stops start-up here
-            channels[name] = channel_type(_channel_config(channel_type, environ), context)
-        return cls(channels)
+            circuit_policy(config, name)  # so does a wrong circuit, or a wrong provider entry below
+            make = partial(_instance, channel_type, environ, context)
+            providers[name] = build_providers(config, name, channel_type, environ, make)
+            channels[name] = providers[name][0].channel
+        return cls(channels, providers)
 
     def __getitem__(self, name: str) -> Channel:
         return self._channels[name]
@@ -138,12 +158,19 @@ class ChannelRegistry:
         """The active channels by name."""
         return self._channels.items()
 
+    def providers(self, name: str) -> tuple[ProviderSlot, ...]:
+        """The channel's providers in the order tried (host.failover); the first is ``self[name]``."""
+        return self._providers[name]
+
+    def _instances(self) -> list[Channel]:
+        return [slot.channel for slots in self._providers.values() for slot in slots]
+
     async def startup(self) -> None:
-        """Start every channel."""
-        for channel in self._channels.values():
+        """Start every channel (every provider's instance)."""
+        for channel in self._instances():
             await channel.startup()
 
     async def shutdown(self) -> None:
         """Stop every channel, even if one fails to."""
-        for channel in self._channels.values():
+        for channel in self._instances():
             await channel.shutdown()

@@ -12,12 +12,15 @@ from collections.abc import Callable
 
 from host.delivery import DeliveryWorker
 from host.dispatch import DispatchService
+from host.events import EventLog
 from host.outbox import Enqueue, Outbox
 from host.recovery import RecoverySweep
 from host.registry import ChannelRegistry
 from host.rendering import Renderer
+from host.scheduling import SCHEDULE_INTERVAL_SECONDS, Scheduler
 from host.settings import Settings
 from host.store import Store
+from host.webhooks import WebhookPoster
 
 __all__ = ["Runtime"]
 
@@ -39,18 +42,30 @@ class Runtime:
         self.dispatch = DispatchService(
             self.store, settings, self.registry, self.renderer, self.outbox, schedule_expansion
         )
-        self.delivery = DeliveryWorker(self.store, settings, self.registry, self.renderer, self.outbox)
+        self.events = EventLog(self.store, settings)
+        self.delivery = DeliveryWorker(
+            self.store, settings, self.registry, self.renderer, self.outbox, events=self.events
+        )
         self.sweep = RecoverySweep(self.store, self.outbox, schedule_expansion, settings.config.delivery)
         self._sweeping: asyncio.Task[None] | None = None
+        self.scheduler = Scheduler(self.store, schedule_expansion)
+        self.webhooks = WebhookPoster(self.events)
 
-    async def start_worker(self, sweep_interval: float | None = 5.0) -> None:
-        """Start the channels and, unless disabled, the periodic recovery sweep."""
+    async def start_worker(
+        self, sweep_interval: float | None = 5.0, schedule_interval: float | None = SCHEDULE_INTERVAL_SECONDS
+    ) -> None:
+        """Start the channels and, unless disabled, the periodic recovery sweep and the scheduler."""
         await self.registry.startup()
         if sweep_interval:
             self._sweeping = asyncio.create_task(self.sweep.run_forever(sweep_interval))
+        if schedule_interval:
+            self.scheduler.start(schedule_interval)
+        await self.webhooks.start()  # only when webhooks are configured
 
     async def close(self) -> None:
-        """Stop the sweep and the channels, close the database client."""
+        """Stop the scheduler, the sweep and the channels, close the database client."""
+        await self.scheduler.stop()
+        await self.webhooks.stop()
         if self._sweeping is not None:
             self._sweeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from host.errors import ConfigurationError
+from host.webhook_config import WebhookEndpoint
 
 __all__ = [
     "DeliveryPolicy",
@@ -80,6 +81,8 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, ren
     flow_manager: FlowManagerEvents | None = None
     default_locale: str = "en-US"
     default_timezone: str = "UTC"
+    #: endpoints that receive signed delivery events (host.webhooks)
+    webhooks: list[WebhookEndpoint] = []
 
 
 class Environment(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,6 +95,10 @@ class Environment(msgspec.Struct, frozen=True, kw_only=True):
     file_service_url: str | None = None
     flow_manager_url: str | None = None
     configuration_path: str | None = None
+    #: signs the unsubscribe links of e-mails (host.unsubscribe_links); never logged
+    secret_key: str | None = None
+    #: where recipients reach Tidings' public pages (the unsubscribe links)
+    public_url: str = "http://127.0.0.1:8000"
 
     def __repr__(self) -> str:
         # URLs may carry credentials: never print them
@@ -118,6 +125,8 @@ _ENV_NAMES = {
     "file_service_url": "FILE_SERVICE_URL",
     "flow_manager_url": "FLOW_MANAGER_URL",
     "configuration_path": "CONFIGURATION_PATH",
+    "secret_key": "TIDINGS_SECRET_KEY",
+    "public_url": "TIDINGS_PUBLIC_URL",
 }
 
 _PATH_RE = re.compile(r"at `\$(?P<path>[^`]*)`")

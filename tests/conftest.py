@@ -42,6 +42,8 @@ BASE_CONFIG: dict[str, Any] = {
 }
 
 TWILIO_SENDER = "+15005550006"
+#: TIDINGS_SECRET_KEY of the test stacks
+TEST_SECRET_KEY = "test-secret-key-for-unsubscribe-links"
 #: the third-party channel of tests/plugins/tidings-webhook, active when installed (scripts/test does)
 WEBHOOK_INSTALLED = "webhook" in discover_channel_types()
 #: the stack's configuration: every channel active (their variables come from channel_env); users keep
@@ -118,7 +120,13 @@ def make_settings(tmp: Path, devdb: DevDatabase, config: dict[str, Any], **env: 
     path = tmp / "configuration.json"
     path.write_text(json.dumps(config))
     # API key checks off unless a test turns them on (tests/api/test_auth.py passes TIDINGS_API_AUTH="on")
-    environ = {"CONFIGURATION_PATH": str(path), "MONGODB_URL": devdb.url, "TIDINGS_API_AUTH": "off", **env}
+    environ = {
+        "CONFIGURATION_PATH": str(path),
+        "MONGODB_URL": devdb.url,
+        "TIDINGS_API_AUTH": "off",
+        "TIDINGS_SECRET_KEY": TEST_SECRET_KEY,  # signs unsubscribe links (host.unsubscribe_links)
+        **env,
+    }
     return load_settings(environ)
 
 

@@ -16,7 +16,7 @@ from litestar.plugins import InitPluginProtocol
 
 from host import __version__
 from host.actors import Actors
-from host.api import clusters, template_versions, templates, users
+from host.api import clusters, opt_outs, schedule, template_versions, templates, unsubscribe, users
 from host.api.auth import install_api_auth
 from host.api.errors import error_response, exception_handlers
 from host.api.health import healthz, ready
@@ -24,6 +24,7 @@ from host.api.home import home
 from host.api.metrics import count_answered, metrics
 from host.api.send import saga_send, send
 from host.api.status import get_dispatch, list_deliveries
+from host.api.twilio_status import twilio_status
 from host.documents import ALL_DOCUMENTS
 from host.flow_manager import FlowManagerNotifier
 from host.idempotency import idempotency_middleware
@@ -79,6 +80,9 @@ class TidingsPlugin(InitPluginProtocol):
         app_config.before_send.append(count_answered)
         app_config.route_handlers.extend([*templates.ROUTES, *clusters.ROUTES, *users.ROUTES])
         app_config.route_handlers.extend(template_versions.ROUTES)
+        app_config.route_handlers.extend([*opt_outs.ROUTES, *unsubscribe.ROUTES])
+        app_config.route_handlers.extend(schedule.ROUTES)
+        app_config.route_handlers.append(twilio_status)  # signed by Twilio, no API key
         app_config.dependencies.update(
             {
                 "runtime": Provide(self._runtime, sync_to_thread=False),

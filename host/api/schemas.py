@@ -31,6 +31,8 @@ class SendRequest(msgspec.Struct, rename="camel", kw_only=True):
     email_carbon_copies: list[str] | None = None
     email_blind_carbon_copies: list[str] | None = None
     email_sender: str | None = None
+    #: ISO 8601 with a UTC offset: store the dispatch now, start it then (host.scheduling)
+    send_at: str | None = None
 
 
 class SendAccepted(msgspec.Struct, rename="camel", kw_only=True):
@@ -38,6 +40,8 @@ class SendAccepted(msgspec.Struct, rename="camel", kw_only=True):
 
     failures: list[Failure]
     dispatch_id: str
+    #: only in the answer to a scheduled send: when it starts (its failures are known then)
+    send_at: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class FlowManagerMessage(msgspec.Struct, rename="camel", kw_only=True):

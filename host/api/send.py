@@ -82,7 +82,7 @@ async def send(
 ) -> SendAccepted:
     """Accept a send request: stored first, answered with the failures already known."""
     accepted = await runtime.dispatch.accept(data)
-    if wait > 0:
+    if wait > 0 and accepted.send_at is msgspec.UNSET:  # a scheduled one settles later, not now
         return await wait_for_settlement(runtime, accepted, wait)
     return accepted
 

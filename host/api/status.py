@@ -15,7 +15,7 @@ from host.runtime import Runtime
 
 __all__ = ["DeliveryView", "DispatchView", "get_dispatch", "list_deliveries"]
 
-Status = Literal["queued", "sending", "sent", "failed", "skipped"]
+Status = Literal["queued", "sending", "sent", "failed", "skipped", "delivered", "undelivered"]
 
 
 class ErrorView(msgspec.Struct, rename="camel", kw_only=True):
@@ -57,6 +57,8 @@ class DispatchView(msgspec.Struct, rename="camel", kw_only=True):
     counts: dict[str, dict[str, int]]
     total: int
     settled: bool
+    #: when a scheduled dispatch starts (or was to start, when cancelled)
+    send_at: datetime | None = None
 
 
 class DeliveryPage(msgspec.Struct, rename="camel", kw_only=True):
@@ -112,7 +114,8 @@ async def dispatch_view(runtime: NamedDependency[Runtime], dispatch_id: str) -> 
         created_at=dispatch["created_at"],
         counts=counts,
         total=total,
-        settled=dispatch["state"] == "expanded" and unsettled == 0,
+        settled=dispatch["state"] in ("expanded", "cancelled") and unsettled == 0,
+        send_at=dispatch.get("send_at"),
     )
 
 

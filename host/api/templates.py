@@ -44,6 +44,8 @@ __all__ = [
 
 Doc = dict[str, Any]
 Syntax = Literal["jinja", "handlebars"]
+#: ``transactional``: opt-outs do not apply and e-mails carry no List-Unsubscribe (host.opt_outs)
+Category = Literal["standard", "transactional"]
 
 #: the text fields of a template (storage keys), all compiled on save; the HTML one is compiled as HTML
 TEXT_FIELDS: tuple[str, ...] = (
@@ -103,6 +105,7 @@ class TemplateBody(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_
     push_data: dict[str, Any] = {}
     syntax: Syntax = "jinja"
     locales: dict[str, LocaleVariant] = {}
+    category: Category = "standard"
 
 
 _JSON_NAMES = {field.name: field.encode_name for field in msgspec.structs.fields(TemplateBody)}
@@ -134,6 +137,7 @@ def template_view(doc: Doc) -> TemplateView:
         email_attachments=[AttachmentBody(**a) for a in doc.get("email_attachments") or []],
         push_data=doc.get("push_data") or {},
         syntax=doc.get("syntax", "jinja"),
+        category=doc.get("category") or "standard",
         locales={tag: LocaleVariant(**fields) for tag, fields in (doc.get("locales") or {}).items()},
         version=version_of(doc),
         updated_by=doc.get("updated_by"),
@@ -191,6 +195,7 @@ def _document(body: TemplateBody) -> Doc:
     doc["email_attachments"] = msgspec.to_builtins(body.email_attachments)
     doc["push_data"] = body.push_data
     doc["syntax"] = body.syntax
+    doc["category"] = body.category
     doc["locales"] = _variants(body)
     return doc
 

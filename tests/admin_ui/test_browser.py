@@ -106,6 +106,7 @@ def served(
             "SMTP_HOST": sink.host,
             "SMTP_PORT": str(sink.port),
             "CONSOLE_SECURE_COOKIES": "false",
+            "TIDINGS_SECRET_KEY": "browser-test-secret-key",
         }
         cli = [sys.executable, "-m", "host.cli"]
         base = f"http://127.0.0.1:{port}"

@@ -37,7 +37,8 @@ async def test_the_sweep_releases_an_orphaned_claim_and_the_delivery_is_sent(
 
     report = await stack.runtime.sweep.run_once(queued_older_than=60)
 
-    assert report.deliveries == 1
+    # other tests of the session may leave deliveries queued too: this one must be among those handed out
+    assert report.deliveries >= 1
     await stack.wait_settled(result["dispatchId"])
     after = await stack.db["deliveries"].find_one({"_id": delivery["_id"]})
     assert after is not None and (after["status"], after["attempts"]) == ("sent", 2)
