@@ -221,7 +221,7 @@ class DispatchService:
         category: str | None = None,
     ) -> list[Failure]:
         """Write the deliveries of listed recipients; ``lookup`` already finds a list that fits one chunk."""
-        opt_outs = fanout_opt_outs(self._store, channels, category)
+        opt_outs = fanout_opt_outs(self._store, channels, category, self._writes.find_opt_outs)
         planner = DeliveryPlanner(dispatch_id, channels, self._store.fields, opt_outs)
         failures: list[Failure] = []
         for start in range(0, len(recipients), INLINE_RECIPIENTS):

@@ -8,7 +8,7 @@ steps here run them as one ``insert_many``, one ``find``, one enqueue per channe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from typing import Any
 
 from pymongo.errors import BulkWriteError
@@ -16,6 +16,7 @@ from pymongo.errors import BulkWriteError
 from host.audience import find_users
 from host.documents import utcnow
 from host.group_commit import GroupCommit
+from host.opt_outs import find_opted_out
 from host.outbox import Outbox
 from host.store import Store
 
@@ -53,6 +54,9 @@ class DispatchWrites:
         self.find_users = GroupCommit[tuple[Sequence[str], Mapping[str, int]], dict[str, Doc]](
             self._find_users, size=lambda job: len(job[0]), max_size=1000
         )
+        self.find_opt_outs = GroupCommit[list[str], Container[str]](
+            self._find_opt_outs, size=len, max_size=5000
+        )
         self.insert_deliveries = GroupCommit[list[Doc], None](
             self._insert_deliveries, size=len, max_size=5000
         )
@@ -77,6 +81,10 @@ class DispatchWrites:
             projection.update(fields)  # the union: a user read for one channel more is harmless
         found = await find_users(self._store, ids, projection)
         return [{uid: found[uid] for uid in wanted if uid in found} for wanted, _ in jobs]
+
+    async def _find_opt_outs(self, jobs: list[list[str]]) -> list[Container[str] | BaseException]:
+        found = await find_opted_out(self._store.db, (opt_out for job in jobs for opt_out in job))
+        return [found.intersection(job) for job in jobs]
 
     async def insert_deliveries_now(self, docs: list[Doc]) -> None:
         """Insert one large batch of deliveries on its own (deliveries already there are fine)."""

@@ -9,7 +9,7 @@ send-time check catches an opt-out recorded after the dispatch was accepted. Tra
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Container, Iterable, Sequence
 from typing import Any
 
 from host.channel import Channel
@@ -32,15 +32,22 @@ _CATEGORIES_KEPT = 4096
 
 
 def fanout_opt_outs(
-    store: Store, channels: Iterable[str | tuple[str, Channel]], category: str | None
+    store: Store,
+    channels: Iterable[str | tuple[str, Channel]],
+    category: str | None,
+    find: Callable[[list[str]], Awaitable[Container[str]]] | None = None,
 ) -> OptOutLookup | None:
-    """The lookup a DeliveryPlanner runs per batch of users; None when opt-outs do not apply."""
+    """The lookup a DeliveryPlanner runs per batch of users; None when opt-outs do not apply.
+
+    ``find`` answers which opt-out ids exist; by default one query, the /send path passes a grouped one.
+    """
     if not opt_outs_apply(category):
         return None
     names = [item if isinstance(item, str) else item[0] for item in channels]
 
     async def lookup(user_ids: Sequence[str]) -> Container[str]:
-        return await find_opted_out(store.db, (opt_out_id(uid, name) for uid in user_ids for name in names))
+        ids = [opt_out_id(uid, name) for uid in user_ids for name in names]
+        return await (find(ids) if find is not None else find_opted_out(store.db, ids))
 
     return lookup
 
