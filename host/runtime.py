@@ -6,10 +6,9 @@ loop that created it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 
+from host.background import BackgroundLoop
 from host.delivery import DeliveryWorker
 from host.dispatch import DispatchService
 from host.events import EventLog
@@ -47,7 +46,8 @@ class Runtime:
             self.store, settings, self.registry, self.renderer, self.outbox, events=self.events
         )
         self.sweep = RecoverySweep(self.store, self.outbox, schedule_expansion, settings.config.delivery)
-        self._sweeping: asyncio.Task[None] | None = None
+        self._sweeping = BackgroundLoop("tidings-recovery-sweep")
+        self._channels_started = False
         self.scheduler = Scheduler(self.store, schedule_expansion)
         self.webhooks = WebhookPoster(self.events)
 
@@ -56,8 +56,9 @@ class Runtime:
     ) -> None:
         """Start the channels and, unless disabled, the periodic recovery sweep and the scheduler."""
         await self.registry.startup()
+        self._channels_started = True
         if sweep_interval:
-            self._sweeping = asyncio.create_task(self.sweep.run_forever(sweep_interval))
+            self._sweeping.start(lambda: self.sweep.run_forever(sweep_interval))
         if schedule_interval:
             self.scheduler.start(schedule_interval)
         await self.webhooks.start()  # only when webhooks are configured
@@ -66,9 +67,7 @@ class Runtime:
         """Stop the scheduler, the sweep and the channels, close the database client."""
         await self.scheduler.stop()
         await self.webhooks.stop()
-        if self._sweeping is not None:
-            self._sweeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeping
+        await self._sweeping.stop()
+        if self._channels_started:  # also when the sweep was disabled
             await self.registry.shutdown()
         await self.store.close()

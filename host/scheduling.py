@@ -11,13 +11,13 @@ leaves an ``expanding`` dispatch, which the recovery sweep expands again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from host.api.schemas import SendAccepted
+from host.background import BackgroundLoop
 from host.documents import utcnow
 from host.errors import NotFound, RequestError
 from host.store import Store
@@ -106,7 +106,7 @@ class Scheduler:
     def __init__(self, store: Store, schedule_expansion: Callable[[str], None]) -> None:
         self._store = store
         self._schedule_expansion = schedule_expansion
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop("tidings-scheduler")
 
     async def start_due(self, now: datetime | None = None) -> tuple[list[str], datetime | None]:
         """Start every dispatch due at ``now``; returns the ids this call started and the next time due.
@@ -159,13 +159,8 @@ class Scheduler:
 
     def start(self, interval: float = SCHEDULE_INTERVAL_SECONDS) -> None:
         """Run :meth:`run_forever` as a task of the current event loop (once)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self.run_forever(interval), name="tidings-scheduler")
+        self._loop.start(lambda: self.run_forever(interval))
 
     async def stop(self) -> None:
         """Stop the loop; a scheduled dispatch is left for another worker (or this one, restarted)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loop.stop()

@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from host.background import BackgroundLoop
 from host.documents import utcnow
 from host.events import EventLog, event_body, insert_missing
 from host.webhook_config import WebhookEndpoint
@@ -112,22 +113,18 @@ class WebhookPoster:
         self._events = events
         self._worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self._client: httpx.AsyncClient | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop("tidings-event-poster")
 
     async def start(self, interval: float = 0.5) -> None:
         """Start posting in the background, if any endpoint is configured."""
-        if not self._events.enabled or self._task is not None:
+        if not self._events.enabled or self._loop.running:
             return
         await self._events.ensure_indexes()
-        self._task = asyncio.create_task(self.run_forever(interval))
+        self._loop.start(lambda: self.run_forever(interval))
 
     async def stop(self) -> None:
         """Stop posting (a post in flight is cancelled; its entry is handed out again after the lease)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loop.stop()
 
     async def run_once(self) -> int:
         """Post every due entry; returns how many posts were made."""
