@@ -22,91 +22,14 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-import dramatiq
-from litestar.testing import AsyncTestClient
-from pymongo import AsyncMongoClient
-
-from bench.mail_stack import CLUSTER, CpuMeter, SmtpSinkProcess, Workers, user_batches, write_config
-from host.actors import declare_actors
-from host.api.app import create_app
-from host.api_keys import ApiKeys
-from host.broker import create_broker
+from bench.cluster_send import add_stack_arguments, stack_environ, timed_cluster_send
+from bench.mail_stack import CLUSTER, CONFIG, CpuMeter, SmtpSinkProcess, Workers, user_batches
 from host.devdb import DevDatabase
-from host.settings import load_settings
 from tests.services import RedisServer
 
 SUBJECT = "Hello {{user.name}}"
 WARMUP_CLUSTER = "bench-mail-warmup"
 CONTENT = "Dear {{user.name}}, your appointment is on {{data.date}}."
-
-
-async def tidings(
-    environ: dict[str, str],
-    count: int,
-    warmup: int,
-    workers: Workers,
-    sink: SmtpSinkProcess,
-    database: int | None,
-) -> float:
-    settings = load_settings(environ)
-    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(environ["MONGODB_URL"], tz_aware=True)
-    db = mongo[environ["MONGODB_DATABASE"]]
-    for batch in user_batches(count):
-        await db["users"].insert_many(batch)
-    for batch in user_batches(warmup, cluster=WARMUP_CLUSTER, first=count):
-        await db["users"].insert_many(batch)
-    key = await ApiKeys(db).create("bench", ["send"], created_by="bench")
-    broker = create_broker(settings.env.redis_url)
-    dramatiq.set_broker(broker)
-    actors = declare_actors(broker, settings, sweep_interval=None)
-    workers.start()
-    try:
-        async with AsyncTestClient(create_app(actors)) as client:
-
-            async def send(cluster: str, mails: int) -> None:
-                """POST /send and return once every mail is marked sent."""
-                before, sent_before = (
-                    sink.received,
-                    await db["deliveries"].count_documents({"status": "sent"}),
-                )
-                response = await client.post(
-                    "/send",
-                    headers={"Authorization": f"Bearer {key.key}"},
-                    json={
-                        "clusters": [cluster],
-                        "channels": ["email"],
-                        "messageTitle": SUBJECT,
-                        "messageContent": CONTENT,
-                        "data": {"date": "01/01/2030"},
-                    },
-                )
-                assert response.status_code == 200, response.text
-                # counting deliveries scans the collection: wait on the sink first, then on the last results
-                while sink.received - before < mails:
-                    await asyncio.sleep(0.01)
-                while await db["deliveries"].count_documents({"status": "sent"}) - sent_before < mails:
-                    await asyncio.sleep(0.01)
-
-            await asyncio.sleep(3)  # let the worker processes boot
-            if warmup:
-                # a fresh JVM runs the development database's code interpreted until the JIT compiles it
-                # (measured: 3-5x the CPU per operation); a running service is warm
-                started = time.perf_counter()
-                await send(WARMUP_CLUSTER, warmup)
-                print(f"warm-up: {warmup:,} mails in {time.perf_counter() - started:.2f} s (not counted)")
-            meter = CpuMeter({"database": database, "smtp-sink": sink.pid, "workers": workers.pid})
-            meter.start()
-            started = time.perf_counter()
-            await send(CLUSTER, count)
-            elapsed = time.perf_counter() - started
-            meter.stop()
-            failed = await db["deliveries"].count_documents({"status": "failed"})
-            print(f"tidings: {count:,} sent, {failed} failed in {elapsed:.2f} s; {meter.summary(count)}")
-            return count / elapsed
-    finally:
-        workers.stop()
-        broker.close()
-        await mongo.close()
 
 
 def message(i: int) -> EmailMessage:
@@ -152,10 +75,7 @@ def apprise_loop(port: int, count: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--warmup", type=int, default=2000, help="mails sent first, not timed")
+    add_stack_arguments(parser, warmup=2000, unit="mails")
     parser.add_argument("--apprise-count", type=int, default=2000, help="Apprise is slow: fewer mails")
     args = parser.parse_args()
     redis = RedisServer().start()
@@ -165,18 +85,35 @@ def main() -> None:
             DevDatabase(max_heap="1g") as database,
             SmtpSinkProcess() as sink,
         ):
-            environ = {
-                "CONFIGURATION_PATH": str(write_config(Path(tmp))),
-                "MONGODB_URL": database.url,
-                "MONGODB_DATABASE": "tidings_mail_bench",
-                "REDIS_URL": redis.url,
-                "SMTP_HOST": "127.0.0.1",
-                "SMTP_PORT": str(sink.port),
-                "TIDINGS_AUTO_MIGRATE": "1",
-            }
+            environ = stack_environ(
+                Path(tmp),
+                CONFIG,
+                database.url,
+                redis.url,
+                "tidings_mail_bench",
+                SMTP_HOST="127.0.0.1",
+                SMTP_PORT=str(sink.port),
+            )
             pids = {"database": database.pid, "smtp-sink": sink.pid}
-            workers = Workers(environ, args.processes, args.threads)
-            ours = asyncio.run(tidings(environ, args.count, args.warmup, workers, sink, database.pid))
+            ours = asyncio.run(
+                timed_cluster_send(
+                    environ,
+                    count=args.count,
+                    warmup=args.warmup,
+                    clusters=(CLUSTER, WARMUP_CLUSTER),
+                    users=lambda count, cluster, first: user_batches(count, cluster=cluster, first=first),
+                    body={
+                        "channels": ["email"],
+                        "messageTitle": SUBJECT,
+                        "messageContent": CONTENT,
+                        "data": {"date": "01/01/2030"},
+                    },
+                    workers=Workers(environ, args.processes, args.threads),
+                    pids=pids,
+                    unit="mails",
+                    arrived=lambda: sink.received,
+                )
+            )
             plain = smtplib_loop(sink.port, args.count, pids)
             bare_apprise = apprise_loop(sink.port, args.apprise_count)
             print(f"apprise: {args.apprise_count:,} mails at {bare_apprise:,.0f}/s")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import re
 import subprocess
 import sys
@@ -25,19 +24,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import dramatiq
-from litestar.testing import AsyncTestClient
-from pymongo import AsyncMongoClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from bench.cluster_send import add_stack_arguments, stack_environ, timed_cluster_send
 from bench.mail_stack import CpuMeter, Workers, free_port
-from host.actors import declare_actors
-from host.api.app import create_app
-from host.api_keys import ApiKeys
-from host.broker import create_broker
 from host.devdb import DevDatabase
-from host.settings import load_settings
 from tests.services import RedisServer
 
 CLUSTER, WARMUP_CLUSTER = "bench-sms", "bench-sms-warmup"
@@ -100,63 +92,6 @@ class FakeTwilioProcess:
             self._process.wait(timeout=10)
 
 
-async def tidings(
-    environ: dict[str, str], count: int, warmup: int, workers: Workers, pids: dict[str, int | None]
-) -> float:
-    settings = load_settings(environ)
-    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(environ["MONGODB_URL"], tz_aware=True)
-    db = mongo[environ["MONGODB_DATABASE"]]
-    for batch in users(count, CLUSTER):
-        await db["users"].insert_many(batch)
-    for batch in users(warmup, WARMUP_CLUSTER, first=count):
-        await db["users"].insert_many(batch)
-    key = await ApiKeys(db).create("bench", ["send"], created_by="bench")
-    broker = create_broker(settings.env.redis_url)
-    dramatiq.set_broker(broker)
-    actors = declare_actors(broker, settings, sweep_interval=None)
-    workers.start()
-    try:
-        async with AsyncTestClient(create_app(actors)) as client:
-
-            async def send(cluster: str, messages: int) -> None:
-                """POST /send and return once every message is marked sent."""
-                before = await db["deliveries"].count_documents({"status": "sent"})
-                response = await client.post(
-                    "/send",
-                    headers={"Authorization": f"Bearer {key.key}"},
-                    json={
-                        "clusters": [cluster],
-                        "channels": ["sms"],
-                        "messageTitle": "Hello",
-                        "messageContent": "Dear {{user.name}}, your appointment is on {{data.date}}.",
-                        "data": {"date": "01/01/2030"},
-                    },
-                )
-                assert response.status_code == 200, response.text
-                # each count scans the deliveries (~10 ms of the database's CPU): poll gently
-                while await db["deliveries"].count_documents({"status": "sent"}) - before < messages:
-                    await asyncio.sleep(0.05)
-
-            await asyncio.sleep(3)  # let the worker processes boot
-            if warmup:
-                started = time.perf_counter()
-                await send(WARMUP_CLUSTER, warmup)
-                print(f"warm-up: {warmup:,} SMS in {time.perf_counter() - started:.2f} s (not counted)")
-            meter = CpuMeter({**pids, "workers": workers.pid})
-            meter.start()
-            started = time.perf_counter()
-            await send(CLUSTER, count)
-            elapsed = time.perf_counter() - started
-            meter.stop()
-            failed = await db["deliveries"].count_documents({"status": "failed"})
-            print(f"tidings: {count:,} SMS sent, {failed} failed in {elapsed:.2f} s; {meter.summary(count)}")
-            return count / elapsed
-    finally:
-        workers.stop()
-        broker.close()
-        await mongo.close()
-
-
 class _RoutedHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """The SDK's own synchronous client (requests), pointed at the fake."""
 
@@ -186,10 +121,7 @@ def sdk_loop(base: str, count: int, pids: dict[str, int | None]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--warmup", type=int, default=5000, help="messages sent first, not timed")
+    add_stack_arguments(parser, warmup=5000, unit="messages")
     args = parser.parse_args()
     redis = RedisServer().start()
     try:
@@ -198,21 +130,34 @@ def main() -> None:
             DevDatabase(max_heap="1g") as database,
             FakeTwilioProcess() as fake,
         ):
-            path = Path(tmp) / "configuration.json"
-            path.write_text(json.dumps(CONFIG))
-            environ = {
-                "CONFIGURATION_PATH": str(path),
-                "MONGODB_URL": database.url,
-                "MONGODB_DATABASE": "tidings_sms_bench",
-                "REDIS_URL": redis.url,
-                "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-                "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-                "TWILIO_API_BASE": fake.url,
-                "TIDINGS_AUTO_MIGRATE": "1",
-            }
-            pids = {"database": database.pid, "twilio fake": fake.pid}
-            workers = Workers(environ, args.processes, args.threads)
-            ours = asyncio.run(tidings(environ, args.count, args.warmup, workers, pids))
+            environ = stack_environ(
+                Path(tmp),
+                CONFIG,
+                database.url,
+                redis.url,
+                "tidings_sms_bench",
+                TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+                TWILIO_API_BASE=fake.url,
+            )
+            ours = asyncio.run(
+                timed_cluster_send(
+                    environ,
+                    count=args.count,
+                    warmup=args.warmup,
+                    clusters=(CLUSTER, WARMUP_CLUSTER),
+                    users=users,
+                    body={
+                        "channels": ["sms"],
+                        "messageTitle": "Hello",
+                        "messageContent": "Dear {{user.name}}, your appointment is on {{data.date}}.",
+                        "data": {"date": "01/01/2030"},
+                    },
+                    workers=Workers(environ, args.processes, args.threads),
+                    pids={"database": database.pid, "twilio fake": fake.pid},
+                    unit="SMS",
+                )
+            )
             bare = sdk_loop(fake.url, args.count, {"twilio fake": fake.pid})
             print(f"tidings {ours:,.0f} SMS/s (target ≥ 500); {ours / bare:.2f}× the bare SDK loop")
     finally:
