@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from host.failover import CircuitBreaker
 from host.provider_config import CircuitPolicy
 from host.registry import ChannelRegistry
 from host.settings import load_service_config
+from tests.cli_runs import worker_with_config
 from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer
@@ -251,27 +249,11 @@ def test_the_primary_answers_for_the_channel_and_options_stay_with_the_host() ->
 
 
 def test_the_worker_refuses_to_start_naming_the_provider(tmp_path: Path) -> None:
-    path = tmp_path / "configuration.json"
     config = {
         **BASE_CONFIG,
         "channels": {"email": {"providers": [RELAYS[0], {"name": "backup", "env": "NOPE_"}]}},
     }
-    path.write_text(json.dumps(config))
-    env = {
-        **os.environ,
-        "CONFIGURATION_PATH": str(path),
-        "MONGODB_URL": "mongodb://127.0.0.1:1",
-        "REDIS_URL": "redis://127.0.0.1:1",
-        "RELAY_A_HOST": "127.0.0.1",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "host.cli", "worker"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = worker_with_config(tmp_path, config, RELAY_A_HOST="127.0.0.1")
     assert done.returncode != 0
     assert "channels.email.providers[1]" in done.stderr
 

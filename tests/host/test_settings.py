@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +10,7 @@ import pytest
 from host.errors import ConfigurationError
 from host.registry import ChannelRegistry
 from host.settings import load_service_config, load_settings
+from tests.cli_runs import worker_with_config
 
 
 @pytest.mark.parametrize(
@@ -63,21 +61,6 @@ def test_missing_configuration_path_is_named(tmp_path: Path) -> None:
 
 
 def test_the_service_refuses_to_start_and_names_the_key(tmp_path: Path) -> None:
-    path = tmp_path / "configuration.json"
-    path.write_text(json.dumps({"activeChannels": ["email"], "sender": {}}))
-    env = {
-        **os.environ,
-        "CONFIGURATION_PATH": str(path),
-        "MONGODB_URL": "mongodb://127.0.0.1:1",
-        "REDIS_URL": "redis://127.0.0.1:1",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "host.cli", "worker"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = worker_with_config(tmp_path, {"activeChannels": ["email"], "sender": {}})
     assert done.returncode != 0
     assert "sender.email" in done.stderr
