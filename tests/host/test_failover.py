@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,35 @@ def relay_env(primary_port: int, backup: SmtpSink) -> dict[str, str]:
     }
 
 
+@asynccontextmanager
+async def relay_stack(
+    folder: Path,
+    devdb: DevDatabase,
+    redis_server: RedisServer,
+    session: Stack,
+    circuit: dict[str, Any],
+    database: str,
+    redis_db: int,
+) -> AsyncIterator[tuple[Stack, SmtpSink]]:
+    """A stack whose e-mail goes to a primary relay (returned) and else to the backup (``stack.sink``)."""
+    async with (
+        SmtpSink() as primary,
+        SmtpSink() as backup,
+        open_stack(
+            folder,
+            devdb,
+            redis_server,
+            backup,
+            relay_config(circuit),
+            database=database,
+            redis_db=redis_db,
+            session_stack=session,
+            **relay_env(primary.port, backup),
+        ) as stack,
+    ):
+        yield stack, primary
+
+
 @pytest.fixture(scope="module")
 async def relays(
     tmp_path_factory: pytest.TempPathFactory,
@@ -49,23 +79,11 @@ async def relays(
     redis_server: RedisServer,
     stack: Stack,
 ) -> AsyncIterator[tuple[Stack, SmtpSink]]:
-    """A stack whose e-mail goes to a primary relay (returned) and else to the backup (``stack.sink``)."""
-    async with (
-        SmtpSink() as primary,
-        SmtpSink() as backup,
-        open_stack(
-            tmp_path_factory.mktemp("failover"),
-            devdb,
-            redis_server,
-            backup,
-            relay_config({"failures": 1000, "coolDownSeconds": 30}),  # no circuit in the way here
-            database="tidings_failover",
-            redis_db=13,
-            session_stack=stack,
-            **relay_env(primary.port, backup),
-        ) as relay_stack,
-    ):
-        yield relay_stack, primary
+    """Failover between two relays, with no circuit in the way."""
+    no_circuit = {"failures": 1000, "coolDownSeconds": 30}
+    folder = tmp_path_factory.mktemp("failover")
+    async with relay_stack(folder, devdb, redis_server, stack, no_circuit, "tidings_failover", 13) as pair:
+        yield pair
 
 
 @pytest.fixture(scope="module")
@@ -76,22 +94,10 @@ async def circuit(
     stack: Stack,
 ) -> AsyncIterator[tuple[Stack, SmtpSink]]:
     """Like ``relays``, with a circuit that opens after 2 failures for ``COOL_DOWN`` seconds."""
-    async with (
-        SmtpSink() as primary,
-        SmtpSink() as backup,
-        open_stack(
-            tmp_path_factory.mktemp("circuit"),
-            devdb,
-            redis_server,
-            backup,
-            relay_config({"failures": 2, "coolDownSeconds": COOL_DOWN}),
-            database="tidings_circuit",
-            redis_db=14,
-            session_stack=stack,
-            **relay_env(primary.port, backup),
-        ) as circuit_stack,
-    ):
-        yield circuit_stack, primary
+    opens_fast = {"failures": 2, "coolDownSeconds": COOL_DOWN}
+    folder = tmp_path_factory.mktemp("circuit")
+    async with relay_stack(folder, devdb, redis_server, stack, opens_fast, "tidings_circuit", 14) as pair:
+        yield pair
 
 
 async def send_to(stack: Stack, prefix: str, count: int) -> tuple[list[str], list[dict[str, Any]]]:
