@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,22 +16,8 @@ from host.errors import (
     PermanentChannelError,
     TransientChannelError,
 )
+from tests.channels.twilio_numbers import INVALID, SENDER, TO
 from tests.fakes.twilio import FakeTwilio, ScriptedResponse
-
-SENDER = "+15005550006"
-TO = "+393331234567"
-INVALID = "+15005550001"
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeTwilio]:
-    with FakeTwilio(invalid_numbers={INVALID}) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _fresh(fake: FakeTwilio) -> None:
-    fake.reset()
 
 
 def config_for(fake: FakeTwilio, **changes: object) -> TwilioConfig:

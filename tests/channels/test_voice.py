@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,22 +10,8 @@ from channels.twilio_client import TwilioConfig
 from channels.voice import DEFAULT_LANGUAGE, DEFAULT_VOICE, VoiceChannel
 from host.channel import Channel, ChannelContext, Message
 from host.errors import ConfigurationError, InvalidAddress, PermanentChannelError, TransientChannelError
+from tests.channels.twilio_numbers import INVALID, SENDER, TO
 from tests.fakes.twilio import FakeTwilio, ScriptedResponse
-
-SENDER = "+15005550006"
-TO = "+393331234567"
-INVALID = "+15005550001"
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeTwilio]:
-    with FakeTwilio(invalid_numbers={INVALID}) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _fresh(fake: FakeTwilio) -> None:
-    fake.reset()
 
 
 def make_channel(
