@@ -14,7 +14,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 from host.api.schemas import ErrorBody
 from host.errors import RequestError
 
-__all__ = ["error_response", "exception_handlers"]
+__all__ = ["error_response", "exception_handlers", "field_message"]
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +26,17 @@ def error_response(status_code: int, message: str, headers: dict[str, str] | Non
     return Response(body, status_code=status_code, headers=headers)
 
 
+def field_message(key: str | None, text: str) -> str:
+    """A problem as the ``message`` of an error names it: ``channels: Expected `array`, got `str```."""
+    return f"{key}: {text.strip()}" if key else text.strip()
+
+
 def _validation_message(exc: ValidationException) -> str:
-    problems = []
-    for item in exc.extra if isinstance(exc.extra, list) else []:
-        if isinstance(item, dict):
-            key = item.get("key")
-            text = str(item.get("message", "")).strip()
-            problems.append(f"{key}: {text}" if key else text)
+    problems = [
+        field_message(item.get("key"), str(item.get("message", "")))
+        for item in (exc.extra if isinstance(exc.extra, list) else [])
+        if isinstance(item, dict)
+    ]
     if problems:
         return "; ".join(problems)
     detail = exc.detail or "invalid request"

@@ -15,10 +15,9 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
-from litestar.exceptions import ValidationException
 from litestar.params import JSONBody, QueryParameter
 
-from host.api.errors import _validation_message, error_response
+from host.api.errors import error_response, field_message
 from host.api.schemas import FlowManagerCommand, SendAccepted, SendRequest
 from host.api.status import dispatch_view
 from host.audience import Failure
@@ -119,10 +118,5 @@ async def saga_send(
 
 
 def _decode_message(exc: Exception) -> str:
-    text = str(exc)
-    if " - at `$" in text:
-        message, _, path = text.rpartition(" - at `$")
-        return _validation_message(
-            ValidationException(extra=[{"key": path.rstrip("`").lstrip("."), "message": message}])
-        )
-    return f"body: {text}"
+    message, found, path = str(exc).rpartition(" - at `$")
+    return field_message(path.rstrip("`").lstrip("."), message) if found else f"body: {exc}"
