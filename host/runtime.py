@@ -7,6 +7,7 @@ loop that created it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 
 from host.background import BackgroundLoop
 from host.delivery import DeliveryWorker
@@ -42,14 +43,22 @@ class Runtime:
             self.store, settings, self.registry, self.renderer, self.outbox, schedule_expansion
         )
         self.events = EventLog(self.store, settings)
-        self.delivery = DeliveryWorker(
-            self.store, settings, self.registry, self.renderer, self.outbox, events=self.events
-        )
         self.sweep = RecoverySweep(self.store, self.outbox, schedule_expansion, settings.config.delivery)
         self._sweeping = BackgroundLoop("tidings-recovery-sweep")
         self._channels_started = False
         self.scheduler = Scheduler(self.store, schedule_expansion)
         self.webhooks = WebhookPoster(self.events)
+
+    @cached_property
+    def delivery(self) -> DeliveryWorker:
+        """The delivery worker, built on first use.
+
+        The API process never sends, so it never builds the rate limiters, provider chains and
+        attachment fetcher that the worker holds.
+        """
+        return DeliveryWorker(
+            self.store, self.settings, self.registry, self.renderer, self.outbox, events=self.events
+        )
 
     async def start_worker(
         self, sweep_interval: float | None = 5.0, schedule_interval: float | None = SCHEDULE_INTERVAL_SECONDS
