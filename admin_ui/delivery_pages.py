@@ -16,9 +16,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from admin_ui.pages import PAGE_SIZE, is_htmx, page, partial
-from host.documents import utcnow
 from host.errors import NotFound
-from host.runtime import Runtime
+from host.runtime.wiring import Runtime
+from host.storage.documents import utcnow
 
 __all__ = [
     "delivery_row",

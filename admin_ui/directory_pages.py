@@ -15,10 +15,10 @@ from pymongo.errors import DuplicateKeyError
 from admin_ui.opt_out_pages import opt_out_context
 from admin_ui.pages import PAGE_SIZE, is_htmx, page, partial
 from admin_ui.user_lookup import find_user, id_values, user_id_of
-from host.audience import read_field
-from host.documents import Cluster
+from host.audience.users import read_field
 from host.errors import NotFound
-from host.runtime import Runtime
+from host.runtime.wiring import Runtime
+from host.storage.documents import Cluster
 
 __all__ = [
     "cluster_page",

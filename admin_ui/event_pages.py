@@ -1,6 +1,6 @@
 """Console page for delivery events: each event with its status per webhook endpoint, and a replay button.
 
-Replaying queues the event again for every endpoint that wants it (host.events.EventLog.replay); the
+Replaying queues the event again for every endpoint that wants it (host.events.log.EventLog.replay); the
 workers' poster posts it once more. For admins and editors.
 """
 
@@ -14,7 +14,7 @@ from litestar.params import FromPath
 
 from admin_ui.pages import PAGE_SIZE, is_htmx, page, partial
 from host.errors import NotFound
-from host.runtime import Runtime
+from host.runtime.wiring import Runtime
 
 __all__ = ["list_events", "replay_event"]
 

@@ -11,9 +11,9 @@ from litestar.params import FromPath
 from admin_ui.pages import is_htmx, page
 from admin_ui.roles import ADMIN_ONLY
 from admin_ui.sessions import session_of
-from host.api_keys import SCOPES, ApiKeys, NewApiKey
+from host.access.api_keys import SCOPES, ApiKeys, NewApiKey
 from host.errors import RequestError
-from host.runtime import Runtime
+from host.runtime.wiring import Runtime
 
 __all__ = ["create_key", "list_keys", "revoke_key"]
 

@@ -20,8 +20,8 @@ from litestar.response import Redirect
 from admin_ui.pages import page
 from admin_ui.sessions import csrf_token, session_of
 from admin_ui.staff import LoginThrottle, Staff, hash_password, normalise_email, verify_password
-from host.documents import utcnow
-from host.runtime import Runtime
+from host.runtime.wiring import Runtime
+from host.storage.documents import utcnow
 
 __all__ = ["FAILURE_DELAY", "LOGIN_COOKIE", "login_form", "login_submit", "logout"]
 

@@ -9,8 +9,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from admin_ui.pages import partial
-from host.opt_outs import list_opt_outs, record_opt_out, remove_opt_out
-from host.runtime import Runtime
+from host.audience.opt_outs import list_opt_outs, record_opt_out, remove_opt_out
+from host.runtime.wiring import Runtime
 
 __all__ = ["add_opt_out", "opt_out_context", "remove_user_opt_out"]
 

@@ -44,7 +44,7 @@ from admin_ui.sessions import (
     require_staff,
 )
 from admin_ui.staff import Staff
-from host.runtime import Runtime
+from host.runtime.wiring import Runtime
 
 if TYPE_CHECKING:
     from host.api.app import TidingsPlugin  # imported lazily: host.api.app adds this plugin

@@ -14,9 +14,9 @@ from typing import Any
 
 import msgspec
 
-from host.api.templates import LocaleVariant
+from host.api.routes.templates import LocaleVariant
 from host.errors import RenderError
-from host.rendering import Renderer
+from host.templates.rendering import Renderer
 
 __all__ = [
     "TEMPLATE_FIELDS",

@@ -1,4 +1,4 @@
-"""Console action on a scheduled dispatch: cancel it before it starts (host.scheduling)."""
+"""Console action on a scheduled dispatch: cancel it before it starts (host.dispatch.scheduling)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from litestar.params import FromPath
 
 from admin_ui.pages import SECURITY_HEADERS
 from admin_ui.sessions import session_of
+from host.dispatch.scheduling import cancel_scheduled
 from host.errors import RequestError
-from host.runtime import Runtime
-from host.scheduling import cancel_scheduled
+from host.runtime.wiring import Runtime
 
 __all__ = ["cancel_dispatch"]
 

@@ -23,7 +23,7 @@ from litestar.stores.base import Store
 from litestar.types import Empty, Message, ScopeSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from host.documents import utcnow
+from host.storage.documents import utcnow
 
 __all__ = [
     "CSRF_HEADER",

@@ -21,7 +21,7 @@ from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from host.documents import utcnow
+from host.storage.documents import utcnow
 
 __all__ = [
     "FAILURES_COLLECTION",

@@ -12,7 +12,7 @@ from beanie import init_beanie
 from pymongo.errors import DuplicateKeyError
 
 from admin_ui.staff import FIRST_STAFF_EMAIL, ROLES, Staff, create_staff, ensure_first_staff
-from host.store import open_client
+from host.storage.store import open_client
 
 __all__ = ["announce_first_staff", "staff"]
 
@@ -52,8 +52,8 @@ def create(email: str, password: str, role: str) -> None:
         _create(url, database, email, password, role)
         return
     # no MONGODB_URL: the embedded mode's database (it must not be running in `tidings run` right now)
-    from host.devdb import DevDatabase
-    from host.embedded import data_dir
+    from host.runtime.embedded import data_dir
+    from host.storage.devdb import DevDatabase
 
     with DevDatabase(data_file=data_dir() / "devdb") as embedded:
         _create(embedded.url, database, email, password, role)

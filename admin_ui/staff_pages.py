@@ -13,9 +13,9 @@ from admin_ui.pages import is_htmx, page
 from admin_ui.roles import ADMIN_ONLY
 from admin_ui.sessions import session_of
 from admin_ui.staff import ROLES, new_staff_fields, normalise_email
-from host.documents import utcnow
 from host.errors import NotFound
-from host.runtime import Runtime
+from host.runtime.wiring import Runtime
+from host.storage.documents import utcnow
 
 __all__ = ["create_staff_account", "disable_staff", "enable_staff", "list_staff"]
 

@@ -18,8 +18,8 @@ from admin_ui.pages import page
 from admin_ui.preview import TEMPLATE_FIELDS
 from admin_ui.sessions import session_of
 from host.errors import NotFound, RequestError
-from host.runtime import Runtime
-from host.template_history import list_versions, load_version, save_template, version_of
+from host.runtime.wiring import Runtime
+from host.templates.history import list_versions, load_version, save_template, version_of
 
 __all__ = ["FieldDiff", "VersionEntry", "field_diffs", "restore_version", "template_history"]
 

@@ -16,12 +16,12 @@ from admin_ui.pages import PAGE_SIZE, is_htmx, page, partial
 from admin_ui.preview import TEMPLATE_FIELDS, locales_json, parse_data, parse_locales, render_preview
 from admin_ui.sessions import session_of
 from admin_ui.user_lookup import find_user, user_id_of
-from host.api.schemas import SendRequest
-from host.documents import Template
+from host.dispatch.schemas import SendRequest
 from host.errors import NotFound, RequestError, TidingsError
-from host.runtime import Runtime
-from host.template_history import save_template as save_version
-from host.template_locales import pick_variant, render_locale
+from host.runtime.wiring import Runtime
+from host.storage.documents import Template
+from host.templates.history import save_template as save_version
+from host.templates.locales import pick_variant, render_locale
 
 __all__ = [
     "delete_template",
@@ -80,7 +80,7 @@ async def edit_template(
 
 
 async def _store(request: Request[Any, Any, Any], runtime: Runtime, template_id: str | None) -> Response[Any]:
-    """Save the editor form as a new version of the template (host.template_history)."""
+    """Save the editor form as a new version of the template (host.templates.history)."""
     form = await request.form()
     name = str(form.get("name", "")).strip()
     if not name:

@@ -7,8 +7,8 @@ from typing import Any
 
 from bson import ObjectId
 
-from host.audience import read_field
-from host.store import Store
+from host.audience.users import read_field
+from host.storage.store import Store
 
 __all__ = ["find_user", "id_values", "user_id_of"]
 

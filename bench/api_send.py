@@ -30,11 +30,11 @@ from litestar.plugins import InitPluginProtocol
 from pymongo import MongoClient
 
 from bench.mail_stack import free_port
-from host.actors import declare_actors
 from host.api.app import create_app
-from host.broker import create_broker
-from host.devdb import DevDatabase
+from host.runtime.actors import declare_actors
+from host.runtime.broker import create_broker
 from host.settings import load_settings
+from host.storage.devdb import DevDatabase
 from tests.services import RedisServer
 
 CONFIG: dict[str, Any] = {

@@ -1,7 +1,7 @@
 """Timing one dispatch to a cluster end to end, as the e-mail and SMS throughput benchmarks both do.
 
 The app runs in this process (Litestar's test client, a Redis broker); fan-out and delivery run in
-``dramatiq host.worker_app`` subprocesses; the time is taken from the request to the last delivery
+``dramatiq host.runtime.worker_app`` subprocesses; the time is taken from the request to the last delivery
 marked sent, after an untimed warm-up dispatch (a fresh development-database JVM runs interpreted until
 its JIT compiles, 3-5x the CPU per operation; a running service is warm).
 """
@@ -21,10 +21,10 @@ from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient
 
 from bench.mail_stack import CpuMeter, Workers
-from host.actors import declare_actors
+from host.access.api_keys import ApiKeys
 from host.api.app import create_app
-from host.api_keys import ApiKeys
-from host.broker import create_broker
+from host.runtime.actors import declare_actors
+from host.runtime.broker import create_broker
 from host.settings import load_settings
 
 __all__ = ["UsersOf", "add_stack_arguments", "stack_environ", "timed_cluster_send"]

@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.db_restart [--requests 200] [--recipients 25] [--outage 4]
 
-The development database keeps its data in an H2 file on a fixed port; two ``dramatiq host.worker_app``
+The development database keeps its data in an H2 file on a fixed port; two
+``dramatiq host.runtime.worker_app``
 worker processes, a Redis broker and a counting SMTP sink. ``POST /send`` requests (``--recipients``
 users each) go out one after another; a few seconds in, the database is stopped and started again on
 the same port and file after ``--outage`` seconds. Prints the answers by status (and whether every
@@ -27,11 +28,11 @@ from pymongo import AsyncMongoClient
 
 from bench.kill_worker import BENCH_CONFIG, RecipientCounter
 from bench.mail_stack import Workers
-from host.actors import declare_actors
 from host.api.app import create_app
-from host.broker import create_broker
-from host.devdb import DevDatabase
+from host.runtime.actors import declare_actors
+from host.runtime.broker import create_broker
 from host.settings import load_settings
+from host.storage.devdb import DevDatabase
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer, free_port
 

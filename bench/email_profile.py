@@ -17,11 +17,11 @@ from pathlib import Path
 from pyinstrument import Profiler
 
 from bench.mail_stack import CLUSTER, SmtpSinkProcess, user_batches, write_config
-from host.api.schemas import SendRequest
-from host.devdb import DevDatabase
-from host.migrate import ensure_migrated
-from host.runtime import Runtime
+from host.dispatch.schemas import SendRequest
+from host.runtime.wiring import Runtime
 from host.settings import load_settings
+from host.storage.devdb import DevDatabase
+from host.storage.migrations import ensure_migrated
 
 
 async def run(environ: dict[str, str], count: int) -> None:

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.email_throughput [--count 10000] [--processes 2] [--threads 8] [--warmup 2000]
 
 Tidings: ``POST /send`` to a cluster of ``--count`` users (the app through Litestar's test client, a
-Redis broker) → fan-out and delivery in ``dramatiq host.worker_app`` subprocesses → Postfix's
+Redis broker) → fan-out and delivery in ``dramatiq host.runtime.worker_app`` subprocesses → Postfix's
 ``smtp-sink`` on loopback; timed from the request to the last delivery marked sent, after a warm-up
 dispatch of ``--warmup`` other users (not timed). CPU seconds of every process are printed beside the
 rates: unlike a rate, they hardly move when other programs load the machine. The references send
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.cluster_send import add_stack_arguments, stack_environ, timed_cluster_send
 from bench.mail_stack import CLUSTER, CONFIG, CpuMeter, SmtpSinkProcess, Workers, user_batches
-from host.devdb import DevDatabase
+from host.storage.devdb import DevDatabase
 from tests.services import RedisServer
 
 SUBJECT = "Hello {{user.name}}"

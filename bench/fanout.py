@@ -28,14 +28,14 @@ from typing import Any
 import dramatiq
 from litestar.testing import AsyncTestClient
 
-from host.actors import declare_actors
 from host.api.app import create_app
-from host.audience import delivery_id
-from host.broker import create_broker
-from host.devdb import DevDatabase
-from host.documents import utcnow
-from host.runtime import Runtime
+from host.audience.users import delivery_id
+from host.runtime.actors import declare_actors
+from host.runtime.broker import create_broker
+from host.runtime.wiring import Runtime
 from host.settings import Settings, load_settings
+from host.storage.devdb import DevDatabase
+from host.storage.documents import utcnow
 
 CONFIG: dict[str, Any] = {
     "activeChannels": ["email"],
@@ -171,10 +171,10 @@ async def fresh_deliveries(runtime: Runtime) -> None:
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> None:
-    import host.dispatch
+    import host.dispatch.accept
 
-    host.dispatch.FANOUT_BATCH = args.batch
-    host.dispatch.FANOUT_WRITES = args.writes
+    host.dispatch.accept.FANOUT_BATCH = args.batch
+    host.dispatch.accept.FANOUT_WRITES = args.writes
     broker = create_broker(None)
     dramatiq.set_broker(broker)
     actors = declare_actors(broker, settings, sweep_interval=None)

@@ -26,11 +26,11 @@ import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, Phase
 
-from host.actors import declare_actors
 from host.api.app import create_app
-from host.broker import create_broker
-from host.devdb import DevDatabase
+from host.runtime.actors import declare_actors
+from host.runtime.broker import create_broker
 from host.settings import load_settings
+from host.storage.devdb import DevDatabase
 from tests.conftest import BASE_CONFIG
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer, free_port

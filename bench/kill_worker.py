@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.kill_worker [--count 10000] [--kill-after 0.3] [--threads 8]
 
-Two ``dramatiq host.worker_app`` supervisors with one worker process each, a Redis broker, the
+Two ``dramatiq host.runtime.worker_app`` supervisors with one worker process each, a Redis broker, the
 development database, and a counting SMTP sink (tests.fakes.smtp on its own thread: it counts
 recipients). ``POST /send`` to a cluster of ``--count`` users; once ``--kill-after`` of them have arrived,
 one worker process gets ``kill -9`` (its supervisor then exits) and is started again. The run waits until
@@ -34,11 +34,11 @@ from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient
 
 from bench.mail_stack import CLUSTER, CONFIG, Workers, user_batches
-from host.actors import declare_actors
 from host.api.app import create_app
-from host.broker import create_broker
-from host.devdb import DevDatabase
+from host.runtime.actors import declare_actors
+from host.runtime.broker import create_broker
 from host.settings import load_settings
+from host.storage.devdb import DevDatabase
 from tests.fakes.smtp import ReceivedMail, SmtpSink
 from tests.services import RedisServer, free_port
 

@@ -1,6 +1,6 @@
 """The pieces the e-mail benchmarks share: Postfix's smtp-sink, worker subprocesses, a user cluster.
 
-Workers are ``dramatiq host.worker_app`` subprocesses (what ``tidings worker`` runs), configured only
+Workers are ``dramatiq host.runtime.worker_app`` subprocesses (what ``tidings worker`` runs), configured only
 through the environment, so they can be killed and restarted like real ones.
 """
 
@@ -170,7 +170,7 @@ class SmtpSinkProcess:
 
 
 class Workers:
-    """``dramatiq host.worker_app`` subprocesses with the given environment."""
+    """``dramatiq host.runtime.worker_app`` subprocesses with the given environment."""
 
     def __init__(self, environ: dict[str, str], processes: int, threads: int) -> None:
         self.environ = environ
@@ -187,7 +187,7 @@ class Workers:
         dramatiq = str(Path(sys.executable).with_name("dramatiq"))
         args = [
             dramatiq,
-            "host.worker_app",
+            "host.runtime.worker_app",
             "--processes",
             str(self.processes),
             "--threads",

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from admin_ui.preview import TEMPLATE_FIELDS, render_preview
-from host.rendering import Renderer
+from host.templates.rendering import Renderer
 
 SOURCES = {
     "email_title": "Your appointment on {{ data.date }}, {{ user.name }}",

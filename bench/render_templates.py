@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from host.rendering import Renderer
+from host.templates.rendering import Renderer
 
 FIELDS = {
     "emailTitle": ("Hello, {{user.name}}!", False),

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.sms_throughput [--count 10000] [--processes 2] [--threads 8] [--warmup 5000]
 
 Tidings: ``POST /send`` to a cluster of ``--count`` users (the app through Litestar's test client, a
-Redis broker) → fan-out and delivery in ``dramatiq host.worker_app`` subprocesses → the SMS channel →
+Redis broker) → fan-out and delivery in ``dramatiq host.runtime.worker_app`` subprocesses → the SMS channel →
 ``twilio`` SDK (aiohttp) → the Twilio fake (tests/fakes/twilio.py) in a process of its own; timed from
 the request to the last delivery marked sent, after a warm-up dispatch to ``--warmup`` other users.
 The reference sends the same number of messages from this process with the SDK as people use it: a
@@ -29,7 +29,7 @@ from twilio.rest import Client
 
 from bench.cluster_send import add_stack_arguments, stack_environ, timed_cluster_send
 from bench.mail_stack import CpuMeter, Workers, free_port
-from host.devdb import DevDatabase
+from host.storage.devdb import DevDatabase
 from tests.services import RedisServer
 
 CLUSTER, WARMUP_CLUSTER = "bench-sms", "bench-sms-warmup"

@@ -14,7 +14,7 @@ import time
 
 from channels.sms import SmsChannel
 from channels.twilio_client import TwilioConfig
-from host.channel import ChannelContext, Message, Sender
+from host.plugins.channel import ChannelContext, Message, Sender
 from tests.fakes.twilio import FakeTwilio
 
 TO = "+393331234567"

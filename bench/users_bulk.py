@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 from pymongo import MongoClient
 
-from host.devdb import DevDatabase
+from host.storage.devdb import DevDatabase
 from tests.services import free_port
 
 CONFIG = {
@@ -72,9 +72,9 @@ def serve(port: int) -> None:
     """The child process: the Tidings API on the environment's settings, with an in-process broker."""
     import uvicorn
 
-    from host.actors import declare_actors
     from host.api.app import create_app
-    from host.broker import create_broker
+    from host.runtime.actors import declare_actors
+    from host.runtime.broker import create_broker
     from host.settings import load_settings
 
     actors = declare_actors(create_broker(None), load_settings(), sweep_interval=None)

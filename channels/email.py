@@ -16,13 +16,13 @@ import msgspec
 
 from channels.email_addresses import mailbox, parse_address, valid_mailboxes
 from channels.mime import build_message
-from host.channel import ChannelContext, Limits, Message, Receipt
 from host.errors import (
     ChannelError,
     InvalidAddress,
     PermanentChannelError,
     TransientChannelError,
 )
+from host.plugins.channel import ChannelContext, Limits, Message, Receipt
 
 __all__ = ["EmailChannel", "EmailConfig", "Envelope", "SmtpSender", "compose", "parse_address"]
 
@@ -311,6 +311,6 @@ class EmailChannel:
 
 
 if TYPE_CHECKING:
-    from host.channel import Channel
+    from host.plugins.channel import Channel
 
     _check: type[Channel] = EmailChannel

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from email.header import Header
 from email.utils import encode_rfc2231
 
-from host.channel import Attachment
+from host.plugins.channel import Attachment
 
 __all__ = ["build_message", "encode_address_header", "encode_header"]
 

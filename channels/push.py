@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush_async
 
-from host.channel import ChannelContext, Limits, Message, Receipt, Sender
 from host.errors import (
     ChannelError,
     ConfigurationError,
@@ -29,6 +28,7 @@ from host.errors import (
     PermanentChannelError,
     TransientChannelError,
 )
+from host.plugins.channel import ChannelContext, Limits, Message, Receipt, Sender
 
 __all__ = ["PushChannel", "VapidConfig", "parse_subscription"]
 
@@ -241,6 +241,6 @@ class PushChannel:
 
 
 if TYPE_CHECKING:
-    from host.channel import Channel
+    from host.plugins.channel import Channel
 
     _check: type[Channel] = PushChannel

@@ -18,8 +18,8 @@ from channels.twilio_client import (
     open_twilio_client,
     require_credentials,
 )
-from host.channel import ChannelContext, Limits, Message, Receipt, Sender
 from host.errors import ConfigurationError, InvalidAddress, PermanentChannelError
+from host.plugins.channel import ChannelContext, Limits, Message, Receipt, Sender
 
 __all__ = ["SmsChannel", "parse_phone_number"]
 
@@ -115,6 +115,6 @@ class SmsChannel:
 
 
 if TYPE_CHECKING:
-    from host.channel import Channel
+    from host.plugins.channel import Channel
 
     _check: type[Channel] = SmsChannel

@@ -19,8 +19,8 @@ from channels.twilio_client import (
     open_twilio_client,
     require_credentials,
 )
-from host.channel import ChannelContext, Limits, Message, Receipt, Sender
 from host.errors import ConfigurationError, InvalidAddress, PermanentChannelError
+from host.plugins.channel import ChannelContext, Limits, Message, Receipt, Sender
 
 __all__ = ["DEFAULT_LANGUAGE", "DEFAULT_VOICE", "VoiceChannel", "build_twiml"]
 
@@ -131,6 +131,6 @@ class VoiceChannel:
 
 
 if TYPE_CHECKING:
-    from host.channel import Channel
+    from host.plugins.channel import Channel
 
     _check: type[Channel] = VoiceChannel

@@ -28,7 +28,7 @@ def worker_with_config(folder: Path, config: dict[str, Any], **env: str) -> subp
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-m", "host.cli", "worker"],
+        [sys.executable, "-m", "host.cli.main", "worker"],
         env=environ,
         capture_output=True,
         text=True,

@@ -21,13 +21,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient
 
-from host.actors import Actors, declare_actors
 from host.api.app import create_app
-from host.broker import create_broker
-from host.devdb import DevDatabase
-from host.registry import discover_channel_types
-from host.runtime import Runtime
+from host.plugins.registry import discover_channel_types
+from host.runtime.actors import Actors, declare_actors
+from host.runtime.broker import create_broker
+from host.runtime.wiring import Runtime
 from host.settings import Settings, load_settings
+from host.storage.devdb import DevDatabase
 from tests.fakes.push import PushService, b64url
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import FakeTwilio
@@ -124,7 +124,7 @@ def make_settings(tmp: Path, devdb: DevDatabase, config: dict[str, Any], **env: 
         "CONFIGURATION_PATH": str(path),
         "MONGODB_URL": devdb.url,
         "TIDINGS_API_AUTH": "off",
-        "TIDINGS_SECRET_KEY": TEST_SECRET_KEY,  # signs unsubscribe links (host.unsubscribe_links)
+        "TIDINGS_SECRET_KEY": TEST_SECRET_KEY,  # signs unsubscribe links (host.access.unsubscribe_links)
         **env,
     }
     return load_settings(environ)

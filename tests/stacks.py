@@ -22,10 +22,10 @@ from dramatiq.middleware import AsyncIO
 from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient
 
-from host.actors import declare_actors
 from host.api.app import create_app
-from host.broker import create_broker
-from host.devdb import DevDatabase
+from host.runtime.actors import declare_actors
+from host.runtime.broker import create_broker
+from host.storage.devdb import DevDatabase
 from tests.conftest import Stack, make_settings
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer

@@ -58,7 +58,7 @@ def sink() -> Iterator[SmtpSink]:
 def _start(port: int, data: Path, smtp_port: int) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("CONFIGURATION_PATH", "MONGODB_URL", "REDIS_URL")}
     env |= {"TIDINGS_DATA_DIR": str(data), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port)}
-    args = [sys.executable, "-m", "host.cli", "run"] + ([] if port == 8000 else ["--port", str(port)])
+    args = [sys.executable, "-m", "host.cli.main", "run"] + ([] if port == 8000 else ["--port", str(port)])
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -15,21 +15,21 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPluginProtocol
 
 from host import __version__
-from host.actors import Actors
-from host.api import clusters, opt_outs, schedule, template_versions, templates, unsubscribe, users
 from host.api.auth import install_api_auth
 from host.api.errors import error_response, exception_handlers
-from host.api.health import healthz, ready
-from host.api.home import home
-from host.api.metrics import count_answered, metrics
-from host.api.send import saga_send, send
-from host.api.status import get_dispatch, list_deliveries
-from host.api.twilio_status import twilio_status
-from host.documents import ALL_DOCUMENTS
-from host.flow_manager import FlowManagerNotifier
-from host.idempotency import idempotency_middleware
-from host.migrate import ensure_migrated
-from host.runtime import Runtime
+from host.api.idempotency import idempotency_middleware
+from host.api.routes import clusters, opt_outs, schedule, template_versions, templates, unsubscribe, users
+from host.api.routes.dispatches import get_dispatch, list_deliveries
+from host.api.routes.health import healthz, ready
+from host.api.routes.home import home
+from host.api.routes.metrics import count_answered, metrics
+from host.api.routes.send import saga_send, send
+from host.api.routes.twilio_status import twilio_status
+from host.events.flow_manager import FlowManagerNotifier
+from host.runtime.actors import Actors
+from host.runtime.wiring import Runtime
+from host.storage.documents import ALL_DOCUMENTS
+from host.storage.migrations import ensure_migrated
 
 __all__ = ["TidingsPlugin", "create_app"]
 

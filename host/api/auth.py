@@ -28,7 +28,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
 from pymongo.asynchronous.database import AsyncDatabase
 
-from host.api_keys import SCOPES, ApiKeys
+from host.access.api_keys import SCOPES, ApiKeys
 from host.errors import ConfigurationError
 
 __all__ = [

@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 from pymongo.errors import ConnectionFailure, PyMongoError
 
-from host.api.schemas import ErrorBody
+from host.dispatch.schemas import ErrorBody
 from host.errors import RequestError
 
 __all__ = ["error_response", "exception_handlers", "field_message"]

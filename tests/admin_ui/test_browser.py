@@ -24,8 +24,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 from pymongo import MongoClient
 
 from admin_ui.staff import hash_password
-from host.devdb import DevDatabase
-from host.documents import utcnow
+from host.storage.devdb import DevDatabase
+from host.storage.documents import utcnow
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer, free_port
 
@@ -109,7 +109,7 @@ def served(
             "CONSOLE_SECURE_COOKIES": "false",
             "TIDINGS_SECRET_KEY": "browser-test-secret-key",
         }
-        cli = [sys.executable, "-m", "host.cli"]
+        cli = [sys.executable, "-m", "host.cli.main"]
         base = f"http://127.0.0.1:{port}"
         api = subprocess.Popen([*cli, "api", "--port", str(port), "--migrate"], env=env, cwd=ROOT)
         processes = [api]

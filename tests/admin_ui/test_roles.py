@@ -13,11 +13,11 @@ from litestar.testing import AsyncTestClient
 from pymongo import MongoClient
 
 from admin_ui.staff import hash_password
+from host.access.api_keys import API_KEYS_COLLECTION, ApiKeys
 from host.api.app import create_app
-from host.api_keys import API_KEYS_COLLECTION, ApiKeys
-from host.cli import cli
-from host.devdb import DevDatabase
-from host.documents import utcnow
+from host.cli.main import cli
+from host.storage.devdb import DevDatabase
+from host.storage.documents import utcnow
 from tests.admin_ui.test_security import PASSWORD, csrf_of, login
 from tests.conftest import Stack
 

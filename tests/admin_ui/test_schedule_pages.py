@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from admin_ui.staff import hash_password
 from host.api.app import create_app
-from host.documents import utcnow
+from host.storage.documents import utcnow
 from tests.admin_ui.test_security import PASSWORD, csrf_of, login
 from tests.conftest import Stack
 

@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from admin_ui.preview import count_sms
 from admin_ui.staff import LOCKOUT_AFTER, hash_password
 from host.api.app import create_app
-from host.documents import utcnow
+from host.storage.documents import utcnow
 from tests.conftest import Stack
 
 PASSWORD = "correct horse battery"

@@ -15,12 +15,12 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from pymongo import MongoClient
 
+from host.access.api_keys import API_KEYS_COLLECTION, SCOPES, ApiKeys
 from host.api.app import create_app
 from host.api.auth import AUTH_ENV, api_auth_enabled
-from host.api_keys import API_KEYS_COLLECTION, SCOPES, ApiKeys
-from host.cli import cli
-from host.devdb import DevDatabase
+from host.cli.main import cli
 from host.errors import ConfigurationError
+from host.storage.devdb import DevDatabase
 from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer

@@ -14,7 +14,7 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 
 from host.api.app import create_app
-from host.devdb import DevDatabase
+from host.storage.devdb import DevDatabase
 from tests.admin_ui.test_security import csrf_of, login
 from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.smtp import SmtpSink, free_port
@@ -70,7 +70,7 @@ async def test_every_save_is_kept_and_restoring_renders_the_old_text(
     async with AsyncTestClient(create_app(stack.actors), base_url="https://127.0.0.1") as console:
         email = f"{unique('staff')}@example.test"
         from admin_ui.staff import hash_password
-        from host.documents import utcnow
+        from host.storage.documents import utcnow
 
         await stack.db["staff"].insert_one(
             {"email": email, "password_hash": hash_password("correct horse battery"), "created_at": utcnow()}

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from pymongo import MongoClient
 
-from host.cli import cli
-from host.devdb import DevDatabase
+from host.cli.main import cli
+from host.storage.devdb import DevDatabase
 from tests.conftest import BASE_CONFIG
 
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from host.attachments import safe_filename
+from host.delivery.attachments import safe_filename
 from tests.conftest import Stack
 from tests.fakes.files import FileService
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from host.channel import Channel, Limits, Message, Receipt
 from host.errors import InvalidAddress, PermanentChannelError, TransientChannelError
-from host.registry import ChannelRegistry, discover_channel_types
+from host.plugins.channel import Channel, Limits, Message, Receipt
+from host.plugins.registry import ChannelRegistry, discover_channel_types
 from host.settings import load_service_config
 from tests.conftest import TWILIO_SENDER, channel_env
 from tests.fakes.push import PushService, ScriptedPush

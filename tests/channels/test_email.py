@@ -11,8 +11,8 @@ import msgspec
 import pytest
 
 from channels.email import EmailChannel, EmailConfig, parse_address
-from host.channel import Attachment, ChannelContext, Message
 from host.errors import InvalidAddress, PermanentChannelError, TransientChannelError
+from host.plugins.channel import Attachment, ChannelContext, Message
 from tests.fakes.smtp import SmtpSink, free_port
 
 SENDER = "Tidings <noreply@tidings.example>"

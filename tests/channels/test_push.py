@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
 
 from channels.push import MAX_PAYLOAD, PushChannel, VapidConfig
-from host.channel import Channel, ChannelContext, Message
 from host.errors import ConfigurationError, InvalidAddress, PermanentChannelError, TransientChannelError
+from host.plugins.channel import Channel, ChannelContext, Message
 from tests.fakes.push import PushService, ScriptedPush, b64url
 
 SUBJECT = "mailto:ops@tidings.example"

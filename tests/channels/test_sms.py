@@ -9,13 +9,13 @@ import pytest
 
 from channels.sms import SmsChannel
 from channels.twilio_client import TwilioConfig
-from host.channel import Channel, ChannelContext, Message
 from host.errors import (
     ConfigurationError,
     InvalidAddress,
     PermanentChannelError,
     TransientChannelError,
 )
+from host.plugins.channel import Channel, ChannelContext, Message
 from tests.channels.twilio_numbers import INVALID, SENDER, TO
 from tests.fakes.twilio import FakeTwilio, ScriptedResponse
 

@@ -8,8 +8,8 @@ import pytest
 
 from channels.twilio_client import TwilioConfig
 from channels.voice import DEFAULT_LANGUAGE, DEFAULT_VOICE, VoiceChannel
-from host.channel import Channel, ChannelContext, Message
 from host.errors import ConfigurationError, InvalidAddress, PermanentChannelError, TransientChannelError
+from host.plugins.channel import Channel, ChannelContext, Message
 from tests.channels.twilio_numbers import INVALID, SENDER, TO
 from tests.fakes.twilio import FakeTwilio, ScriptedResponse
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from host.devdb import DevDatabase
+from host.storage.devdb import DevDatabase
 from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.flow_manager import FlowManager
 from tests.fakes.smtp import SmtpSink, free_port

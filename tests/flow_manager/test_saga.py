@@ -106,7 +106,7 @@ async def test_the_flow_manager_down_still_answers_200_and_the_event_is_retried(
     flow_manager.stop()
     uid, saga_id = unique("vera"), unique("saga")
     await saga_stack.add_users({"fiscalCode": uid, "mail": f"{uid}@example.org"})
-    with caplog.at_level(logging.WARNING, logger="host.flow_manager"):
+    with caplog.at_level(logging.WARNING, logger="host.events.flow_manager"):
         response = await saga_stack.client.post(
             "/saga/send",
             json=_command(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from channels.email import EmailChannel
-from host.channel import Limits
+from host.plugins.channel import Limits
 from tests.conftest import Stack
 
 

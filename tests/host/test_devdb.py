@@ -13,7 +13,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from host.devdb import DevDatabase, DevDatabaseError, ensure_jars
+from host.storage.devdb import DevDatabase, DevDatabaseError, ensure_jars
 
 Client = MongoClient[dict[str, object]]
 
@@ -112,7 +112,7 @@ def test_killed_parent_leaves_no_orphan() -> None:
     script = textwrap.dedent(
         """
         import sys, time
-        from host.devdb import DevDatabase
+        from host.storage.devdb import DevDatabase
         db = DevDatabase()
         db.start()
         print(db.pid, flush=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from host.api.schemas import SendRequest
-from host.dispatch import DispatchService
-from host.outbox import Outbox
+from host.dispatch.accept import DispatchService
+from host.dispatch.outbox import Outbox
+from host.dispatch.schemas import SendRequest
 from tests.conftest import Stack
 
 

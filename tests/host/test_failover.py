@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from host.devdb import DevDatabase
+from host.delivery.failover import CircuitBreaker
 from host.errors import ConfigurationError
-from host.failover import CircuitBreaker
-from host.provider_config import CircuitPolicy
-from host.registry import ChannelRegistry
+from host.plugins.providers import CircuitPolicy
+from host.plugins.registry import ChannelRegistry
 from host.settings import load_service_config
+from host.storage.devdb import DevDatabase
 from tests.cli_runs import worker_with_config
 from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.smtp import SmtpSink

@@ -9,14 +9,14 @@ from typing import Any
 import msgspec
 import pytest
 
-import host.dispatch
-from host.api.schemas import SendRequest
-from host.audience import DeliveryPlanner
-from host.dispatch import DispatchService
-from host.dispatch_writes import DispatchWrites
-from host.documents import utcnow
-from host.group_commit import GroupCommit
-from host.outbox import Outbox
+import host.dispatch.accept
+from host.audience.users import DeliveryPlanner
+from host.dispatch.accept import DispatchService
+from host.dispatch.outbox import Outbox
+from host.dispatch.schemas import SendRequest
+from host.dispatch.writes import DispatchWrites
+from host.storage.documents import utcnow
+from host.storage.group_commit import GroupCommit
 from tests.conftest import Stack
 
 
@@ -58,7 +58,7 @@ def _cluster_send(group: str) -> SendRequest:
 async def test_a_cluster_is_expanded_in_batches_into_one_delivery_each(
     stack: Stack, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(host.dispatch, "FANOUT_BATCH", 7)
+    monkeypatch.setattr(host.dispatch.accept, "FANOUT_BATCH", 7)
     group = unique("fan")
     users = await _cluster(stack, group, 40)
     await stack.add_users({"mail": f"{group}-noid@example.org", "groups": [group]})  # no id: left out

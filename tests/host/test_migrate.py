@@ -13,11 +13,12 @@ import pytest
 from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient
 
-from host.actors import declare_actors
 from host.api.app import create_app
-from host.broker import create_broker
-from host.devdb import DevDatabase
-from host.migrate import (
+from host.runtime.actors import declare_actors
+from host.runtime.broker import create_broker
+from host.settings import Settings
+from host.storage.devdb import DevDatabase
+from host.storage.migrations import (
     MIGRATIONS_LOG,
     PendingMigrations,
     apply_migrations,
@@ -26,8 +27,7 @@ from host.migrate import (
     migrations_dir,
     pending_migrations,
 )
-from host.rendering import Renderer
-from host.settings import Settings
+from host.templates.rendering import Renderer
 from tests.conftest import BASE_CONFIG, make_settings
 
 OLD_TEMPLATES: list[dict[str, Any]] = [
@@ -123,7 +123,7 @@ def test_cli_refuses_then_migrates(settings: Settings, devdb: DevDatabase) -> No
         "REDIS_URL": "redis://127.0.0.1:1",  # never reached: the check comes first
     }
     env.pop("TIDINGS_AUTO_MIGRATE", None)
-    cli = [sys.executable, "-m", "host.cli"]
+    cli = [sys.executable, "-m", "host.cli.main"]
     refused = subprocess.run([*cli, "api"], env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 1
     assert "pending migration" in refused.stderr and "--migrate" in refused.stderr
@@ -134,7 +134,7 @@ def test_cli_refuses_then_migrates(settings: Settings, devdb: DevDatabase) -> No
         [
             sys.executable,
             "-c",
-            "import asyncio, host.migrate as m, host.settings as s;"
+            "import asyncio, host.storage.migrations as m, host.settings as s;"
             "print(asyncio.run(m.pending_migrations(s.load_settings())))",
         ],
         env=env,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from host.migrate import apply_migrations, pending_migrations
 from host.settings import Settings
+from host.storage.migrations import apply_migrations, pending_migrations
 from tests.host.test_migrate import db, settings  # noqa: F401 (fixtures)
 
 STEP = "20250601000000_template_version.py"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from host.devdb import DevDatabase
-from host.logs import TEXT_FORMAT, JsonFormatter, log_context
-from host.store import Store, open_client
+from host.runtime.logs import TEXT_FORMAT, JsonFormatter, log_context
+from host.storage.devdb import DevDatabase
+from host.storage.store import Store, open_client
 from tests.conftest import STACK_CONFIG, Stack, channel_env, make_settings
 from tests.fakes.push import PushService
 from tests.fakes.smtp import SmtpSink
@@ -67,12 +67,12 @@ async def test_metrics_count_requests_and_deliveries(stack: Stack, unique: Calla
 
 def test_json_lines_carry_the_context_ids_as_fields() -> None:
     record = logging.LogRecord(
-        "host.delivery", logging.INFO, __file__, 1, "delivery %s failed", ("d1",), None
+        "host.delivery.worker", logging.INFO, __file__, 1, "delivery %s failed", ("d1",), None
     )
     with log_context(dispatch_id="disp-1", channel="email"):
         line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "delivery d1 failed"
-    assert (line["level"], line["logger"]) == ("INFO", "host.delivery")
+    assert (line["level"], line["logger"]) == ("INFO", "host.delivery.worker")
     assert (line["dispatch_id"], line["channel"]) == ("disp-1", "email")
     record.delivery_id = "disp-1:email:u1"
     assert json.loads(JsonFormatter().format(record))["delivery_id"] == "disp-1:email:u1"

@@ -16,11 +16,16 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from admin_ui.staff import hash_password
+from host.access.unsubscribe_links import (
+    InvalidLink,
+    UnsubscribeLinks,
+    embedded_secret_key,
+    require_secret_key,
+)
 from host.api.app import create_app
-from host.documents import utcnow
 from host.errors import ConfigurationError
 from host.settings import Environment, ServiceConfig, Settings
-from host.unsubscribe_links import InvalidLink, UnsubscribeLinks, embedded_secret_key, require_secret_key
+from host.storage.documents import utcnow
 from tests.admin_ui.test_security import PASSWORD, csrf_of, login
 from tests.conftest import TEST_SECRET_KEY, Stack
 
@@ -293,7 +298,7 @@ def test_the_secret_key_is_required_when_email_is_active(tmp_path: Path) -> None
 
 async def test_public_pages_need_no_api_key(stack: Stack) -> None:
     from host.api.auth import required_scope
-    from host.api.unsubscribe import confirm_unsubscribe, unsubscribe
+    from host.api.routes.unsubscribe import confirm_unsubscribe, unsubscribe
 
     for handler, method in ((confirm_unsubscribe, "GET"), (unsubscribe, "POST")):
         assert required_scope(handler, method, "/unsubscribe/{token:str}") is None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from host.registry import ENTRY_POINT_GROUP, discover_channel_types
+from host.plugins.registry import ENTRY_POINT_GROUP, discover_channel_types
 from tests.conftest import WEBHOOK_INSTALLED, Stack
 from tests.fakes.webhook import WebhookReceiver
 
@@ -36,7 +36,7 @@ def test_listed_by_the_registry_from_its_own_distribution() -> None:
 
 
 def test_no_host_or_builtin_file_names_it() -> None:
-    # the plugin's distribution, module or channel name; the host's own webhook events (host.webhooks)
+    # the plugin's distribution, module or channel name; the host's own webhook events (host.events.webhooks)
     # are another feature and may say "webhook"
     names_it = re.compile(r"""tidings[_-]webhook|["']webhook["']|\bWEBHOOK_URL""")
     for package in ("host", "channels"):

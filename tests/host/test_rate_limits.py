@@ -20,15 +20,15 @@ from typing import Any
 
 import pytest
 
-from host.actors import declare_actors
-from host.api.schemas import SendRequest
-from host.broker import create_broker
-from host.devdb import DevDatabase
+from host.delivery.rate_limits import LocalWindow, configured_rate, window_for
+from host.dispatch.schemas import SendRequest
 from host.errors import ConfigurationError
-from host.migrate import ensure_migrated
-from host.rate_limits import LocalWindow, configured_rate, window_for
-from host.runtime import Runtime
+from host.runtime.actors import declare_actors
+from host.runtime.broker import create_broker
+from host.runtime.wiring import Runtime
 from host.settings import load_service_config, load_settings
+from host.storage.devdb import DevDatabase
+from host.storage.migrations import ensure_migrated
 from tests.conftest import TWILIO_SENDER
 from tests.fakes.twilio import FakeTwilio
 from tests.host.channel_users import phone_for

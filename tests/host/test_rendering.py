@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from host.errors import ConfigurationError, RenderError
-from host.rendering import Renderer, RenderLimits
+from host.templates.rendering import Renderer, RenderLimits
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from host.errors import RenderError
-from host.rendering import Renderer
+from host.templates.rendering import Renderer
 
 
 @pytest.fixture(scope="module")

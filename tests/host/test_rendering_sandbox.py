@@ -7,7 +7,7 @@ import time
 import pytest
 
 from host.errors import RenderError
-from host.rendering import Renderer
+from host.templates.rendering import Renderer
 
 USER = {"name": "Mario"}
 DATA = {"n": 1, "text": "hello"}

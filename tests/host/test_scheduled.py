@@ -12,9 +12,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from host.actors import event_loop_thread
-from host.runtime import Runtime
-from host.scheduling import Scheduler, parse_send_at
+from host.dispatch.scheduling import Scheduler, parse_send_at
+from host.runtime.actors import event_loop_thread
+from host.runtime.wiring import Runtime
 from tests.conftest import Stack
 
 ROME_WINTER = timezone(timedelta(hours=1))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from host.errors import ConfigurationError
-from host.registry import ChannelRegistry
+from host.plugins.registry import ChannelRegistry
 from host.settings import load_service_config, load_settings
 from tests.cli_runs import worker_with_config
 

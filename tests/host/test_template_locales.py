@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from host.template_locales import locale_chain, pick_variant
+from host.templates.locales import locale_chain, pick_variant
 from tests.conftest import Stack
 
 WHEN = "2025-03-05T10:00:00Z"

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import msgspec
 import pytest
 
-from host.user_records import JsonArraySplitter, RecordError, json_array_records, ndjson_records
+from host.audience.user_records import JsonArraySplitter, RecordError, json_array_records, ndjson_records
 
 USERS = [
     {"id": f"u{n}", "text": 'quote " backslash \\ comma , brackets ]}[{' + "é" * n, "nested": [1, {"a": [n]}]}

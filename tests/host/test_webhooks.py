@@ -13,8 +13,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 from twilio.request_validator import RequestValidator
 
-from host.devdb import DevDatabase
-from host.webhooks import verify_signature
+from host.events.webhooks import verify_signature
+from host.storage.devdb import DevDatabase
 from tests.conftest import BASE_CONFIG, TWILIO_SENDER, Stack
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import FakeTwilio

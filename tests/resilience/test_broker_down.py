@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from host.devdb import DevDatabase
+from host.storage.devdb import DevDatabase
 from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer

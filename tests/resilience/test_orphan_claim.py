@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from host.documents import utcnow
+from host.storage.documents import utcnow
 from tests.conftest import Stack
 
 

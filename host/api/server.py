@@ -1,0 +1,16 @@
+"""The ASGI application for ``tidings api`` (and any ASGI server): built from the environment."""
+
+from __future__ import annotations
+
+from host.api.app import create_app
+from host.errors import ConfigurationError
+from host.runtime.actors import declare_actors
+from host.runtime.broker import create_broker
+from host.settings import load_settings
+
+__all__ = ["app"]
+
+settings = load_settings()
+if not settings.env.redis_url:
+    raise ConfigurationError("REDIS_URL", "required by `tidings api` (the embedded mode is `tidings run`)")
+app = create_app(declare_actors(create_broker(settings.env.redis_url), settings, sweep_interval=None))

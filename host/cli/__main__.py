@@ -1,0 +1,5 @@
+"""``python -m host.cli``: the ``tidings`` command."""
+
+from host.cli.main import main
+
+main()

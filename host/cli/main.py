@@ -1,0 +1,167 @@
+"""The ``tidings`` command: run (embedded), api, worker."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from admin_ui.staff_cli import staff
+from host import __version__
+from host.cli.apikey import apikey
+from host.cli.users import users
+from host.errors import ConfigurationError, TidingsError
+
+__all__ = ["main"]
+
+_AUTO_MIGRATE = "TIDINGS_AUTO_MIGRATE"
+
+BANNER = """\
+Tidings {version}: embedded mode
+  API and home page   http://{host}:{port}/
+  database            development database (mongo-java-server) at {db}, data in {data}
+                      for trying Tidings out and for tests only; production uses MongoDB
+  broker              in-process (no Redis); workers run in this process
+  e-mail              SMTP {smtp}
+  API                 {auth}
+Press Ctrl-C to stop."""
+
+
+def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
+    """Decode the configuration and build the channels now, so a wrong key stops start-up here."""
+    from host.access.unsubscribe_links import require_secret_key
+    from host.plugins.registry import ChannelRegistry
+    from host.settings import load_settings
+
+    settings = load_settings()
+    ChannelRegistry.build(settings.config, settings.environ)
+    if not settings.env.mongodb_url:
+        raise ConfigurationError("MONGODB_URL", "environment variable is not set")
+    if needs_redis and not settings.env.redis_url:
+        raise ConfigurationError(
+            "REDIS_URL", "environment variable is not set (the embedded mode is `tidings run`)"
+        )
+    _check_migrations(settings, apply=migrate)
+    require_secret_key(settings)  # it signs the unsubscribe links of e-mails
+
+
+def _check_migrations(settings: Any, *, apply: bool) -> None:
+    """Refuse to start on a database with pending migrations, unless told to apply them."""
+    import asyncio
+
+    from host.storage.migrations import ensure_migrated
+
+    asyncio.run(ensure_migrated(settings, apply=apply))
+
+
+@click.group()
+@click.version_option(__version__, prog_name="tidings")
+def cli() -> None:
+    """Tidings: one API call, every channel."""
+
+
+@cli.command()
+@click.option("--port", default=8000, show_default=True, help="HTTP port on 127.0.0.1")
+def run(port: int) -> None:
+    """Run everything in one process on embedded defaults (no external service needed)."""
+    import uvicorn
+
+    from host.api.app import create_app
+    from host.api.auth import describe_api_auth
+    from host.runtime.embedded import data_dir, embedded_services
+    from host.runtime.logs import configure_logging
+
+    configure_logging()
+    import os
+
+    os.environ.setdefault("CONSOLE_SECURE_COOKIES", "false")  # served on 127.0.0.1 only, over plain HTTP
+    with embedded_services() as (settings, actors, database):
+        _check_migrations(settings, apply=True)  # the embedded mode keeps its own database current
+        smtp = f"{settings.environ.get('SMTP_HOST')}:{settings.environ.get('SMTP_PORT')}"
+        click.echo(
+            BANNER.format(
+                version=__version__,
+                host="127.0.0.1",
+                port=port,
+                db=database.url,
+                data=data_dir(),
+                smtp=smtp,
+                auth=describe_api_auth(settings.environ),
+            )
+        )
+        from admin_ui.staff_cli import announce_first_staff
+
+        announce_first_staff(database.url, settings.env.mongodb_database, f"http://127.0.0.1:{port}/console")
+        uvicorn.run(create_app(actors), host="127.0.0.1", port=port, log_level="warning")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--workers", default=1, show_default=True, help="server processes")
+@click.option("--migrate", is_flag=True, help=f"apply pending migrations first (or {_AUTO_MIGRATE}=1)")
+def api(host: str, port: int, workers: int, migrate: bool) -> None:
+    """Serve the HTTP API against MONGODB_URL and REDIS_URL."""
+    import uvicorn
+
+    from host.runtime.logs import configure_logging
+
+    configure_logging()
+    _check_configuration(needs_redis=True, migrate=migrate)
+    uvicorn.run("host.api.server:app", host=host, port=port, workers=workers, log_level="info")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.option("--processes", default=2, show_default=True)
+@click.option("--threads", default=8, show_default=True)
+@click.option("--migrate", is_flag=True, help=f"apply pending migrations first (or {_AUTO_MIGRATE}=1)")
+def worker(processes: int, threads: int, migrate: bool) -> None:
+    """Run dramatiq worker processes against MONGODB_URL and REDIS_URL."""
+    from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
+
+    _check_configuration(needs_redis=True, migrate=migrate)
+    args = make_argument_parser().parse_args(  # type: ignore[no-untyped-call]
+        ["host.runtime.worker_app", "--processes", str(processes), "--threads", str(threads)]
+    )
+    sys.exit(dramatiq_main(args))  # type: ignore[no-untyped-call]
+
+
+@cli.command()
+@click.option("--backward", is_flag=True, help="roll back instead of forward")
+@click.option("-d", "--distance", default=0, show_default=True, help="how many steps (0: all)")
+def migrate(backward: bool, distance: int) -> None:
+    """Apply the database migrations (Beanie's runner, without sessions) to MONGODB_URL."""
+    import os
+
+    from host.runtime.logs import configure_logging
+    from host.storage.migrations import run_beanie_cli
+
+    configure_logging()
+    url = os.environ.get("MONGODB_URL")
+    if not url:
+        raise ConfigurationError("MONGODB_URL", "environment variable is not set")
+    database = os.environ.get("MONGODB_DATABASE") or "tidings"
+    run_beanie_cli(url, database, backward=backward, distance=distance)
+
+
+cli.add_command(users)
+cli.add_command(staff)
+cli.add_command(apikey)
+
+
+def main() -> None:
+    """Entry point of the console script: configuration errors end with the key named, exit code 2."""
+    try:
+        cli()
+    except ConfigurationError as exc:
+        click.echo(f"tidings: {exc}", err=True)
+        sys.exit(2)
+    except TidingsError as exc:
+        click.echo(f"tidings: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Prometheus metrics: HTTP requests, delivery outcomes and provider latency, and database totals.
+
+Process-wide metrics live in prometheus_client's default registry, counted where things happen:
+``count_request`` (the API's before-send hook), ``count_outcome`` and ``observe_send`` (the delivery
+worker, when it records results and around each provider call). Worker processes count their own;
+``DeliveryTotals`` gives every process's work at once, by aggregating the database, cached for a few
+seconds so a scrape never costs more than one pass over the deliveries and attempts per interval.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from host.storage.store import Store
+
+__all__ = [
+    "CONTENT_TYPE",
+    "DeliveryTotals",
+    "count_outcome",
+    "count_request",
+    "observe_send",
+    "render_metrics",
+]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: database totals are recomputed at most this often
+TOTALS_TTL_SECONDS = 15.0
+
+HTTP_REQUESTS = Counter(
+    "tidings_http_requests",
+    "HTTP requests answered, by route template and status",
+    ["method", "route", "status"],
+)
+DELIVERY_OUTCOMES = Counter(
+    "tidings_delivery_outcomes",
+    "Delivery attempts recorded by this process, by channel and outcome (sent, retry, failed)",
+    ["channel", "outcome"],
+)
+PROVIDER_LATENCY = Histogram(
+    "tidings_provider_send_seconds",
+    "Time a channel's provider took to take one message",
+    ["channel"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
+
+def count_request(method: str, route: str, status: int) -> None:
+    """Count one answered HTTP request."""
+    HTTP_REQUESTS.labels(method, route, str(status)).inc()
+
+
+def count_outcome(channel: str, outcome: str) -> None:
+    """Count one recorded attempt outcome (``sent``, ``retry`` or ``failed``)."""
+    DELIVERY_OUTCOMES.labels(channel, outcome).inc()
+
+
+def observe_send(channel: str, seconds: float) -> None:
+    """Record how long one provider call took."""
+    PROVIDER_LATENCY.labels(channel).observe(seconds)
+
+
+class DeliveryTotals(Collector):
+    """Deliveries by channel and status and attempts by outcome, as the database holds them."""
+
+    def __init__(self, ttl: float = TOTALS_TTL_SECONDS) -> None:
+        self._ttl = ttl
+        self._taken = -ttl
+        self._deliveries: dict[tuple[str, str], int] = {}
+        self._attempts: dict[str, int] = {}
+
+    async def refresh(self, store: Store) -> None:
+        """Aggregate again unless the last snapshot is younger than the TTL."""
+        if time.monotonic() - self._taken < self._ttl:
+            return
+        deliveries: dict[tuple[str, str], int] = {}
+        pipeline: list[dict[str, Any]] = [
+            {"$group": {"_id": {"channel": "$channel", "status": "$status"}, "count": {"$sum": 1}}}
+        ]
+        async for row in await store.deliveries.aggregate(pipeline):
+            deliveries[(str(row["_id"]["channel"]), str(row["_id"]["status"]))] = int(row["count"])
+        attempts: dict[str, int] = {}
+        async for row in await store.attempts.aggregate(
+            [{"$group": {"_id": "$outcome", "count": {"$sum": 1}}}]
+        ):
+            attempts[str(row["_id"])] = int(row["count"])
+        self._deliveries, self._attempts, self._taken = deliveries, attempts, time.monotonic()
+
+    def collect(self) -> Iterator[Metric]:
+        """The last snapshot (prometheus_client calls this while rendering)."""
+        deliveries = GaugeMetricFamily(
+            "tidings_deliveries",
+            "Deliveries in the database by channel and status",
+            labels=["channel", "status"],
+        )
+        for (channel, status), count in sorted(self._deliveries.items()):
+            deliveries.add_metric([channel, status], count)
+        yield deliveries
+        attempts = GaugeMetricFamily(
+            "tidings_attempts", "Delivery attempts in the database by outcome", labels=["outcome"]
+        )
+        for outcome, count in sorted(self._attempts.items()):
+            attempts.add_metric([outcome], count)
+        yield attempts
+
+
+def render_metrics(totals: DeliveryTotals) -> bytes:
+    """The exposition text: this process's metrics, then the database totals."""
+    own = CollectorRegistry(auto_describe=False)
+    own.register(totals)
+    return generate_latest(REGISTRY) + generate_latest(own)

@@ -1,0 +1,186 @@
+"""Outcomes of delivery attempts: what a send ended with, the retry backoff, and writing results back.
+
+An attempt ends ``sent`` (with the provider's receipt), ``retry`` (a transient error while attempts
+remain: the delivery is queued again after a backoff, never shorter than the provider's Retry-After) or
+``failed``. :class:`OutcomeRecorder` writes one batch of outcomes back with one bulk write per
+collection (deliveries, attempts), filtered on ``_id`` only, and re-queues the retries through the
+outbox. When a channel reports an address gone, it marks the user's address expired (host.delivery.worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import ConnectionFailure
+
+from host.audience.users import expired_field, user_filter
+from host.delivery.metrics import count_outcome
+from host.dispatch.outbox import Outbox
+from host.errors import ChannelError, PermanentChannelError, TransientChannelError
+from host.events.log import EventLog
+from host.plugins.channel import Receipt
+from host.plugins.registry import ChannelRegistry
+from host.settings import DeliveryPolicy
+from host.storage.documents import utcnow
+from host.storage.store import Store
+
+__all__ = ["Outcome", "OutcomeRecorder", "backoff_seconds", "failure_outcome"]
+
+# the delivery worker's log, where operators look for failed deliveries
+log = logging.getLogger("host.delivery.worker")
+
+Doc = dict[str, Any]
+
+#: how long results of messages already sent are retried against an unreachable database before the
+#: batch gives up (and the sweep hands it out again, sending it twice): well inside the sending lease
+RESULT_WRITE_PATIENCE_SECONDS = 60.0
+
+
+async def _write_patiently(collection: AsyncCollection[Doc], updates: list[UpdateOne]) -> None:
+    """Bulk-write results, riding out a database restart: the messages are already sent."""
+    deadline = time.monotonic() + RESULT_WRITE_PATIENCE_SECONDS
+    delay = 0.2
+    while True:
+        try:
+            await collection.bulk_write(updates, ordered=False)
+            return
+        except ConnectionFailure:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("database unreachable while recording results; retrying in %.1f s", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def backoff_seconds(policy: DeliveryPolicy, attempt: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter, never shorter than the provider's Retry-After."""
+    ceiling = min(policy.max_backoff_seconds, policy.min_backoff_seconds * 2 ** max(attempt - 1, 0))
+    delay = random.uniform(ceiling / 2, ceiling)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+class Outcome:
+    """What one attempt ended with, ready to be written back."""
+
+    __slots__ = ("address_gone", "delay", "error", "receipt", "status")
+
+    def __init__(
+        self,
+        status: str,
+        *,
+        receipt: Receipt | None = None,
+        error: Doc | None = None,
+        delay: float = 0.0,
+        address_gone: bool = False,
+    ) -> None:
+        self.status = status  # sent | retry | failed | skipped
+        self.receipt = receipt
+        self.error = error
+        self.delay = delay
+        self.address_gone = address_gone
+
+
+def failure_outcome(policy: DeliveryPolicy, name: str, doc: Doc, exc: ChannelError) -> Outcome:
+    """Retry a transient error while attempts remain; anything else fails the delivery."""
+    error = {"channel": name, "code": exc.code, "message": exc.message}
+    if isinstance(exc, PermanentChannelError):
+        return Outcome("failed", error=error, address_gone=exc.address_gone)
+    if doc["attempts"] >= policy.max_attempts:
+        error["message"] = f"{exc.message} (gave up after {doc['attempts']} attempts)"
+        return Outcome("failed", error=error)
+    retry_after = exc.retry_after if isinstance(exc, TransientChannelError) else None
+    return Outcome("retry", error=error, delay=backoff_seconds(policy, doc["attempts"], retry_after))
+
+
+class OutcomeRecorder:
+    """Writes a batch's outcomes to its deliveries and attempt documents; re-queues the retries."""
+
+    def __init__(
+        self, store: Store, registry: ChannelRegistry, outbox: Outbox, *, events: EventLog | None = None
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._outbox = outbox
+        self._events = events
+
+    async def record(self, name: str, claimed: Sequence[Doc], outcomes: Sequence[Outcome]) -> None:
+        """Write back the outcome of each claimed delivery (same order as ``claimed``)."""
+        now = utcnow()
+        deliveries: list[UpdateOne] = []
+        attempts: list[UpdateOne] = []
+        retries: dict[int, list[str]] = defaultdict(list)
+        settled: list[Doc] = []  # as written back: their events (host.events.log)
+        for doc, outcome in zip(claimed, outcomes, strict=True):
+            count_outcome(name, outcome.status)
+            fields: Doc = {"updated_at": now}
+            if outcome.status == "sent":
+                assert outcome.receipt is not None
+                fields |= {
+                    "status": "sent",
+                    "sent_at": now,
+                    "provider_id": outcome.receipt.provider_id,
+                    "provider": outcome.receipt.provider,
+                    "last_error": None,
+                }
+            elif outcome.status == "retry":
+                delay_ms = int(outcome.delay * 1000)
+                fields |= {
+                    "status": "queued",
+                    "due_at": now + timedelta(milliseconds=delay_ms),
+                    "last_error": outcome.error,
+                }
+                retries[delay_ms].append(doc["_id"])
+            elif outcome.status == "skipped":  # not sent on purpose: the user opted out
+                fields |= {"status": "skipped", "last_error": outcome.error}
+            else:
+                fields |= {"status": "failed", "last_error": outcome.error}
+                log.info("delivery %s failed: %s", doc["_id"], outcome.error)
+                if outcome.address_gone:
+                    await self._mark_expired(name, doc, outcome.error or {}, now)
+            deliveries.append(UpdateOne({"_id": doc["_id"]}, {"$set": fields}))
+            if outcome.status != "retry":
+                settled.append(doc | fields)
+            attempts.append(
+                UpdateOne(
+                    {"_id": f"{doc['_id']}:{doc['attempts']}"},
+                    {
+                        "$set": {
+                            "finished_at": now,
+                            "outcome": outcome.status,
+                            "error": outcome.error,
+                            "provider_id": outcome.receipt.provider_id if outcome.receipt else None,
+                        }
+                    },
+                )
+            )
+        if self._events is not None:  # written first (outbox style): a crash after it loses no event
+            await self._events.delivery_outcomes(settled)
+        await _write_patiently(self._store.deliveries, deliveries)
+        await _write_patiently(self._store.attempts, attempts)
+        for delay_ms, ids in retries.items():
+            await self._outbox.push({name: ids}, delay_ms=delay_ms)
+
+    async def _mark_expired(self, name: str, doc: Doc, error: Doc, now: datetime) -> None:
+        """Record beside the user's address that the provider reported it gone (host.delivery.worker)."""
+        fields = self._store.fields
+        field = fields.field_for(self._registry[name].address_field)
+        expiry = {
+            "address": doc["address"],
+            "at": now,
+            "code": error.get("code"),
+            "message": error.get("message"),
+        }
+        await self._store.users.update_one(
+            user_filter(fields, doc["user_id"]), {"$set": {expired_field(field): expiry}}
+        )

@@ -1,0 +1,279 @@
+"""Delivery: claim a batch of attempts, render, send through the channel, write the results back in bulk.
+
+An attempt is taken by inserting its claim document (``<delivery id>:<attempt>``, which also names the
+worker process that took it): the inserted ones are this worker's, duplicate keys are another's, so a
+batch the broker hands out twice sends nothing twice. Every filter is on ``_id``; results go back with
+one bulk write per batch (host.delivery.outcomes). A retry is never attempted before its due time (backoff or
+Retry-After). A channel declaring ``Limits.concurrency`` > 1 gets that many connections per batch.
+
+Channels with a rate (host.delivery.rate_limits) are claimed about one second's worth at a time and each send
+waits for a slot; a batch that has waited long re-queues its unclaimed rest through the outbox, so a
+throttled channel never holds a worker thread for long nor leaves claimed deliveries waiting.
+
+Expired addresses: when a channel reports an address gone (``PermanentChannelError(address_gone=True)``,
+e.g. push 404/410), the user document gets, beside the address field, ``<field>Expired`` =
+``{"address": <the canonical address that failed>, "at": <when>, "code": ..., "message": ...}``
+(for the push subscription ``deviceToken``: ``deviceTokenExpired``). The address itself is left alone.
+Later sends skip that channel for the user with a failure saying so (host.audience.users.plan_deliveries) as
+long as the address is the same one; a new subscription written to the field is used again at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import socket
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.errors import BulkWriteError
+
+from host.access.unsubscribe_links import UnsubscribeLinks
+from host.audience.users import find_users
+from host.delivery.attachments import AttachmentFetcher
+from host.delivery.failover import ProviderChain, build_chains
+from host.delivery.metrics import observe_send
+from host.delivery.opt_out_checks import SendTimeOptOuts
+from host.delivery.outcomes import Outcome, OutcomeRecorder, backoff_seconds, failure_outcome
+from host.delivery.rate_limits import ChannelThrottle, build_throttles
+from host.dispatch.outbox import Outbox
+from host.errors import ChannelError, RenderError, TransientChannelError
+from host.events.log import EventLog
+from host.plugins.channel import Channel
+from host.plugins.registry import ChannelRegistry
+from host.settings import Settings
+from host.storage.documents import utcnow
+from host.storage.store import Store
+from host.templates.composition import Composer
+from host.templates.rendering import Renderer
+
+__all__ = ["DeliveryWorker", "backoff_seconds", "worker_name"]
+
+log = logging.getLogger(__name__)
+
+Doc = dict[str, Any]
+#: a throttled batch that has waited this long hands its unclaimed rest back to the broker
+THROTTLE_BUDGET_SECONDS = 5.0
+
+
+def worker_name() -> str:
+    """This process as attempt documents name it (taken per claim: worker processes are forked)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class DeliveryWorker:
+    """Sends batches of deliveries of one channel; safe to run twice on the same batch."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        registry: ChannelRegistry,
+        renderer: Renderer,
+        outbox: Outbox,
+        *,
+        events: EventLog | None = None,
+    ) -> None:
+        self._store = store
+        self._policy = settings.config.delivery
+        self._registry = registry
+        self._renderer = renderer
+        self._outbox = outbox
+        self._outcomes = OutcomeRecorder(store, registry, outbox, events=events)
+        self._opt_outs = SendTimeOptOuts(store, self._outcomes)
+        self._unsubscribe = UnsubscribeLinks.from_settings(settings)
+        self._composers: OrderedDict[tuple[str, str], Composer] = OrderedDict()
+        self._attachments = AttachmentFetcher(settings.env.file_service_url)
+        #: each channel's providers in order, with this process's circuit breakers (host.delivery.failover)
+        self.chains: dict[str, ProviderChain] = build_chains(settings.config, registry)
+        self.throttles: dict[str, ChannelThrottle] = build_throttles(
+            settings.config, dict(registry.items()), settings.env.redis_url
+        )
+
+    async def _composer(self, dispatch_id: str, name: str, channel: Channel) -> Composer:
+        key = (dispatch_id, name)
+        composer = self._composers.get(key)
+        if composer is None:
+            dispatch = await self._store.dispatches.find_one({"_id": dispatch_id})
+            if dispatch is None:
+                raise RenderError(f"dispatch {dispatch_id} no longer exists")
+            from host.templates.history import template_for_dispatch  # the version it was accepted with
+
+            template = await template_for_dispatch(self._store, dispatch)
+            attachments = await self._attachments.for_dispatch(name, dispatch, template)
+            composer = Composer(
+                self._renderer,
+                channel,
+                dispatch,
+                template,
+                attachments=attachments,
+                unsubscribe=self._unsubscribe,
+            )
+            self._composers[key] = composer
+            if len(self._composers) > 256:
+                self._composers.popitem(last=False)
+        else:
+            self._composers.move_to_end(key)
+        return composer
+
+    def _ready(self, docs: Sequence[Doc], now: datetime) -> tuple[list[Doc], dict[int, list[str]]]:
+        """The deliveries to attempt now, and those handed out too early (by remaining delay in ms)."""
+        lease = timedelta(seconds=self._policy.sending_lease_seconds)
+        ready: list[Doc] = []
+        early: dict[int, list[str]] = defaultdict(list)
+        for doc in docs:
+            if doc["status"] == "queued":
+                due = doc.get("due_at")
+                if due is not None and due > now:
+                    early[max(1, math.ceil((due - now).total_seconds() * 1000))].append(doc["_id"])
+                else:
+                    ready.append(doc)
+            elif doc["status"] == "sending" and doc["updated_at"] < now - lease:
+                ready.append(doc)  # its worker died mid-send: hand it out again
+        return ready, early
+
+    async def _claim(self, ready: Sequence[Doc], now: datetime) -> list[Doc]:
+        worker = worker_name()
+        claims = [
+            {
+                "_id": f"{doc['_id']}:{doc['attempts'] + 1}",
+                "delivery_id": doc["_id"],
+                "number": doc["attempts"] + 1,
+                "started_at": now,
+                "outcome": "sending",
+                "worker": worker,
+            }
+            for doc in ready
+        ]
+        taken = set(range(len(claims)))
+        try:
+            await self._store.attempts.insert_many(claims, ordered=False)
+        except BulkWriteError as exc:
+            for error in exc.details.get("writeErrors", []):
+                if error.get("code") != 11000:
+                    raise
+                taken.discard(error["index"])
+        claimed = [ready[i] for i in sorted(taken)]
+        if claimed:
+            await self._store.deliveries.update_many(
+                {"_id": {"$in": [doc["_id"] for doc in claimed]}},
+                {"$set": {"status": "sending", "updated_at": now}, "$inc": {"attempts": 1}},
+            )
+            for doc in claimed:
+                doc["attempts"] += 1
+        return claimed
+
+    async def deliver(self, name: str, ids: Sequence[str]) -> None:
+        """Attempt every delivery of this batch that is due and not taken by another worker."""
+        channel = self._registry[name]
+        now = utcnow()
+        docs = await self._store.deliveries.find({"_id": {"$in": list(ids)}}).to_list(None)
+        ready, early = self._ready(docs, now)
+        for delay_ms, early_ids in early.items():
+            await self._outbox.push({name: early_ids}, delay_ms=delay_ms)
+        throttle = self.throttles.get(name)
+        if throttle is None:
+            await self._claim_and_send(name, channel, ready, now, None)
+            return
+        began = time.monotonic()
+        for start in range(0, len(ready), throttle.chunk_size):
+            if start and time.monotonic() - began > THROTTLE_BUDGET_SECONDS:
+                await self._outbox.push({name: [doc["_id"] for doc in ready[start:]]}, delay_ms=1000)
+                return
+            chunk = ready[start : start + throttle.chunk_size]
+            await self._claim_and_send(name, channel, chunk, utcnow(), throttle)
+
+    async def _claim_and_send(
+        self,
+        name: str,
+        channel: Channel,
+        ready: Sequence[Doc],
+        now: datetime,
+        throttle: ChannelThrottle | None,
+    ) -> None:
+        claimed = await self._claim(ready, now)
+        if claimed:  # an opt-out recorded since the fan-out still wins
+            claimed = await self._opt_outs.skip_opted_out(name, claimed)
+        if not claimed:
+            return
+        users = await find_users(self._store, [doc["user_id"] for doc in claimed], {})
+        outcomes = await self._send(name, channel, claimed, users, throttle)
+        await self._outcomes.record(name, claimed, outcomes)
+
+    async def _send(
+        self,
+        name: str,
+        channel: Channel,
+        claimed: Sequence[Doc],
+        users: Mapping[str, Doc],
+        throttle: ChannelThrottle | None,
+    ) -> list[Outcome]:
+        """Send over ``Limits.concurrency`` provider connections at once, lane i taking every i-th one."""
+        lanes = max(1, min(channel.limits.concurrency, len(claimed)))
+        if lanes == 1:
+            return await self._send_lane(name, channel, claimed, users, throttle)
+        async with asyncio.TaskGroup() as group:  # a bug in one lane cancels the others
+            tasks = [
+                group.create_task(self._send_lane(name, channel, claimed[lane::lanes], users, throttle))
+                for lane in range(lanes)
+            ]
+        parts = [task.result() for task in tasks]
+        return [parts[index % lanes][index // lanes] for index in range(len(claimed))]
+
+    async def _send_lane(
+        self,
+        name: str,
+        channel: Channel,
+        claimed: Sequence[Doc],
+        users: Mapping[str, Doc],
+        throttle: ChannelThrottle | None,
+    ) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        try:
+            async with self.chains[name].open() as sender:  # the providers in order (host.delivery.failover)
+                for doc in claimed:
+                    outcomes.append(await self._attempt(name, channel, sender, doc, users, throttle))
+        except ChannelError as exc:
+            # opening (or closing) the provider connection failed: every unsent one shares the error
+            for doc in claimed[len(outcomes) :]:
+                outcomes.append(failure_outcome(self._policy, name, doc, exc))
+        return outcomes
+
+    async def _attempt(
+        self,
+        name: str,
+        channel: Channel,
+        sender: Any,
+        doc: Doc,
+        users: Mapping[str, Doc],
+        throttle: ChannelThrottle | None,
+    ) -> Outcome:
+        try:
+            composer = await self._composer(doc["dispatch_id"], name, channel)
+            user = users.get(doc["user_id"], {})
+            message = composer.compose(
+                user, locale=user.get(self._store.fields.locale), user_id=doc["user_id"]
+            )
+            if throttle is not None:
+                await throttle.wait_for_slot()  # last thing before the provider call: the slot is now
+            started = time.perf_counter()
+            receipt = await sender.send(message, doc["address"])
+            observe_send(name, time.perf_counter() - started)
+        except RenderError as exc:
+            return Outcome("failed", error={"channel": name, "code": "render", "message": str(exc)})
+        except ChannelError as exc:
+            return failure_outcome(self._policy, name, doc, exc)
+        except Exception as exc:  # a bug in a plugin must not lose the delivery: retry it
+            log.exception("channel %s raised unexpectedly for delivery %s", name, doc["_id"])
+            return failure_outcome(
+                self._policy,
+                name,
+                doc,
+                TransientChannelError(f"{type(exc).__name__}: {exc}", code="internal"),
+            )
+        return Outcome("sent", receipt=receipt)

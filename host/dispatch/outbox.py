@@ -1,0 +1,108 @@
+"""The outbox: delivery batches are written down before they are handed to the broker.
+
+An entry is inserted first, the broker messages are sent, then the entry is deleted. An entry that
+outlives its grace period (the broker was down, the process died) is sent again by the recovery sweep;
+the claim on each attempt makes a batch handed out twice send nothing twice. Batches that another
+durable record already covers (a dispatch being expanded) are only written down when the broker refuses
+them (``hand_over``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from bson import ObjectId
+
+from host.storage.documents import utcnow
+from host.storage.store import Store
+
+__all__ = ["Enqueue", "Outbox"]
+
+log = logging.getLogger(__name__)
+
+#: hands one batch of delivery ids of a channel to the broker, with a delay in milliseconds
+Enqueue = Callable[[str, list[str], int], None]
+
+
+class Outbox:
+    """Durable hand-over of delivery batches from the database to the broker."""
+
+    def __init__(self, store: Store, enqueue: Enqueue, batch_sizes: Mapping[str, int]) -> None:
+        self._store = store
+        self._enqueue = enqueue
+        self._batch_sizes = batch_sizes
+
+    def _messages(self, ids_by_channel: Mapping[str, Sequence[str]], delay_ms: int) -> list[dict[str, Any]]:
+        messages = []
+        for channel, ids in ids_by_channel.items():
+            size = self._batch_sizes.get(channel, 50)
+            for start in range(0, len(ids), size):
+                messages.append(
+                    {"channel": channel, "ids": list(ids[start : start + size]), "delay": delay_ms}
+                )
+        return messages
+
+    async def push(
+        self,
+        ids_by_channel: Mapping[str, Sequence[str]],
+        *,
+        delay_ms: int = 0,
+        write: Callable[[], Awaitable[None]] | None = None,
+    ) -> bool:
+        """Record the batches, run ``write`` (the deliveries' insert), then enqueue.
+
+        Returns False when the broker refused; the entry stays for the recovery sweep. Writing the entry
+        before the deliveries means no crash can leave a delivery in the database that nobody enqueues.
+        """
+        messages = self._messages(ids_by_channel, delay_ms)
+        if not messages:
+            if write is not None:
+                await write()
+            return True
+        entry_id = ObjectId()
+        await self._store.outbox.insert_one({"_id": entry_id, "created_at": utcnow(), "messages": messages})
+        if write is not None:
+            await write()
+        if not self._send(messages):
+            return False
+        await self._store.outbox.delete_one({"_id": entry_id})
+        return True
+
+    async def hand_over(self, ids_by_channel: Mapping[str, Sequence[str]], *, delay_ms: int = 0) -> bool:
+        """Enqueue batches whose owner already survives a crash; write them down only if the broker refuses.
+
+        For deliveries of a dispatch still ``expanding``: a crash before the enqueue leaves the dispatch
+        stalled, and the recovery sweep expands it again, so an entry written beforehand would add a
+        round trip per batch and no safety. Returns False when the broker refused and the batches were
+        recorded for the recovery sweep (an error writing them propagates: the owner is then retried).
+        """
+        messages = self._messages(ids_by_channel, delay_ms)
+        # in a thread: the event loop serves other requests during the broker's round trips
+        if not messages or await asyncio.to_thread(self._send, messages):
+            return True
+        await self._store.outbox.insert_one({"_id": ObjectId(), "created_at": utcnow(), "messages": messages})
+        return False
+
+    def _send(self, messages: Sequence[Mapping[str, Any]]) -> bool:
+        try:
+            for message in messages:
+                self._enqueue(message["channel"], message["ids"], message["delay"])
+        except Exception:
+            log.warning("broker refused a batch; the outbox keeps it for the recovery sweep", exc_info=True)
+            return False
+        return True
+
+    async def flush_stale(self, grace_seconds: float) -> int:
+        """Send again every entry older than the grace period; returns how many were handed over."""
+        cutoff = utcnow() - timedelta(seconds=grace_seconds)
+        flushed = 0
+        async for entry in self._store.outbox.find({"created_at": {"$lt": cutoff}}):
+            if not self._send(entry["messages"]):
+                break
+            await self._store.outbox.delete_one({"_id": entry["_id"]})
+            flushed += 1
+        return flushed

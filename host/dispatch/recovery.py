@@ -1,0 +1,148 @@
+"""The recovery sweep: finishes whatever a crash, a broker outage or a lost message left undone.
+
+It runs off the hot path, every few seconds, and only reads small sets: outbox entries that were never
+confirmed, dispatches whose fan-out stopped, deliveries stuck in ``sending`` past their lease, and (less
+often) deliveries ``queued`` for longer than the enqueue lease, whose broker message may be lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+from pymongo import UpdateOne
+
+from host.dispatch.outbox import Outbox
+from host.settings import DeliveryPolicy
+from host.storage.documents import utcnow
+from host.storage.store import Store
+
+__all__ = ["RecoverySweep", "SweepReport"]
+
+log = logging.getLogger(__name__)
+
+#: outbox entries younger than this may still be on their way to the broker
+OUTBOX_GRACE_SECONDS = 10.0
+#: a fan-out that has not reported progress for this long has stopped
+FANOUT_STALL_SECONDS = 60.0
+
+
+class SweepReport(msgspec.Struct, kw_only=True):
+    """What one sweep handed out again."""
+
+    outbox_entries: int = 0
+    dispatches: int = 0
+    deliveries: int = 0
+
+
+class RecoverySweep:
+    """Re-enqueues what the database says is unfinished."""
+
+    def __init__(
+        self, store: Store, outbox: Outbox, schedule_expansion: Callable[[str], None], policy: DeliveryPolicy
+    ) -> None:
+        self._store = store
+        self._outbox = outbox
+        self._schedule_expansion = schedule_expansion
+        self._policy = policy
+
+    async def run_once(
+        self,
+        *,
+        outbox_grace: float = OUTBOX_GRACE_SECONDS,
+        queued_older_than: float | None = None,
+        fanout_stall: float = FANOUT_STALL_SECONDS,
+    ) -> SweepReport:
+        """One pass; ``queued_older_than`` (seconds) also re-enqueues deliveries left ``queued`` that long."""
+        report = SweepReport(outbox_entries=await self._outbox.flush_stale(outbox_grace))
+        now = utcnow()
+        stalled = now - timedelta(seconds=fanout_stall)
+        async for dispatch in self._store.dispatches.find({"state": "expanding"}, {"heartbeat_at": 1}):
+            if dispatch.get("heartbeat_at") is None or dispatch["heartbeat_at"] < stalled:
+                await self._store.dispatches.update_one(
+                    {"_id": dispatch["_id"]}, {"$set": {"heartbeat_at": now}}
+                )
+                self._schedule_expansion(dispatch["_id"])
+                report.dispatches += 1
+        lease = now - timedelta(seconds=self._policy.sending_lease_seconds)
+        report.deliveries += await self._requeue("sending", lease)
+        if queued_older_than is not None:
+            report.deliveries += await self._requeue("queued", now - timedelta(seconds=queued_older_than))
+        if report.outbox_entries or report.dispatches or report.deliveries:
+            log.info("recovery sweep handed out again: %s", msgspec.json.encode(report).decode())
+        return report
+
+    async def _requeue(self, status: str, older_than: Any) -> int:
+        ids: dict[str, list[str]] = defaultdict(list)
+        next_claims: dict[str, str] = {}
+        projection = {"channel": 1, "updated_at": 1, "attempts": 1}
+        async for doc in self._store.deliveries.find({"status": status}, projection):
+            if doc["updated_at"] <= older_than:
+                ids[doc["channel"]].append(doc["_id"])
+                next_claims[f"{doc['_id']}:{doc.get('attempts', 0) + 1}"] = doc["_id"]
+        total = sum(len(v) for v in ids.values())
+        if not total:
+            return 0
+        if status == "queued":
+            await self._release_orphan_claims(next_claims)
+            # a fresh updated_at keeps the next sweep from handing the same ones out again
+            everything = [i for v in ids.values() for i in v]
+            await self._store.deliveries.update_many(
+                {"_id": {"$in": everything}}, {"$set": {"updated_at": utcnow()}}
+            )
+        await self._outbox.push(ids)
+        return total
+
+    async def _release_orphan_claims(self, next_claims: dict[str, str]) -> None:
+        """Give up claims whose delivery never became ``sending`` (the database failed in between).
+
+        A claim is inserted before its delivery is marked ``sending``; when that second write fails,
+        the delivery stays ``queued`` with its old attempt count, and every later hand-out meets the
+        same claim id as a duplicate, "taken by another worker", forever. A claim for the delivery's
+        next attempt that is older than the sending lease is such an orphan: it is closed as
+        ``abandoned`` and the attempt counted, so the next hand-out claims a fresh id.
+        """
+        lease = utcnow() - timedelta(seconds=self._policy.sending_lease_seconds)
+        orphans = [
+            claim["_id"]
+            async for claim in self._store.attempts.find(
+                {"_id": {"$in": list(next_claims)}}, {"outcome": 1, "started_at": 1}
+            )
+            if claim.get("outcome") == "sending" and claim["started_at"] <= lease
+        ]
+        if not orphans:
+            return
+        now = utcnow()
+        await self._store.attempts.update_many(
+            {"_id": {"$in": orphans}}, {"$set": {"outcome": "abandoned", "finished_at": now}}
+        )
+        await self._store.deliveries.bulk_write(
+            [UpdateOne({"_id": next_claims[claim_id]}, {"$inc": {"attempts": 1}}) for claim_id in orphans],
+            ordered=False,
+        )
+        log.warning("released %d orphaned claims (the database failed mid-claim)", len(orphans))
+
+    async def run_forever(self, interval: float, deep_every: int | None = None) -> None:
+        """Sweep every ``interval`` seconds; every ``deep_every``-th pass also looks at old queued ones.
+
+        By default a deep pass comes about three times per enqueue lease (at most every 30th pass), so a
+        short lease (a broker message lost with a killed worker) is noticed soon after it runs out.
+        """
+        if deep_every is None:
+            deep_every = max(1, min(30, int(self._policy.enqueue_lease_seconds / (3 * interval))))
+        passes = 0
+        while True:
+            try:
+                deep = passes % deep_every == 0
+                await self.run_once(queued_older_than=self._policy.enqueue_lease_seconds if deep else None)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("recovery sweep failed; trying again in %.0f s", interval, exc_info=True)
+            passes += 1
+            await asyncio.sleep(interval)

@@ -1,0 +1,118 @@
+"""The dispatch service's database and broker calls, grouped across concurrent send requests.
+
+Each small /send stores a dispatch, looks up its recipients, inserts its deliveries, hands them to the
+broker and marks the dispatch expanded. Under load, many requests do each step at the same moment: the
+steps here run them as one ``insert_many``, one ``find``, one enqueue per channel and one
+``update_many`` for the whole group (host.storage.group_commit). A failure reaches only the requests it hit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping, Sequence
+from typing import Any
+
+from pymongo.errors import BulkWriteError
+
+from host.audience.opt_outs import find_opted_out
+from host.audience.users import find_users
+from host.dispatch.outbox import Outbox
+from host.storage.documents import utcnow
+from host.storage.group_commit import GroupCommit
+from host.storage.store import Store
+
+__all__ = ["DispatchWrites"]
+
+Doc = dict[str, Any]
+_DUPLICATE_KEY = 11000
+
+
+def _errors_by_job(
+    exc: BulkWriteError, sizes: Sequence[int], ignore_duplicates: bool
+) -> list[Exception | None]:
+    """Which jobs of a grouped ``insert_many`` failed: write errors are mapped back by document index."""
+    starts, offset = [], 0
+    for size in sizes:
+        starts.append(offset)
+        offset += size
+    failed: list[Exception | None] = [None] * len(sizes)
+    for error in exc.details.get("writeErrors", []):
+        if ignore_duplicates and error.get("code") == _DUPLICATE_KEY:
+            continue
+        index = int(error.get("index", 0))
+        job = max(j for j, start in enumerate(starts) if start <= index)
+        failed[job] = BulkWriteError({"writeErrors": [error], "nInserted": 0})
+    return failed
+
+
+class DispatchWrites:
+    """Grouped writes of one Store and Outbox (so of one event loop)."""
+
+    def __init__(self, store: Store, outbox: Outbox) -> None:
+        self._store = store
+        self._outbox = outbox
+        self.insert_dispatch = GroupCommit[Doc, None](self._insert_dispatches, max_size=500)
+        self.find_users = GroupCommit[tuple[Sequence[str], Mapping[str, int]], dict[str, Doc]](
+            self._find_users, size=lambda job: len(job[0]), max_size=1000
+        )
+        self.find_opt_outs = GroupCommit[list[str], Container[str]](
+            self._find_opt_outs, size=len, max_size=5000
+        )
+        self.insert_deliveries = GroupCommit[list[Doc], None](
+            self._insert_deliveries, size=len, max_size=5000
+        )
+        self.hand_over = GroupCommit[Mapping[str, Sequence[str]], bool](
+            self._hand_over, size=lambda job: sum(map(len, job.values())), max_size=5000
+        )
+        self.mark_expanded = GroupCommit[str, None](self._mark_expanded, max_size=500)
+
+    async def _insert_dispatches(self, docs: list[Doc]) -> list[BaseException | None]:
+        try:
+            await self._store.dispatches.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            return list(_errors_by_job(exc, [1] * len(docs), ignore_duplicates=False))
+        return [None] * len(docs)
+
+    async def _find_users(
+        self, jobs: list[tuple[Sequence[str], Mapping[str, int]]]
+    ) -> list[dict[str, Doc] | BaseException]:
+        ids = list(dict.fromkeys(uid for wanted, _ in jobs for uid in wanted))
+        projection: dict[str, int] = {}
+        for _, fields in jobs:
+            projection.update(fields)  # the union: a user read for one channel more is harmless
+        found = await find_users(self._store, ids, projection)
+        return [{uid: found[uid] for uid in wanted if uid in found} for wanted, _ in jobs]
+
+    async def _find_opt_outs(self, jobs: list[list[str]]) -> list[Container[str] | BaseException]:
+        found = await find_opted_out(self._store.db, (opt_out for job in jobs for opt_out in job))
+        return [found.intersection(job) for job in jobs]
+
+    async def insert_deliveries_now(self, docs: list[Doc]) -> None:
+        """Insert one large batch of deliveries on its own (deliveries already there are fine)."""
+        [outcome] = await self._insert_deliveries([docs])
+        if outcome is not None:
+            raise outcome
+
+    async def _insert_deliveries(self, jobs: list[list[Doc]]) -> list[BaseException | None]:
+        docs = [doc for job in jobs for doc in job]
+        if not docs:
+            return [None] * len(jobs)
+        try:
+            await self._store.deliveries.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            # a resumed expansion meets the deliveries it wrote before: those are fine
+            return list(_errors_by_job(exc, [len(job) for job in jobs], ignore_duplicates=True))
+        return [None] * len(jobs)
+
+    async def _hand_over(self, jobs: list[Mapping[str, Sequence[str]]]) -> list[bool | BaseException]:
+        merged: dict[str, list[str]] = {}
+        for ids_by_channel in jobs:
+            for channel, ids in ids_by_channel.items():
+                merged.setdefault(channel, []).extend(ids)
+        handed = await self._outbox.hand_over(merged)
+        return [handed] * len(jobs)
+
+    async def _mark_expanded(self, dispatch_ids: list[str]) -> list[BaseException | None]:
+        await self._store.dispatches.update_many(
+            {"_id": {"$in": dispatch_ids}}, {"$set": {"state": "expanded", "expanded_at": utcnow()}}
+        )
+        return [None] * len(dispatch_ids)

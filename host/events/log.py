@@ -1,0 +1,275 @@
+"""Delivery events, written down outbox-style for the configured webhook endpoints.
+
+host.events.webhooks posts them.
+
+Collections:
+
+- ``events``: ``{_id, type, created_at, dispatch_id, data}``; ``data`` is the camelCase delivery or dispatch
+  view of the API. Ids are deterministic (``<delivery id>:sent``, ``<dispatch id>:completed`` ...), so
+  recording the same outcome twice (a batch handed out again) writes one event.
+- ``webhook_deliveries``: one record per event and endpoint, ``_id`` ``<event id>:<endpoint index>``:
+  status ``pending`` → ``delivered`` | ``failed``, attempts, last HTTP status and error.
+- ``webhook_queue``: the small set of records still to post, ``_id`` = the record's; deleted once a record
+  is delivered or failed. The poster reads only this collection.
+
+When events are written:
+
+- ``delivery.sent`` / ``delivery.failed`` (and ``delivery.skipped`` if a channel outcome ever is one): by
+  :meth:`EventLog.delivery_outcomes`, called by host.delivery.outcomes once per batch, before the
+  batch's results.
+- ``delivery.skipped``, and ``delivery.failed`` for deliveries refused at fan-out (invalid address): when the
+  dispatch completes, from one query of its deliveries; the fan-out hot path is left alone.
+- ``dispatch.completed``: once every delivery of an expanded dispatch is settled (sent, failed or skipped).
+  Checked for the dispatches of each recorded batch (debounced, by the poster) and, as a fallback, for the
+  dispatches created in the last hour. Exactly once: the event's id is the dispatch's, and its insert is the
+  claim; ``completed_at`` is then set on the dispatch.
+- ``delivery.delivered`` / ``delivery.undelivered``: Twilio's status callbacks
+  (host.api.routes.twilio_status).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+from pymongo.errors import BulkWriteError
+
+from host.errors import ConfigurationError
+from host.settings import Settings
+from host.settings.webhooks import WebhookEndpoint
+from host.storage.documents import utcnow
+from host.storage.store import Store
+
+__all__ = ["SECRET_VARIABLE", "EventLog", "event_body", "insert_missing"]
+
+log = logging.getLogger(__name__)
+
+Doc = dict[str, Any]
+SECRET_VARIABLE = "TIDINGS_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
+_DUPLICATE_KEY = 11000
+_UNSETTLED = ("queued", "sending")
+_TYPE_OF_STATUS = {
+    "sent": "delivery.sent",
+    "failed": "delivery.failed",
+    "skipped": "delivery.skipped",
+    "delivered": "delivery.delivered",
+    "undelivered": "delivery.undelivered",
+}
+#: the fallback completion check looks at dispatches created this recently
+COMPLETION_WINDOW = timedelta(hours=1)
+
+
+async def insert_missing(collection: Any, docs: Sequence[Doc]) -> list[Doc]:
+    """Insert what is not there yet; returns the documents that were inserted."""
+    if not docs:
+        return []
+    try:
+        await collection.insert_many(list(docs), ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != _DUPLICATE_KEY for error in errors):
+            raise
+        duplicate = {error["index"] for error in errors}
+        return [doc for index, doc in enumerate(docs) if index not in duplicate]
+    return list(docs)
+
+
+def event_body(event: Doc) -> bytes:
+    """The JSON body posted to endpoints: ``{id, type, createdAt, data}``."""
+    created = event["created_at"]
+    return msgspec.json.encode(
+        {"id": event["_id"], "type": event["type"], "createdAt": created, "data": event["data"]}
+    )
+
+
+class EventLog:
+    """Writes events and their per-endpoint records; one per Runtime (so per event loop)."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.endpoints: list[WebhookEndpoint] = list(settings.config.webhooks)
+        if self.endpoints and not settings.environ.get(SECRET_VARIABLE):
+            raise ConfigurationError(SECRET_VARIABLE, "required because webhooks are configured")
+        self.secret = settings.environ.get(SECRET_VARIABLE, "").encode()
+        self._store = store
+        db = store.db
+        self.events = db["events"]
+        self.records = db["webhook_deliveries"]
+        self.queue = db["webhook_queue"]
+        self.attempts = db["webhook_attempts"]
+        #: dispatches of recorded batches, to check for completion (the poster drains it)
+        self.to_check: set[str] = set()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any endpoint is configured (without one, nothing is written)."""
+        return bool(self.endpoints)
+
+    async def ensure_indexes(self) -> None:
+        """The console lists events newest first and records by event."""
+        await self.events.create_index("created_at")
+        await self.records.create_index("event_id")
+
+    async def emit(self, events: Iterable[Doc]) -> None:
+        """Write events, their records for the endpoints that want them, and queue those records.
+
+        Queue entries first, then records, then events: a crash in between leaves an entry the poster
+        drops (no event or record after a grace period), never an event nobody posts. An event written
+        again (its outcome recorded twice) finds its records there and posts nothing twice.
+        """
+        if not self.enabled:
+            return
+        now = utcnow()
+        docs = list(events)
+        records: list[Doc] = []
+        for event in docs:
+            for index, endpoint in enumerate(self.endpoints):
+                if endpoint.wants(event["type"]):
+                    records.append(
+                        {
+                            "_id": f"{event['_id']}:{index}",
+                            "event_id": event["_id"],
+                            "endpoint": index,
+                            "url": endpoint.url,
+                            "status": "pending",
+                            "attempts": 0,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                    )
+        if not records:
+            return
+        await insert_missing(
+            self.queue,
+            [
+                {"_id": r["_id"], "event_id": r["event_id"], "created_at": now, "due_at": now, "token": 0}
+                for r in records
+            ],
+        )
+        await insert_missing(self.records, records)
+        await insert_missing(self.events, docs)
+
+    async def delivery_outcomes(self, deliveries: Sequence[Doc]) -> None:
+        """Events for a batch's settled deliveries (documents as written back); notes their dispatches."""
+        if not self.enabled:
+            return
+        events = [self.delivery_event(doc) for doc in deliveries if doc.get("status") in _TYPE_OF_STATUS]
+        await self.emit(events)
+        self.to_check.update(doc["dispatch_id"] for doc in deliveries)
+
+    def delivery_event(self, doc: Doc) -> Doc:
+        """The event of a delivery in its current status."""
+        from host.api.routes.dispatches import (
+            delivery_view,  # host.api.routes.dispatches imports the runtime, which imports this
+        )
+
+        event_type = _TYPE_OF_STATUS[doc["status"]]
+        return {
+            "_id": f"{doc['_id']}:{doc['status']}",
+            "type": event_type,
+            "created_at": utcnow(),
+            "dispatch_id": doc["dispatch_id"],
+            "data": msgspec.to_builtins(delivery_view(doc)),
+        }
+
+    async def check_completed(self, dispatch_id: str) -> bool:
+        """Write ``dispatch.completed`` (and the fan-out's skipped ones) if every delivery is settled."""
+        from host.api.routes.dispatches import DispatchView
+
+        dispatch = await self._store.dispatches.find_one({"_id": dispatch_id})
+        if dispatch is not None and dispatch.get("state") == "expanding":
+            self.to_check.add(dispatch_id)  # its last outcomes came before its fan-out ended: look again
+        if dispatch is None or dispatch.get("state") != "expanded" or dispatch.get("completed_at"):
+            return False
+        counts: dict[str, dict[str, int]] = {name: {} for name in dispatch["channels"]}
+        total = 0
+        pipeline: list[Doc] = [
+            {"$match": {"dispatch_id": dispatch_id}},
+            {"$group": {"_id": {"channel": "$channel", "status": "$status"}, "n": {"$sum": 1}}},
+        ]
+        async for row in await self._store.deliveries.aggregate(pipeline):
+            if row["_id"]["status"] in _UNSETTLED:
+                return False
+            counts.setdefault(row["_id"]["channel"], {})[row["_id"]["status"]] = row["n"]
+            total += row["n"]
+        # settled before any attempt (fan-out): skipped, or failed on an invalid address
+        early: list[Doc] = []
+        if any(counts[c].get("skipped") or counts[c].get("failed") for c in counts):
+            async for doc in self._store.deliveries.find({"dispatch_id": dispatch_id}):
+                if doc["status"] == "skipped" or (doc["status"] == "failed" and not doc.get("attempts")):
+                    early.append(self.delivery_event(doc))
+        await self.emit(early)
+        now = utcnow()
+        view = DispatchView(
+            id=dispatch_id,
+            channels=dispatch["channels"],
+            recipients=len(dispatch.get("recipients") or []),
+            clusters=dispatch.get("clusters") or [],
+            template_id=dispatch.get("template_id"),
+            state=dispatch["state"],
+            created_at=dispatch["created_at"],
+            counts=counts,
+            total=total,
+            settled=True,
+        )
+        data = msgspec.to_builtins(view) | {"completedAt": msgspec.to_builtins(now)}
+        completed = {
+            "_id": f"{dispatch_id}:completed",
+            "type": "dispatch.completed",
+            "created_at": now,
+            "dispatch_id": dispatch_id,
+            "data": data,
+        }
+        await self.emit([completed])
+        await self._store.dispatches.update_one({"_id": dispatch_id}, {"$set": {"completed_at": now}})
+        return True
+
+    async def check_noted(self) -> None:
+        """Check the dispatches of the batches recorded since the last call."""
+        noted, self.to_check = self.to_check, set()
+        for dispatch_id in noted:
+            await self.check_completed(dispatch_id)
+
+    async def check_recent(self) -> None:
+        """The fallback: every recent dispatch not completed yet (all skipped at fan-out, or a race)."""
+        since = utcnow() - COMPLETION_WINDOW
+        cursor = self._store.dispatches.find({"created_at": {"$gte": since}}, {"state": 1, "completed_at": 1})
+        candidates = [
+            d["_id"] async for d in cursor if d.get("state") == "expanded" and not d.get("completed_at")
+        ]
+        for dispatch_id in candidates:
+            await self.check_completed(dispatch_id)
+
+    async def replay(self, event_id: str) -> int:
+        """Queue an event again for every endpoint that wants it; returns how many records were queued."""
+        event = await self.events.find_one({"_id": event_id})
+        if event is None:
+            return 0
+        now = utcnow()
+        queued = 0
+        for index, endpoint in enumerate(self.endpoints):
+            if not endpoint.wants(event["type"]):
+                continue
+            record_id = f"{event_id}:{index}"
+            await self.records.update_one(
+                {"_id": record_id},
+                {
+                    "$set": {"status": "pending", "updated_at": now, "url": endpoint.url},
+                    "$setOnInsert": {
+                        "event_id": event_id,
+                        "endpoint": index,
+                        "attempts": 0,
+                        "created_at": now,
+                    },
+                },
+                upsert=True,
+            )
+            await self.queue.update_one(
+                {"_id": record_id},
+                {"$set": {"event_id": event_id, "due_at": now}, "$inc": {"token": 1}},
+                upsert=True,
+            )
+            queued += 1
+        return queued

@@ -1,0 +1,176 @@
+"""The channel registry: channels are plugins found through the ``tidings.channels`` entry-point group.
+
+Built-in channels are registered exactly like third-party ones. A malformed plugin is refused at
+registration with a PluginError naming what it lacks, so mistakes fail at start-up, not at 3 a.m.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from functools import partial
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import msgspec
+
+from host.delivery.rate_limits import HOST_CHANNEL_OPTIONS, configured_rate
+from host.errors import ConfigurationError, PluginError
+from host.plugins.channel import Channel, ChannelContext, Limits, Message
+from host.plugins.providers import FAILOVER_OPTIONS, ProviderSlot, build_providers, circuit_policy
+from host.settings import ServiceConfig
+
+__all__ = ["ENTRY_POINT_GROUP", "ChannelRegistry", "discover_channel_types"]
+
+ENTRY_POINT_GROUP = "tidings.channels"
+
+_REQUIRED_ATTRIBUTES: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "address_field": str,
+    "env_prefix": str,
+    "template_fields": Mapping,
+    "required": tuple,
+    "html_fields": tuple,
+    "needs_sender": bool,
+    "limits": Limits,
+}
+_REQUIRED_METHODS = ("parse_address", "startup", "open", "shutdown")
+
+
+def _check_plugin(entry_point_name: str, plugin: Any) -> type[Channel]:
+    where = f"channel plugin {entry_point_name!r} ({getattr(plugin, '__module__', '?')})"
+    if not isinstance(plugin, type):
+        raise PluginError(f"{where}: must be a class, got {type(plugin).__name__}")
+    for attribute, kind in _REQUIRED_ATTRIBUTES.items():
+        value = getattr(plugin, attribute, None)
+        if not isinstance(value, kind):
+            raise PluginError(f"{where}: class attribute {attribute!r} is missing or not a {kind}")
+    config_type = getattr(plugin, "config_type", None)
+    if not (isinstance(config_type, type) and issubclass(config_type, msgspec.Struct)):
+        raise PluginError(f"{where}: 'config_type' must be a msgspec.Struct subclass")
+    for method in _REQUIRED_METHODS:
+        if not callable(getattr(plugin, method, None)):
+            raise PluginError(f"{where}: method {method!r} is missing")
+    declared = getattr(plugin, "name")  # noqa: B009 (plugin is a plain type here)
+    if declared != entry_point_name:
+        raise PluginError(f"{where}: declares name {declared!r} but is registered as {entry_point_name!r}")
+    attributes = {field.name for field in msgspec.structs.fields(Message)}
+    for attr in getattr(plugin, "template_fields"):  # noqa: B009
+        if attr not in attributes:
+            raise PluginError(f"{where}: template_fields maps unknown Message attribute {attr!r}")
+    checked: type[Channel] = plugin
+    return checked
+
+
+def discover_channel_types(points: Iterable[EntryPoint] | None = None) -> dict[str, type[Channel]]:
+    """Load and check every channel class registered under the entry-point group."""
+    found: dict[str, type[Channel]] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP) if points is None else points:
+        if point.name in found:
+            raise PluginError(f"two channel plugins are registered as {point.name!r}")
+        try:
+            plugin = point.load()
+        except Exception as exc:
+            raise PluginError(f"channel plugin {point.name!r} failed to import: {exc}") from exc
+        found[point.name] = _check_plugin(point.name, plugin)
+    return found
+
+
+def _channel_config(
+    channel_type: type[Channel], environ: Mapping[str, str], prefix: str | None = None
+) -> Any:
+    prefix = channel_type.env_prefix if prefix is None else prefix
+    values: dict[str, str] = {}
+    for field in msgspec.structs.fields(channel_type.config_type):
+        variable = prefix + field.name.upper()
+        if environ.get(variable):
+            values[field.name] = environ[variable]
+    try:
+        return msgspec.convert(values, channel_type.config_type, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigurationError(f"{prefix}*", f"{channel_type.name} channel: {exc}") from exc
+
+
+def _instance(
+    channel_type: type[Channel], environ: Mapping[str, str], context: ChannelContext, prefix: str
+) -> Channel:
+    return channel_type(_channel_config(channel_type, environ, prefix), context)
+
+
+class ChannelRegistry:
+    """The active channels, built from their plugins, the configuration file and the environment."""
+
+    def __init__(
+        self, channels: Mapping[str, Channel], providers: Mapping[str, tuple[ProviderSlot, ...]] | None = None
+    ) -> None:
+        self._channels = dict(channels)  # the primary provider's instance, for addresses and limits
+        self._providers: dict[str, tuple[ProviderSlot, ...]] = {
+            name: (ProviderSlot(None, channel),) for name, channel in self._channels.items()
+        }
+        self._providers.update(providers or {})
+
+    @classmethod
+    def build(
+        cls,
+        config: ServiceConfig,
+        environ: Mapping[str, str],
+        types: Mapping[str, type[Channel]] | None = None,
+    ) -> ChannelRegistry:
+        """Instantiate every active channel; unknown channels or missing senders name the key."""
+        types = discover_channel_types() if types is None else types
+        channels: dict[str, Channel] = {}
+        providers: dict[str, tuple[ProviderSlot, ...]] = {}
+        for index, name in enumerate(config.active_channels):
+            channel_type = types.get(name)
+            if channel_type is None:
+                known = ", ".join(sorted(types)) or "none"
+                raise ConfigurationError(
+                    f"activeChannels[{index}]", f"unknown channel {name!r} (registered: {known})"
+                )
+            sender = config.sender.get(name)
+            if channel_type.needs_sender and not sender:
+                raise ConfigurationError(f"sender.{name}", f"required because {name!r} is an active channel")
+            context = ChannelContext(
+                sender=sender,
+                options={
+                    key: value
+                    for key, value in config.channels.get(name, {}).items()
+                    if key not in HOST_CHANNEL_OPTIONS and key not in FAILOVER_OPTIONS
+                },
+                android_intent_action=config.android_intent_action,
+            )
+            configured_rate(config, name, channel_type)  # a wrong ratePerSecond stops start-up here
+            circuit_policy(config, name)  # so does a wrong circuit, or a wrong provider entry below
+            make = partial(_instance, channel_type, environ, context)
+            providers[name] = build_providers(config, name, channel_type, environ, make)
+            channels[name] = providers[name][0].channel
+        return cls(channels, providers)
+
+    def __getitem__(self, name: str) -> Channel:
+        return self._channels[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._channels
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._channels)
+
+    def items(self) -> Iterable[tuple[str, Channel]]:
+        """The active channels by name."""
+        return self._channels.items()
+
+    def providers(self, name: str) -> tuple[ProviderSlot, ...]:
+        """The channel's providers in the order tried (failover); the first is ``self[name]``."""
+        return self._providers[name]
+
+    def _instances(self) -> list[Channel]:
+        return [slot.channel for slots in self._providers.values() for slot in slots]
+
+    async def startup(self) -> None:
+        """Start every channel (every provider's instance)."""
+        for channel in self._instances():
+            await channel.startup()
+
+    async def shutdown(self) -> None:
+        """Stop every channel, even if one fails to."""
+        for channel in self._instances():
+            await channel.shutdown()

@@ -1,0 +1,123 @@
+"""The actors, declared by the host: one per registered channel (named and queued after it) + the fan-out.
+
+Messages carry ids, never documents. Each worker process builds its Runtime on dramatiq's event-loop
+thread before it takes any message (``before_worker_boot``) and closes it at shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import dramatiq
+from dramatiq.asyncio import EventLoopThread, get_event_loop_thread
+
+from host.runtime.logs import log_context
+from host.runtime.wiring import Runtime
+from host.settings import Settings
+
+__all__ = ["FANOUT_QUEUE", "Actors", "declare_actors", "event_loop_thread"]
+
+log = logging.getLogger(__name__)
+
+FANOUT_QUEUE = "fanout"
+# failures that are not a channel's verdict (database restarting, a bug) retry the whole message:
+# claims make that safe
+_RETRY_OPTIONS: dict[str, Any] = {"max_retries": 100, "min_backoff": 500, "max_backoff": 30_000}
+
+
+def event_loop_thread() -> EventLoopThread:
+    """dramatiq's event-loop thread of this worker process (started by the AsyncIO middleware)."""
+    thread = get_event_loop_thread()
+    if thread is None:
+        raise RuntimeError("dramatiq's AsyncIO middleware has not started its event loop")
+    return thread
+
+
+class Actors:
+    """The declared actors and the two ways the host hands work to them."""
+
+    def __init__(
+        self,
+        broker: dramatiq.Broker,
+        settings: Settings,
+        channel_names: Iterable[str],
+        *,
+        sweep_interval: float | None = 5.0,
+    ) -> None:
+        self.broker = broker
+        self.settings = settings
+        self.runtime: Runtime | None = None
+        self.deliver: dict[str, dramatiq.Actor[Any, Any]] = {}
+        for name in channel_names:
+            self.deliver[name] = self._declare_delivery(name)
+        self.expand: dramatiq.Actor[Any, Any] = dramatiq.actor(  # type: ignore[call-overload]
+            self._expand,
+            actor_name="expand_dispatch",
+            queue_name=FANOUT_QUEUE,
+            broker=broker,
+            time_limit=3_600_000,
+            **_RETRY_OPTIONS,
+        )
+        broker.add_middleware(_WorkerRuntime(self, sweep_interval))
+
+    def _declare_delivery(self, name: str) -> dramatiq.Actor[Any, Any]:
+        async def deliver(ids: list[str]) -> None:
+            with log_context(channel=name, delivery_ids=ids):
+                await self.worker_runtime().delivery.deliver(name, ids)
+
+        deliver.__name__ = f"deliver_{name}"
+        return dramatiq.actor(  # type: ignore[no-any-return,call-overload]
+            deliver, actor_name=f"deliver_{name}", queue_name=name, broker=self.broker, **_RETRY_OPTIONS
+        )
+
+    async def _expand(self, dispatch_id: str) -> None:
+        with log_context(dispatch_id=dispatch_id):
+            await self.worker_runtime().dispatch.expand(dispatch_id)
+
+    def worker_runtime(self) -> Runtime:
+        """The runtime of this worker's event loop."""
+        if self.runtime is None:
+            raise RuntimeError("the worker runtime is not started (before_worker_boot did not run)")
+        return self.runtime
+
+    def new_runtime(self) -> Runtime:
+        """A Runtime for the calling event loop that enqueues through these actors."""
+        return Runtime(self.settings, self.enqueue_delivery, self.schedule_expansion)
+
+    def enqueue_delivery(self, channel: str, ids: list[str], delay_ms: int) -> None:
+        """Hand one batch of delivery ids to the channel's actor."""
+        self.deliver[channel].send_with_options(args=(ids,), delay=delay_ms or None)
+
+    def schedule_expansion(self, dispatch_id: str) -> None:
+        """Hand a dispatch to the fan-out actor."""
+        self.expand.send(dispatch_id)
+
+
+class _WorkerRuntime(dramatiq.Middleware):
+    """Builds the worker's Runtime on dramatiq's event-loop thread before messages run."""
+
+    def __init__(self, actors: Actors, sweep_interval: float | None) -> None:
+        self._actors = actors
+        self._sweep_interval = sweep_interval
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        async def boot() -> None:
+            runtime = self._actors.new_runtime()
+            await runtime.start_worker(self._sweep_interval)
+            self._actors.runtime = runtime
+
+        event_loop_thread().run_coroutine(boot())
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        runtime, self._actors.runtime = self._actors.runtime, None
+        if runtime is not None:
+            event_loop_thread().run_coroutine(runtime.close())
+
+
+def declare_actors(
+    broker: dramatiq.Broker, settings: Settings, *, sweep_interval: float | None = 5.0
+) -> Actors:
+    """Declare every active channel's actor and the fan-out actor on this broker."""
+    return Actors(broker, settings, settings.config.active_channels, sweep_interval=sweep_interval)

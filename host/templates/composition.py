@@ -1,0 +1,140 @@
+"""Composition: which source text feeds each attribute of a channel's Message, and rendering it per user."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bson import ObjectId
+
+from host.access.unsubscribe_links import UnsubscribeLinks
+from host.audience.opt_outs import opt_outs_apply
+from host.errors import NotFound, RequestError
+from host.plugins.channel import Attachment, Channel, Message
+from host.storage.store import Store
+from host.templates.locales import pick_variant, render_locale, variant_fields
+from host.templates.rendering import CompiledTemplate, Renderer
+
+__all__ = ["Composer", "check_content", "load_template", "template_key"]
+
+Doc = dict[str, Any]
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def template_key(camel_field: str) -> str:
+    """The storage key of a template field: ``emailHtmlMessage`` → ``email_html_message``."""
+    return _CAMEL.sub("_", camel_field).lower()
+
+
+async def load_template(store: Store, template_id: str) -> Doc:
+    """The template with this id (an ObjectId, as Mia's) or, as a convenience, this unique name."""
+    query: Doc = {"_id": ObjectId(template_id)} if ObjectId.is_valid(template_id) else {"name": template_id}
+    template = await store.templates.find_one(query)
+    if template is None:
+        raise NotFound(f"templateId: no template with id {template_id!r}")
+    return template
+
+
+def _sources(
+    channel: Channel, template: Mapping[str, Any] | None, title: str | None, content: str | None
+) -> dict[str, tuple[str, str]]:
+    """Message attribute → (field name, source text) for one channel."""
+    sources: dict[str, tuple[str, str]] = {}
+    for attr, field in channel.template_fields.items():
+        if template is not None:
+            text = template.get(template_key(field))
+            if text:
+                sources[attr] = (field, text)
+        elif attr == "subject" and title:
+            sources[attr] = ("messageTitle", title)
+        elif attr == "text" and content:
+            sources[attr] = ("messageContent", content)
+    return sources
+
+
+def _syntax(template: Mapping[str, Any] | None) -> Any:
+    return (template or {}).get("syntax", "jinja")
+
+
+def check_content(
+    renderer: Renderer,
+    channels: Sequence[tuple[str, Channel]],
+    template: Mapping[str, Any] | None,
+    title: str | None,
+    content: str | None,
+) -> None:
+    """Refuse (4xx) content that lacks a field a requested channel needs, or that does not compile."""
+    for name, channel in channels:
+        sources = _sources(channel, template, title, content)
+        for requirement in channel.required:
+            options = requirement.split("|")
+            if not any(option in sources for option in options):
+                wanted = " or ".join(channel.template_fields.get(o, o) for o in options)
+                owner = f"template {template.get('name')!r}" if template else "the request"
+                raise RequestError(f"{owner} has no {wanted}, required by channel {name!r}")
+        for attr, (field, text) in sources.items():
+            try:
+                renderer.compile(
+                    text, field=field, html=attr in channel.html_fields, syntax=_syntax(template)
+                )
+            except Exception as exc:
+                raise RequestError(f"{field}: {exc}") from exc
+
+
+class Composer:
+    """Renders one channel's Message of one dispatch for any of its users (templates compiled once)."""
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        channel: Channel,
+        dispatch: Mapping[str, Any],
+        template: Mapping[str, Any] | None,
+        attachments: Sequence[Attachment] = (),
+        unsubscribe: UnsubscribeLinks | None = None,
+    ) -> None:
+        # e-mails get RFC 8058 one-click unsubscribe headers, unless the dispatch is transactional
+        mails = channel.name == "email" and opt_outs_apply(dispatch.get("category"))
+        self._unsubscribe = unsubscribe if mails else None
+        # every variant is compiled here, once per dispatch and channel, never per user
+        self._variants: dict[str | None, dict[str, CompiledTemplate]] = {}
+        for variant in [None, *((template or {}).get("locales") or {})]:
+            fields = variant_fields(template, variant) if template is not None else None
+            compiled: dict[str, CompiledTemplate] = {}
+            for attr, (field, text) in _sources(
+                channel, fields, dispatch.get("title"), dispatch.get("content")
+            ).items():
+                compiled[attr] = renderer.compile(
+                    text,
+                    field=field if variant is None else f"locales.{variant}.{field}",
+                    html=attr in channel.html_fields,
+                    syntax=_syntax(template),
+                )
+            self._variants[variant] = compiled
+        self._data: Mapping[str, Any] = dispatch.get("data") or {}
+        email = dispatch.get("email") or {}
+        self._fixed: dict[str, Any] = {
+            "sender": email.get("sender"),
+            "cc": tuple(email.get("cc") or ()),
+            "bcc": tuple(email.get("bcc") or ()),
+            "attachments": tuple(attachments),
+            "data": dict((template or {}).get("push_data") or {}),
+        }
+
+    def compose(
+        self, user: Mapping[str, Any], locale: str | None = None, user_id: str | None = None
+    ) -> Message:
+        """The message for this user in the variant of ``locale`` (host.templates.locales).
+
+        Raises RenderError naming the field. A locale Babel does not know formats in the default one.
+        With ``user_id``, an e-mail carries the user's unsubscribe link (host.access.unsubscribe_links).
+        """
+        compiled = self._variants[pick_variant((v for v in self._variants if v is not None), locale)]
+        language = render_locale(locale)
+        rendered: dict[str, Any] = {
+            attr: t.render(user, self._data, locale=language) for attr, t in compiled.items()
+        }
+        if self._unsubscribe is not None and user_id is not None:
+            return Message(**rendered, **self._fixed, headers=self._unsubscribe.headers(user_id, "email"))
+        return Message(**rendered, **self._fixed)
