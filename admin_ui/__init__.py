@@ -1,7 +1,8 @@
-"""The Tidings staff console: a Litestar plugin with server-rendered pages (Jinja2 + vendored htmx)."""
+"""The Tidings staff console: an app plugin (entry point ``console`` of ``tidings.plugins``).
 
-from __future__ import annotations
-
-from admin_ui.plugin import AdminPlugin
-
-__all__ = ["AdminPlugin"]
+Server-rendered pages (Jinja2 + vendored htmx) under ``/console``, behind staff login. The console is
+registered exactly as a third-party add-on would be (host.plugins.app) and receives the Runtime through
+dependency injection; it calls the host's services (``runtime.templates``, ``runtime.users``,
+``runtime.dispatches`` ...), never their collections. Its own storage (staff accounts, sessions, login
+throttling) is :class:`admin_ui.plugin.Console`. May import: host (any room), never the other way.
+"""

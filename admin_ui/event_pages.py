@@ -21,35 +21,15 @@ __all__ = ["list_events", "replay_event"]
 Doc = dict[str, Any]
 
 
-async def _with_records(runtime: Runtime, events: list[Doc]) -> list[Doc]:
-    """Each event with its per-endpoint records (``records``), in endpoint order."""
-    ids = [event["_id"] for event in events]
-    by_event: dict[str, list[Doc]] = {event_id: [] for event_id in ids}
-    async for record in runtime.events.records.find({"event_id": {"$in": ids}}):
-        by_event.setdefault(record["event_id"], []).append(record)
-    for event in events:
-        event["records"] = sorted(by_event.get(event["_id"], []), key=lambda r: r["endpoint"])
-    return events
-
-
 @get("/events", include_in_schema=False)
 async def list_events(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Response[Any]:
     """The newest events, filtered by type, with their status per endpoint."""
     skip = max(int(request.query_params.get("skip", "0") or 0), 0)
-    criteria: Doc = {}
     event_type = str(request.query_params.get("type") or "").strip()
-    if event_type:
-        criteria["type"] = event_type
-    events = (
-        await runtime.events.events.find(criteria)
-        .sort("created_at", -1)
-        .skip(skip)
-        .limit(PAGE_SIZE)
-        .to_list()
-    )
+    events = await runtime.events.recent(event_type or None, skip=skip, limit=PAGE_SIZE)
     name = "_event_rows.html" if is_htmx(request) else "events.html"
     return page(
-        request, name, events=await _with_records(runtime, events), endpoints=runtime.events.endpoints,
+        request, name, events=events, endpoints=runtime.events.endpoints,
         event_type=event_type, skip=skip, size=PAGE_SIZE,
     )  # fmt: skip
 
@@ -61,5 +41,5 @@ async def replay_event(
     """Queue one event again for its endpoints; answers its row."""
     if not await runtime.events.replay(event_id):
         raise NotFound(f"no event {event_id!r} for any configured endpoint")
-    event = await runtime.events.events.find_one({"_id": event_id})
-    return partial(request, "_event_rows.html", events=await _with_records(runtime, [event] if event else []))
+    event = await runtime.events.get(event_id)
+    return partial(request, "_event_rows.html", events=[event] if event else [])

@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from admin_ui.pages import is_htmx, page
 from admin_ui.roles import ADMIN_ONLY
 from admin_ui.sessions import session_of
-from host.access.api_keys import SCOPES, ApiKeys, NewApiKey
+from host.access.api_keys import SCOPES, NewApiKey
 from host.errors import RequestError
 from host.runtime.wiring import Runtime
 
@@ -25,7 +25,7 @@ async def _keys_view(
     made: NewApiKey | None = None,
     error: str = "",
 ) -> Response[Any]:
-    keys = await ApiKeys(runtime.store.db).list()
+    keys = await runtime.api_keys.list()
     name = "_api_keys.html" if is_htmx(request) else "api_keys.html"
     return page(request, name, keys=keys, scopes=SCOPES, made=made, error=error)
 
@@ -42,7 +42,7 @@ async def create_key(request: Request[Any, Any, Any], runtime: NamedDependency[R
     form = await request.form()
     creator = str(session_of(request).get("staff", ""))
     try:
-        made = await ApiKeys(runtime.store.db).create(
+        made = await runtime.api_keys.create(
             str(form.get("name", "")), [str(s) for s in form.getall("scope", [])], created_by=creator
         )
     except RequestError as exc:
@@ -55,5 +55,5 @@ async def revoke_key(
     request: Request[Any, Any, Any], prefix: FromPath[str], runtime: NamedDependency[Runtime]
 ) -> Response[Any]:
     """Revoke a key: API calls with it get 401 from now on."""
-    await ApiKeys(runtime.store.db).revoke(prefix)
+    await runtime.api_keys.revoke(prefix)
     return await _keys_view(request, runtime)

@@ -17,10 +17,10 @@ from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.response import Redirect
 
+from admin_ui.console import Console
 from admin_ui.pages import page
 from admin_ui.sessions import csrf_token, session_of
-from admin_ui.staff import LoginThrottle, Staff, hash_password, normalise_email, verify_password
-from host.runtime.wiring import Runtime
+from admin_ui.staff import hash_password, normalise_email, verify_password
 from host.storage.documents import utcnow
 
 __all__ = ["FAILURE_DELAY", "LOGIN_COOKIE", "login_form", "login_submit", "logout"]
@@ -60,7 +60,7 @@ async def login_form(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @post("/login", opt={"public": True}, include_in_schema=False, status_code=303)
-async def login_submit(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Response[Any]:
+async def login_submit(request: Request[Any, Any, Any], console: NamedDependency[Console]) -> Response[Any]:
     """Check the password; start a session on success, count the failure otherwise."""
     form = await request.form()
     email = normalise_email(str(form.get("email", "")))
@@ -75,7 +75,7 @@ async def login_submit(request: Request[Any, Any, Any], runtime: NamedDependency
         return _login_page(
             request, error="Your previous session has ended; please sign in again.", email=email
         )
-    throttle = LoginThrottle(runtime.store.db)
+    throttle = console.throttle
     if await throttle.locked_until(email) is not None:
         await asyncio.sleep(FAILURE_DELAY)
         return _login_page(
@@ -84,18 +84,17 @@ async def login_submit(request: Request[Any, Any, Any], runtime: NamedDependency
             email=email,
             status=429,
         )
-    staff = await Staff.find_one(Staff.email == email)
+    staff = await console.accounts.find(email)
     password = str(form.get("password", ""))
     # verify against a dummy hash for unknown addresses, so timing does not tell which accounts exist
-    verified = verify_password(staff.password_hash if staff else _DUMMY_HASH, password)
-    if not verified or staff is None or staff.disabled_at is not None:
+    verified = verify_password(staff["password_hash"] if staff else _DUMMY_HASH, password)
+    if not verified or staff is None or staff.get("disabled_at") is not None:
         await throttle.failed(email)
         await asyncio.sleep(FAILURE_DELAY)
         return _login_page(request, error="Wrong e-mail address or password.", email=email, status=401)
     await throttle.succeeded(email)
-    staff.last_login_at = utcnow()
-    await staff.save()
-    session: dict[str, Any] = {"staff": staff.email, "login_at": utcnow().timestamp()}
+    await console.accounts.logged_in(staff["email"])
+    session: dict[str, Any] = {"staff": staff["email"], "login_at": utcnow().timestamp()}
     csrf_token(session)
     request.set_session(session)
     response: Response[Any] = Redirect(path="/console/templates", status_code=303)

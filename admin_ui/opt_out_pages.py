@@ -9,7 +9,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from admin_ui.pages import partial
-from host.audience.opt_outs import list_opt_outs, record_opt_out, remove_opt_out
 from host.runtime.wiring import Runtime
 
 __all__ = ["add_opt_out", "opt_out_context", "remove_user_opt_out"]
@@ -17,7 +16,7 @@ __all__ = ["add_opt_out", "opt_out_context", "remove_user_opt_out"]
 
 async def opt_out_context(runtime: Runtime, user_id: str) -> dict[str, Any]:
     """What ``_opt_outs.html`` shows: the user's opt-outs and the channels one can be added for."""
-    opt_outs = await list_opt_outs(runtime.store.db, user_id)
+    opt_outs = await runtime.opt_outs.of_user(user_id)
     taken = {doc["channel"] for doc in opt_outs}
     return {
         "user_id": user_id,
@@ -42,7 +41,7 @@ async def add_opt_out(
     if channel not in runtime.registry:
         return await _panel(request, runtime, user_id, f"{channel!r} is not an active channel.")
     reason = str(form.get("reason", "")).strip() or None
-    await record_opt_out(runtime.store.db, user_id, channel, "console", reason)
+    await runtime.opt_outs.record(user_id, channel, "console", reason)
     return await _panel(request, runtime, user_id)
 
 
@@ -54,5 +53,5 @@ async def remove_user_opt_out(
     runtime: NamedDependency[Runtime],
 ) -> Response[Any]:
     """Opt the user back in on this channel."""
-    await remove_opt_out(runtime.store.db, user_id, channel)
+    await runtime.opt_outs.remove(user_id, channel)
     return await _panel(request, runtime, user_id)

@@ -15,7 +15,7 @@ from litestar import MediaType, Request, Response
 
 from admin_ui.sessions import csrf_token, session_of
 
-__all__ = ["PAGE_SIZE", "SECURITY_HEADERS", "is_htmx", "page", "partial"]
+__all__ = ["PAGE_SIZE", "SECURITY_HEADERS", "is_htmx", "page", "partial", "skip_of"]
 
 PAGE_SIZE = 50
 
@@ -49,6 +49,14 @@ _environment.filters["when"] = _when
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
     """Whether htmx sent the request (it then wants a fragment, not a page)."""
     return request.headers.get("HX-Request") == "true"
+
+
+def skip_of(request: Request[Any, Any, Any]) -> int:
+    """The ``skip`` of a paginated list (0 when absent, negative or not a number)."""
+    try:
+        return max(int(request.query_params.get("skip", "0") or 0), 0)
+    except ValueError:
+        return 0
 
 
 def page(request: Request[Any, Any, Any], name: str, **context: Any) -> Response[str]:

@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import click
 from beanie import init_beanie
 from litestar import Litestar, Request, Response, Router, get
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
+from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.plugins import InitPluginProtocol
 from litestar.response import Redirect
@@ -30,13 +32,14 @@ from admin_ui import (
     key_pages,
     login,
     opt_out_pages,
-    schedule_pages,
     staff_pages,
     template_history_pages,
     template_pages,
 )
+from admin_ui.console import Console
 from admin_ui.roles import account_guard
 from admin_ui.sessions import (
+    SESSIONS_COLLECTION,
     LoginRequired,
     MongoSessionStore,
     SessionConfig,
@@ -44,12 +47,10 @@ from admin_ui.sessions import (
     require_staff,
 )
 from admin_ui.staff import Staff
-from host.runtime.wiring import Runtime
+from admin_ui.staff_cli import announce_first_staff, staff
+from host.plugins.app import AppContext, AppPlugin, EmbeddedContext
 
-if TYPE_CHECKING:
-    from host.api.app import TidingsPlugin  # imported lazily: host.api.app adds this plugin
-
-__all__ = ["AdminPlugin", "console_guard"]
+__all__ = ["AdminPlugin", "Console", "ConsolePlugin", "console_guard"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -83,7 +84,7 @@ ROUTE_HANDLERS = [
     template_history_pages.restore_version,
     delivery_pages.list_dispatches,
     delivery_pages.dispatch_page,
-    schedule_pages.cancel_dispatch,
+    delivery_pages.cancel_dispatch,
     delivery_pages.failure_log,
     delivery_pages.retry_delivery,
     delivery_pages.retry_matching,
@@ -109,40 +110,43 @@ ROUTE_HANDLERS = [
 ]
 
 
-def _secure_default(tidings: TidingsPlugin) -> bool:
-    value = tidings.actors.settings.environ.get("CONSOLE_SECURE_COOKIES", "true").strip().lower()
-    return value not in {"0", "false", "no", "off"}
-
-
 class AdminPlugin(InitPluginProtocol):
-    """Adds the console; it reads through the API runtime of ``tidings`` (its database and renderer)."""
+    """Adds the console under ``/console``; its pages get the Runtime through dependency injection."""
 
-    def __init__(self, tidings: TidingsPlugin, *, secure_cookies: bool | None = None) -> None:
-        self.tidings = tidings
-        self.secure_cookies = _secure_default(tidings) if secure_cookies is None else secure_cookies
-        self.session_store = MongoSessionStore(lambda: self._runtime().store.db)
+    def __init__(self, context: AppContext, *, secure_cookies: bool | None = None) -> None:
+        self._context = context
+        env = context.settings.env
+        self.secure_cookies = env.console_secure_cookies if secure_cookies is None else secure_cookies
+        self._console: Console | None = None
+        self.session_store = MongoSessionStore(lambda: self.console().sessions_collection)
 
-    def _runtime(self) -> Runtime:
-        runtime = self.tidings.runtime
-        assert runtime is not None, "the application has not started"
-        return runtime
+    def console(self) -> Console:
+        """The console's storage of the running application."""
+        assert self._console is not None, "the application has not started"
+        return self._console
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        """Bind the Staff document to the API's database (after the Tidings lifespan connected it)."""
-        runtime = self._runtime()
-        await init_beanie(database=runtime.store.db, document_models=[Staff])
-        await runtime.store.db["console_sessions"].create_index("expires_at", expireAfterSeconds=0)
-        yield
+        """Bind the console's storage to the application's database (once the Runtime is built)."""
+        db = self._context.runtime().store.db
+        await init_beanie(database=db, document_models=[Staff])
+        await db[SESSIONS_COLLECTION].create_index("expires_at", expireAfterSeconds=0)
+        self._console = Console(db)
+        try:
+            yield
+        finally:
+            self._console = None
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        """Register the console router, its static files and its lifespan."""
+        """Register the console router, its static files, its dependency and its lifespan."""
         sessions = SessionConfig(self.session_store, secure=self.secure_cookies)
         console = Router(
             path="/console",
             route_handlers=ROUTE_HANDLERS,
-            guards=[console_guard, account_guard(lambda: self._runtime().store.db)],
+            guards=[console_guard, account_guard(lambda: self.console().accounts)],
             middleware=[sessions.middleware],
+            # a closure, not the bound method: Litestar deep-copies a router's dependencies
+            dependencies={"console": Provide(lambda: self.console(), sync_to_thread=False)},
             exception_handlers={LoginRequired: login_required_handler},
             include_in_schema=False,
         )
@@ -153,3 +157,21 @@ class AdminPlugin(InitPluginProtocol):
         app_config.state["console_secure_cookies"] = self.secure_cookies
         app_config.lifespan.append(self.lifespan)
         return app_config
+
+
+class ConsolePlugin(AppPlugin):
+    """The console as an app plugin (entry point ``console`` of ``tidings.plugins``)."""
+
+    name = "console"
+
+    def litestar_plugins(self, context: AppContext) -> list[Any]:
+        """The console's pages."""
+        return [AdminPlugin(context)]
+
+    def commands(self) -> list[click.Command]:
+        """``tidings staff``."""
+        return [staff]
+
+    def on_embedded_start(self, context: EmbeddedContext) -> None:
+        """The first ``tidings run`` creates ``admin@localhost`` and prints its one-time password."""
+        announce_first_staff(context.mongodb_url, context.database, f"{context.base_url}/console")

@@ -14,8 +14,8 @@ from typing import Any
 
 import msgspec
 
-from host.api.routes.templates import LocaleVariant
 from host.errors import RenderError
+from host.templates.fields import TEXT_FIELDS, LocaleVariant
 from host.templates.rendering import Renderer
 
 __all__ = [
@@ -30,17 +30,8 @@ __all__ = [
     "render_preview",
 ]
 
-#: storage key → (label, channel, is HTML)
-TEMPLATE_FIELDS: dict[str, tuple[str, str, bool]] = {
-    "email_title": ("E-mail subject", "email", False),
-    "email_html_message": ("E-mail HTML", "email", True),
-    "email_message": ("E-mail text", "email", False),
-    "sms_message": ("SMS text", "sms", False),
-    "push_title": ("Push title", "push", False),
-    "push_subtitle": ("Push subtitle", "push", False),
-    "push_message": ("Push body", "push", False),
-    "voice_message": ("Voice text", "voice", False),
-}
+#: storage key → (label, channel, is HTML), in display order (host.templates.fields)
+TEMPLATE_FIELDS: dict[str, tuple[str, str, bool]] = {f.key: (f.label, f.channel, f.html) for f in TEXT_FIELDS}
 
 _GSM_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"

@@ -13,9 +13,9 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from pymongo.asynchronous.database import AsyncDatabase
 
 from admin_ui.sessions import LoginRequired, session_of
+from admin_ui.staff import StaffAccounts
 
 __all__ = ["ADMIN", "ADMIN_ONLY", "EDITOR", "account_guard"]
 
@@ -27,16 +27,14 @@ ADMIN_ONLY: dict[str, Any] = {"role": ADMIN}
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
 
-def account_guard(database: Callable[[], AsyncDatabase[dict[str, Any]]]) -> Guard:
+def account_guard(accounts: Callable[[], StaffAccounts]) -> Guard:
     """The guard after the login check: the account still exists, is enabled, and has the route's role."""
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         if handler.opt.get("public"):
             return
         session = session_of(connection)
-        account = await database()["staff"].find_one(
-            {"email": session.get("staff")}, {"role": 1, "disabled_at": 1}
-        )
+        account = await accounts().access(str(session.get("staff")))
         if account is None or account.get("disabled_at") is not None:
             connection.scope["session"] = {}  # ends the stored session and clears its cookie
             raise LoginRequired()

@@ -21,7 +21,6 @@ from litestar.middleware.session.server_side import ServerSideSessionBackend, Se
 from litestar.response import Redirect
 from litestar.stores.base import Store
 from litestar.types import Empty, Message, ScopeSession
-from pymongo.asynchronous.database import AsyncDatabase
 
 from host.storage.documents import utcnow
 
@@ -29,6 +28,7 @@ __all__ = [
     "CSRF_HEADER",
     "IDLE_SECONDS",
     "LIFETIME_SECONDS",
+    "SESSIONS_COLLECTION",
     "LoginRequired",
     "MongoSessionStore",
     "SessionConfig",
@@ -39,25 +39,23 @@ __all__ = [
 ]
 
 CSRF_HEADER = "X-CSRF-Token"
+SESSIONS_COLLECTION = "console_sessions"
 #: a session ends after this long without a request ...
 IDLE_SECONDS = 2 * 3600
 #: ... and in any case this long after the login
 LIFETIME_SECONDS = 12 * 3600
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-Database = AsyncDatabase[dict[str, Any]]
-
 
 class MongoSessionStore(Store):
     """A Litestar store on one MongoDB collection, bound lazily to the API's database."""
 
-    def __init__(self, database: Callable[[], Database], collection: str = "console_sessions") -> None:
-        self._database = database
-        self._name = collection
+    def __init__(self, collection: Callable[[], Any]) -> None:
+        self._collection = collection
 
     @property
     def _sessions(self) -> Any:
-        return self._database()[self._name]
+        return self._collection()
 
     @staticmethod
     def _expiry(expires_in: int | timedelta | None) -> datetime | None:

@@ -31,8 +31,7 @@ __all__ = [
     "LoginThrottle",
     "Role",
     "Staff",
-    "create_staff",
-    "ensure_first_staff",
+    "StaffAccounts",
     "hash_password",
     "new_staff_fields",
     "verify_password",
@@ -42,6 +41,7 @@ LOCKOUT_AFTER = 5
 LOCKOUT_SECONDS = 900
 FAILURES_COLLECTION = "console_login_failures"
 FIRST_STAFF_EMAIL = "admin@localhost"
+STAFF_COLLECTION = "staff"
 
 Role = Literal["admin", "editor"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -61,7 +61,7 @@ class Staff(Document):
     disabled_at: datetime | None = None
 
     class Settings:
-        name = "staff"
+        name = STAFF_COLLECTION
         indexes = [IndexModel([("email", ASCENDING)], unique=True)]
 
 
@@ -102,20 +102,52 @@ def new_staff_fields(email: str, password: str, role: str = "admin") -> dict[str
     }
 
 
-async def create_staff(email: str, password: str, role: str = "admin") -> Staff:
-    """Store a new staff account (Beanie must be initialised with :class:`Staff`)."""
-    staff = Staff(**new_staff_fields(email, password, role))
-    await staff.insert()
-    return staff
+class StaffAccounts:
+    """The staff accounts of one database: the console's service for them."""
 
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._accounts = db[STAFF_COLLECTION]
 
-async def ensure_first_staff() -> str | None:
-    """Create ``admin@localhost`` with a random password when no staff account exists; return the password."""
-    if await Staff.find_all().limit(1).count():
-        return None
-    password = secrets.token_urlsafe(15)
-    await create_staff(FIRST_STAFF_EMAIL, password)
-    return password
+    async def ensure_indexes(self) -> None:
+        """One account per address (the CLI calls this; the console's lifespan binds :class:`Staff`)."""
+        await self._accounts.create_index("email", unique=True)
+
+    async def create(self, email: str, password: str, role: str = "admin") -> dict[str, Any]:
+        """Store a new account; ValueError names a bad field, DuplicateKeyError means the address exists."""
+        fields = new_staff_fields(email, password, role)
+        await self._accounts.insert_one(fields)
+        return fields
+
+    async def ensure_first(self) -> str | None:
+        """Create ``admin@localhost`` with a random password when there is no account; return the password."""
+        if await self._accounts.find_one({}, {"_id": 1}) is not None:
+            return None
+        password = secrets.token_urlsafe(15)
+        await self.create(FIRST_STAFF_EMAIL, password)
+        return password
+
+    async def find(self, email: str) -> dict[str, Any] | None:
+        """The account with this address (compared as :func:`normalise_email` does), or None."""
+        return await self._accounts.find_one({"email": normalise_email(email)})
+
+    async def access(self, email: str) -> dict[str, Any] | None:
+        """The role and disabled mark of an account: what the console checks on every request."""
+        return await self._accounts.find_one({"email": email}, {"role": 1, "disabled_at": 1})
+
+    async def list(self) -> list[dict[str, Any]]:
+        """Every account by address, without password hashes."""
+        return await self._accounts.find({}, {"password_hash": 0}).sort("email", 1).to_list(None)
+
+    async def logged_in(self, email: str) -> None:
+        """Record a successful login."""
+        await self._accounts.update_one({"email": email}, {"$set": {"last_login_at": utcnow()}})
+
+    async def set_disabled(self, email: str, disabled: bool) -> bool:
+        """Disable (its sessions end at their next request) or enable an account; False if there is none."""
+        result = await self._accounts.update_one(
+            {"email": normalise_email(email)}, {"$set": {"disabled_at": utcnow() if disabled else None}}
+        )
+        return result.matched_count > 0
 
 
 class LoginThrottle:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
-from beanie import init_beanie
 from pymongo.errors import DuplicateKeyError
 
-from admin_ui.staff import FIRST_STAFF_EMAIL, ROLES, Staff, create_staff, ensure_first_staff
+from admin_ui.staff import FIRST_STAFF_EMAIL, ROLES, StaffAccounts
 from host.storage.store import open_client
 
 __all__ = ["announce_first_staff", "staff"]
@@ -19,11 +17,12 @@ __all__ = ["announce_first_staff", "staff"]
 T = TypeVar("T")
 
 
-async def _with_staff(url: str, database: str, work: Callable[[], Awaitable[T]]) -> T:
+async def _with_staff(url: str, database: str, work: Callable[[StaffAccounts], Awaitable[T]]) -> T:
     client = open_client(url)
     try:
-        await init_beanie(database=client[database], document_models=[Staff])
-        return await work()
+        accounts = StaffAccounts(client[database])
+        await accounts.ensure_indexes()
+        return await work(accounts)
     finally:
         await client.close()
 
@@ -46,32 +45,28 @@ def staff() -> None:
 )
 def create(email: str, password: str, role: str) -> None:
     """Create a staff account in the database at MONGODB_URL (MONGODB_DATABASE, default tidings)."""
-    database = os.environ.get("MONGODB_DATABASE") or "tidings"
-    url = os.environ.get("MONGODB_URL")
-    if url:
-        _create(url, database, email, password, role)
-        return
-    # no MONGODB_URL: the embedded mode's database (it must not be running in `tidings run` right now)
-    from host.runtime.embedded import data_dir
-    from host.storage.devdb import DevDatabase
+    from host.runtime.embedded import configured_database
 
-    with DevDatabase(data_file=data_dir() / "devdb") as embedded:
-        _create(embedded.url, database, email, password, role)
+    # without MONGODB_URL: the embedded mode's database (`tidings run` must not be using it now)
+    with configured_database() as (url, database):
+        _create(url, database, email, password, role)
 
 
 def _create(url: str, database: str, email: str, password: str, role: str) -> None:
     try:
-        account = asyncio.run(_with_staff(url, database, lambda: create_staff(email, password, role)))
+        account = asyncio.run(
+            _with_staff(url, database, lambda accounts: accounts.create(email, password, role))
+        )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except DuplicateKeyError:
         raise click.ClickException(f"a staff account {email!r} exists already") from None
-    click.echo(f"staff account {account.email} ({account.role}) created")
+    click.echo(f"staff account {account['email']} ({account['role']}) created")
 
 
 def announce_first_staff(url: str, database: str, console_url: str) -> None:
     """With no staff account yet, create ``admin@localhost`` and print its one-time password, once."""
-    password = asyncio.run(_with_staff(url, database, ensure_first_staff))
+    password = asyncio.run(_with_staff(url, database, lambda accounts: accounts.ensure_first()))
     if password is not None:
         click.echo(
             f"\nFirst start: a console account was created at {console_url}\n"

@@ -9,77 +9,72 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from pymongo.errors import DuplicateKeyError
 
+from admin_ui.console import Console
 from admin_ui.pages import is_htmx, page
 from admin_ui.roles import ADMIN_ONLY
 from admin_ui.sessions import session_of
-from admin_ui.staff import ROLES, new_staff_fields, normalise_email
+from admin_ui.staff import ROLES, normalise_email
 from host.errors import NotFound
-from host.runtime.wiring import Runtime
-from host.storage.documents import utcnow
 
 __all__ = ["create_staff_account", "disable_staff", "enable_staff", "list_staff"]
 
 
 async def _staff_view(
-    request: Request[Any, Any, Any], runtime: Runtime, *, error: str = "", message: str = ""
+    request: Request[Any, Any, Any], console: Console, *, error: str = "", message: str = ""
 ) -> Response[Any]:
-    accounts = await runtime.store.db["staff"].find({}, {"password_hash": 0}).sort("email", 1).to_list(None)
+    accounts = await console.accounts.list()
     name = "_staff.html" if is_htmx(request) else "staff.html"
     me = session_of(request).get("staff")
     return page(request, name, accounts=accounts, roles=ROLES, me=me, error=error, message=message)
 
 
 @get("/staff", opt=ADMIN_ONLY, include_in_schema=False)
-async def list_staff(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Response[Any]:
+async def list_staff(request: Request[Any, Any, Any], console: NamedDependency[Console]) -> Response[Any]:
     """Every staff account with its role, last login, and whether it is disabled."""
-    return await _staff_view(request, runtime)
+    return await _staff_view(request, console)
 
 
 @post("/staff", opt=ADMIN_ONLY, include_in_schema=False, status_code=200)
 async def create_staff_account(
-    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+    request: Request[Any, Any, Any], console: NamedDependency[Console]
 ) -> Response[Any]:
     """Create an account from the form (e-mail, password, role)."""
     form = await request.form()
     try:
-        fields = new_staff_fields(
+        fields = await console.accounts.create(
             str(form.get("email", "")), str(form.get("password", "")), str(form.get("role", "editor"))
         )
-        await runtime.store.db["staff"].insert_one(fields)
     except ValueError as exc:
-        return await _staff_view(request, runtime, error=str(exc).capitalize() + ".")
+        return await _staff_view(request, console, error=str(exc).capitalize() + ".")
     except DuplicateKeyError:
-        return await _staff_view(request, runtime, error="An account with this address exists already.")
+        return await _staff_view(request, console, error="An account with this address exists already.")
     created = f"Account {fields['email']} ({fields['role']}) created."
-    return await _staff_view(request, runtime, message=created)
+    return await _staff_view(request, console, message=created)
 
 
 async def _set_disabled(
-    request: Request[Any, Any, Any], runtime: Runtime, email: str, *, disabled: bool
+    request: Request[Any, Any, Any], console: Console, email: str, *, disabled: bool
 ) -> Response[Any]:
     address = normalise_email(email)
     if disabled and address == session_of(request).get("staff"):
-        return await _staff_view(request, runtime, error="You cannot disable your own account.")
-    result = await runtime.store.db["staff"].update_one(
-        {"email": address}, {"$set": {"disabled_at": utcnow() if disabled else None}}
-    )
-    if result.matched_count == 0:
+        return await _staff_view(request, console, error="You cannot disable your own account.")
+    if not await console.accounts.set_disabled(address, disabled):
         raise NotFound(f"no staff account {address!r}")
     state = "disabled: its sessions end at their next request" if disabled else "enabled"
-    return await _staff_view(request, runtime, message=f"Account {address} {state}.")
+    return await _staff_view(request, console, message=f"Account {address} {state}.")
 
 
 @post("/staff/{email:str}/disable", opt=ADMIN_ONLY, include_in_schema=False, status_code=200)
 async def disable_staff(
-    request: Request[Any, Any, Any], email: FromPath[str], runtime: NamedDependency[Runtime]
+    request: Request[Any, Any, Any], email: FromPath[str], console: NamedDependency[Console]
 ) -> Response[Any]:
     """Disable an account (never one's own, so an admin always remains)."""
-    return await _set_disabled(request, runtime, email, disabled=True)
+    return await _set_disabled(request, console, email, disabled=True)
 
 
 @post("/staff/{email:str}/enable", opt=ADMIN_ONLY, include_in_schema=False, status_code=200)
 async def enable_staff(
-    request: Request[Any, Any, Any], email: FromPath[str], runtime: NamedDependency[Runtime]
+    request: Request[Any, Any, Any], email: FromPath[str], console: NamedDependency[Console]
 ) -> Response[Any]:
     """Enable a disabled account again."""
-    return await _set_disabled(request, runtime, email, disabled=False)
+    return await _set_disabled(request, console, email, disabled=False)

@@ -8,18 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bson import ObjectId
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from pymongo.errors import DuplicateKeyError
 
 from admin_ui.pages import page
 from admin_ui.preview import TEMPLATE_FIELDS
 from admin_ui.sessions import session_of
 from host.errors import NotFound, RequestError
 from host.runtime.wiring import Runtime
-from host.templates.history import list_versions, load_version, save_template, version_of
 
 __all__ = ["FieldDiff", "VersionEntry", "field_diffs", "restore_version", "template_history"]
 
@@ -71,22 +68,13 @@ def field_diffs(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Fie
     return diffs
 
 
-async def _find(runtime: Runtime, template_id: str) -> dict[str, Any]:
-    template = None
-    if ObjectId.is_valid(template_id):
-        template = await runtime.store.templates.find_one({"_id": ObjectId(template_id)})
-    if template is None:
-        raise NotFound(f"no template with id {template_id!r}")
-    return template
-
-
 @get("/templates/{template_id:str}/history", include_in_schema=False)
 async def template_history(
     request: Request[Any, Any, Any], template_id: FromPath[str], runtime: NamedDependency[Runtime]
 ) -> Response[Any]:
     """The versions of a template, newest first, each with what it changed from the one before."""
-    template = await _find(runtime, template_id)
-    versions = await list_versions(runtime.store, template)
+    template = await runtime.templates.find(template_id)
+    versions = await runtime.templates.versions(template)
     entries = []
     for index, kept in enumerate(versions):
         before = versions[index + 1]["fields"] if index + 1 < len(versions) else {}
@@ -95,7 +83,7 @@ async def template_history(
                 version=kept["version"],
                 saved_by=kept.get("saved_by"),
                 saved_at=kept.get("saved_at"),
-                current=kept["version"] == version_of(template),
+                current=kept["version"] == int(template.get("version") or 1),
                 diffs=field_diffs(before, kept["fields"]),
             )
         )
@@ -110,13 +98,14 @@ async def restore_version(
     runtime: NamedDependency[Runtime],
 ) -> Response[Any]:
     """Save an older version's fields as the template's next version, then open the editor."""
-    template = await _find(runtime, template_id)
+    template = await runtime.templates.find(template_id)
     if not version.isdigit():
         raise NotFound(f"no version {version!r}")
-    kept = await load_version(runtime.store, template, int(version))
     try:
-        await save_template(runtime.store, template, kept["fields"], session_of(request).get("staff"))
-    except (DuplicateKeyError, RequestError) as exc:
-        reason = "another template has its name" if isinstance(exc, DuplicateKeyError) else str(exc)
+        await runtime.templates.restore(template, int(version), session_of(request).get("staff"))
+    except RequestError as exc:
+        if exc.status_code == 404:
+            raise
+        reason = "another template has its name" if exc.message.startswith("name:") else exc.message
         return Response(content=f"Not restored: {reason}.", status_code=409, media_type="text/plain")
     return Response(content="", headers={"HX-Redirect": f"/console/templates/{template_id}"})

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from beanie import PydanticObjectId
-from bson import ObjectId
 from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from pymongo.errors import DuplicateKeyError
 
 from admin_ui.pages import PAGE_SIZE, is_htmx, page, partial
 from admin_ui.preview import TEMPLATE_FIELDS, locales_json, parse_data, parse_locales, render_preview
 from admin_ui.sessions import session_of
-from admin_ui.user_lookup import find_user, user_id_of
 from host.dispatch.schemas import SendRequest
-from host.errors import NotFound, RequestError, TidingsError
+from host.errors import RequestError, TidingsError
 from host.runtime.wiring import Runtime
-from host.storage.documents import Template
-from host.templates.history import save_template as save_version
+from host.storage.queries import name_query
 from host.templates.locales import pick_variant, render_locale
+
+Doc = dict[str, Any]
 
 __all__ = [
     "delete_template",
@@ -34,11 +30,10 @@ __all__ = [
 ]
 
 
-async def _template(template_id: str) -> Template:
-    template = await Template.get(PydanticObjectId(template_id)) if ObjectId.is_valid(template_id) else None
-    if template is None:
-        raise NotFound(f"no template with id {template_id!r}")
-    return template
+async def _template(runtime: Runtime, template_id: str) -> Doc:
+    """The template (by id, or by name) as the editor shows it: its document and its ``id``."""
+    doc = await runtime.templates.find(template_id)
+    return {**doc, "id": str(doc["_id"])}
 
 
 def _sources(form: Any) -> dict[str, str]:
@@ -46,11 +41,11 @@ def _sources(form: Any) -> dict[str, str]:
 
 
 @get("/templates", include_in_schema=False)
-async def list_templates(request: Request[Any, Any, Any]) -> Response[Any]:
+async def list_templates(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Response[Any]:
     """Templates by name; ``q`` searches names (case-insensitive)."""
     query = request.query_params.get("q", "").strip()
-    criteria: dict[str, Any] = {"name": {"$regex": re.escape(query), "$options": "i"}} if query else {}
-    templates = await Template.find(criteria).sort("name").limit(PAGE_SIZE * 4).to_list()
+    docs = await runtime.templates.search(name_query(query, None), PAGE_SIZE * 4)
+    templates = [{**doc, "id": str(doc["_id"])} for doc in docs]
     name = "_template_rows.html" if is_htmx(request) else "templates.html"
     return page(request, name, templates=templates, q=query)
 
@@ -68,14 +63,14 @@ async def edit_template(
     request: Request[Any, Any, Any], template_id: FromPath[str], runtime: NamedDependency[Runtime]
 ) -> Response[Any]:
     """The editor of one template, with its live preview."""
-    template = await _template(template_id)
+    template = await _template(runtime, template_id)
     return page(
         request,
         "template_edit.html",
         template=template,
         fields=TEMPLATE_FIELDS,
         channels=list(runtime.registry),
-        locales=locales_json(template.locales),
+        locales=locales_json(template.get("locales")),
     )
 
 
@@ -85,10 +80,7 @@ async def _store(request: Request[Any, Any, Any], runtime: Runtime, template_id:
     name = str(form.get("name", "")).strip()
     if not name:
         return partial(request, "_save_status.html", error="The template needs a name.")
-    current = None
-    if template_id is not None:
-        await _template(template_id)  # 404 for a bad id
-        current = await runtime.store.templates.find_one({"_id": ObjectId(template_id)})
+    current = await runtime.templates.find(template_id) if template_id is not None else None
     fields: dict[str, Any] = {key: (text or None) for key, text in _sources(form).items()}
     try:
         fields["locales"] = parse_locales(str(form.get("locales", "")))
@@ -99,12 +91,16 @@ async def _store(request: Request[Any, Any, Any], runtime: Runtime, template_id:
             if key in current:
                 fields[key] = current[key]
     fields["name"] = name
+    who = session_of(request).get("staff")
     try:
-        doc = await save_version(runtime.store, current, fields, session_of(request).get("staff"))
-    except DuplicateKeyError:
-        return partial(request, "_save_status.html", error=f"Another template is named {name!r}.")
+        if current is None:
+            doc = await runtime.templates.create(fields, who)
+        else:
+            doc = await runtime.templates.replace(current, fields, who)
     except RequestError as exc:
-        return partial(request, "_save_status.html", error=str(exc))
+        if exc.status_code == 409 and exc.message.startswith("name:"):
+            return partial(request, "_save_status.html", error=f"Another template is named {name!r}.")
+        return partial(request, "_save_status.html", error=exc.message)
     if current is None:
         return Response(content="", headers={"HX-Redirect": f"/console/templates/{doc['_id']}"})
     return partial(request, "_save_status.html", saved_at=doc["updated_at"], version=doc["version"])
@@ -127,10 +123,11 @@ async def save_template(
 
 
 @delete("/templates/{template_id:str}", include_in_schema=False, status_code=200)
-async def delete_template(request: Request[Any, Any, Any], template_id: FromPath[str]) -> Response[Any]:
+async def delete_template(
+    request: Request[Any, Any, Any], template_id: FromPath[str], runtime: NamedDependency[Runtime]
+) -> Response[Any]:
     """Delete (the page asks for confirmation first)."""
-    template = await _template(template_id)
-    await template.delete()
+    await runtime.templates.delete(await runtime.templates.find(template_id))
     return Response(content="", headers={"HX-Redirect": "/console/templates"})
 
 
@@ -149,13 +146,13 @@ async def preview_template(
     user: dict[str, Any] = {}
     who = str(form.get("user", "")).strip()
     if who:
-        found = await find_user(runtime.store, who)
+        found = await runtime.users.find(who)
         if found is None:
             problems.append(f"no user with id or e-mail {who!r}: rendering with an empty user")
         else:
             user = found
     # the variant and the formats follow the chosen locale, else the user's, as a delivery does
-    locale = str(form.get("locale") or "").strip() or user.get(runtime.store.fields.locale)
+    locale = str(form.get("locale") or "").strip() or user.get(runtime.users.fields.locale)
     sources = _sources(form)
     variant = None
     try:
@@ -175,10 +172,10 @@ async def send_test(
     request: Request[Any, Any, Any], template_id: FromPath[str], runtime: NamedDependency[Runtime]
 ) -> Response[Any]:
     """Send the saved template to one user on one channel, through the normal dispatch path."""
-    template = await _template(template_id)
+    template = await _template(runtime, template_id)
     form = await request.form()
     who = str(form.get("user", "")).strip()
-    user = await find_user(runtime.store, who) if who else None
+    user = await runtime.users.find(who) if who else None
     if user is None:
         return partial(request, "_send_status.html", error="Pick a user (id or e-mail) to send the test to.")
     try:
@@ -186,8 +183,8 @@ async def send_test(
         accepted = await runtime.dispatch.accept(
             SendRequest(
                 channels=[str(form.get("channel", ""))],
-                recipients=[user_id_of(runtime.store, user)],
-                template_id=str(template.id),
+                recipients=[runtime.users.id_of(user)],
+                template_id=template["id"],
                 data=data,
             )
         )

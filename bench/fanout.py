@@ -29,7 +29,7 @@ import dramatiq
 from litestar.testing import AsyncTestClient
 
 from host.api.app import create_app
-from host.audience.users import delivery_id
+from host.audience.planning import delivery_id
 from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
 from host.runtime.wiring import Runtime

@@ -13,6 +13,7 @@ __all__ = [
     "RequestError",
     "TidingsError",
     "TransientChannelError",
+    "validation_problem",
 ]
 
 
@@ -91,3 +92,16 @@ class PermanentChannelError(ChannelError):
 
 class InvalidAddress(PermanentChannelError):
     """The user's address for a channel is malformed; known before anything is sent."""
+
+
+def validation_problem(exc: Exception) -> tuple[str, str]:
+    """The field path and the problem of a msgspec validation error.
+
+    msgspec writes ``Expected `str`, got `int` - at `$.channels[0]```; this returns
+    ``("channels[0]", "Expected `str`, got `int`")``, and ``("", text)`` for a message without a path.
+    """
+    text = str(exc)
+    message, found, path = text.rpartition(" - at `$")
+    if not found:
+        return "", text.strip()
+    return path.rstrip("`").lstrip("."), message.strip()

@@ -23,6 +23,9 @@ from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient
 
 from host.api.app import create_app
+from host.dispatch.accept import Dispatcher
+from host.dispatch.expansion import Expansion
+from host.dispatch.outbox import Enqueue, Outbox
 from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
 from host.storage.devdb import DevDatabase
@@ -30,7 +33,7 @@ from tests.conftest import Stack, make_settings
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer
 
-__all__ = ["open_stack"]
+__all__ = ["dispatcher", "open_stack"]
 
 
 @asynccontextmanager
@@ -76,3 +79,17 @@ async def open_stack(
         await runtime.close()
         await mongo.drop_database(database)
         await mongo.close()
+
+
+def dispatcher(stack: Stack, enqueue: Enqueue, schedule_expansion: Any = None) -> Dispatcher:
+    """The stack's dispatcher (its runtime's store and services), handing its batches to ``enqueue``."""
+    runtime = stack.runtime
+    outbox = Outbox(runtime.store, enqueue, {"email": 50})
+    return Dispatcher(
+        runtime.settings,
+        runtime.registry,
+        runtime.renderer,
+        runtime.templates,
+        Expansion(runtime.store, runtime.registry, outbox, runtime.opt_outs),
+        schedule_expansion or (lambda _dispatch_id: None),
+    )

@@ -7,7 +7,8 @@ the secret has 256 bits of entropy, so inverting the hash is as hopeless as gues
 hash (argon2) would only add tens of milliseconds to every API request.
 
 :class:`ApiKeys` works on raw PyMongo collections so the API, the console and the CLI share it whatever
-event loop and client they run on; :class:`ApiKey` describes the stored shape and its indexes.
+event loop and client they run on; :class:`~host.storage.documents.ApiKey` describes the stored
+shape and its indexes.
 """
 
 from __future__ import annotations
@@ -18,16 +19,14 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, get_args
+from datetime import timedelta
+from typing import Any, get_args
 
-from beanie import Document
-from pydantic import BaseModel, Field
-from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from host.errors import NotFound, RequestError
+from host.storage.documents import API_KEYS_COLLECTION, ApiKey, ApiKeyRecord, Scope, utcnow
 
 __all__ = [
     "API_KEYS_COLLECTION",
@@ -41,46 +40,12 @@ __all__ = [
     "parse_scopes",
 ]
 
-Scope = Literal["send", "read", "manage"]
 #: ``send``: /send and /saga/send; ``read``: status and lists; ``manage``: templates, clusters, users
 SCOPES: tuple[Scope, ...] = get_args(Scope)
-API_KEYS_COLLECTION = "api_keys"
 KEY_MARK = "tdk_"
 _KEY_RE = re.compile(r"^(?P<prefix>tdk_[0-9a-f]{8})_(?P<secret>[A-Za-z0-9_-]{43})$")
 #: ``last_used_at`` is written at most this often per key, so a busy key costs no write per request
 LAST_USED_PRECISION = timedelta(minutes=1)
-
-
-def _now() -> datetime:
-    # host.storage.documents.utcnow, repeated: host.storage.documents imports this module (ALL_DOCUMENTS)
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-class ApiKeyRecord(BaseModel):
-    """One API key as stored: its name, scopes and prefix, and only a hash of the key."""
-
-    name: str
-    prefix: str
-    key_hash: str
-    scopes: list[Scope]
-    created_at: datetime = Field(default_factory=_now)
-    created_by: str = ""
-    revoked_at: datetime | None = None
-    last_used_at: datetime | None = None
-
-    @property
-    def active(self) -> bool:
-        """Whether the key is still accepted."""
-        return self.revoked_at is None
-
-
-class ApiKey(ApiKeyRecord, Document):
-    """The Beanie document of the ``api_keys`` collection: the shape and indexes, for ALL_DOCUMENTS."""
-
-    class Settings:
-        name = API_KEYS_COLLECTION
-        indexes = [IndexModel([("prefix", ASCENDING)], unique=True)]
 
 
 @dataclass(frozen=True)
@@ -143,7 +108,9 @@ class ApiKeys:
 
     async def revoke(self, prefix: str) -> ApiKeyRecord:
         """Stop accepting the key with this prefix (revoking twice keeps the first time); 404 if none."""
-        await self._keys.update_one({"prefix": prefix, "revoked_at": None}, {"$set": {"revoked_at": _now()}})
+        await self._keys.update_one(
+            {"prefix": prefix, "revoked_at": None}, {"$set": {"revoked_at": utcnow()}}
+        )
         doc = await self._keys.find_one({"prefix": prefix})
         if doc is None:
             raise NotFound(f"no API key {prefix!r}")
@@ -159,7 +126,7 @@ class ApiKeys:
             return None
         if not hmac.compare_digest(hash_key(key), str(doc.get("key_hash", ""))):
             return None
-        now = _now()
+        now = utcnow()
         last = doc.get("last_used_at")
         if last is None or now - last >= LAST_USED_PRECISION:
             await self._keys.update_one({"_id": doc["_id"]}, {"$set": {"last_used_at": now}})

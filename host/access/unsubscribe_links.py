@@ -20,7 +20,6 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
@@ -138,9 +137,8 @@ def require_secret_key(settings: Settings) -> None:
         raise ConfigurationError("TIDINGS_SECRET_KEY", "must be at least 16 characters long")
 
 
-def embedded_secret_key(data_dir: Path, environ: Mapping[str, str]) -> str:
-    """The embedded mode's key: ``TIDINGS_SECRET_KEY`` if set, else one made once and kept in ``data_dir``."""
-    given = environ.get("TIDINGS_SECRET_KEY")
+def embedded_secret_key(data_dir: Path, given: str | None) -> str:
+    """The embedded mode's key: ``given`` (``TIDINGS_SECRET_KEY``) if set, else one kept in ``data_dir``."""
     if given:
         return given
     path = data_dir / _SECRET_FILE

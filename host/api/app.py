@@ -1,12 +1,16 @@
-"""The Litestar application: ``create_app()`` returns ``Litestar(plugins=[...])``; wiring lives in plugins."""
+"""The Litestar application: ``create_app()`` returns ``Litestar(plugins=[...])``; wiring lives in plugins.
+
+:class:`TidingsPlugin` adds the public API, its error shape, and the ``runtime`` dependency (a Runtime
+built on the server's event loop, host.runtime.wiring). App plugins found through the
+``tidings.plugins`` entry-point group (host.plugins.app) add theirs after it: the console is one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from beanie import init_beanie
 from bson.errors import InvalidDocument
 from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
@@ -18,17 +22,24 @@ from host import __version__
 from host.api.auth import install_api_auth
 from host.api.errors import error_response, exception_handlers
 from host.api.idempotency import idempotency_middleware
-from host.api.routes import clusters, opt_outs, schedule, template_versions, templates, unsubscribe, users
-from host.api.routes.dispatches import get_dispatch, list_deliveries
+from host.api.routes import (
+    clusters,
+    dispatches,
+    opt_outs,
+    template_versions,
+    templates,
+    unsubscribe,
+    users,
+)
 from host.api.routes.health import healthz, ready
 from host.api.routes.home import home
 from host.api.routes.metrics import count_answered, metrics
 from host.api.routes.send import saga_send, send
 from host.api.routes.twilio_status import twilio_status
 from host.events.flow_manager import FlowManagerNotifier
+from host.plugins.app import AppContext, AppPlugin, discover_app_plugins
 from host.runtime.actors import Actors
 from host.runtime.wiring import Runtime
-from host.storage.documents import ALL_DOCUMENTS
 from host.storage.migrations import ensure_migrated
 
 __all__ = ["TidingsPlugin", "create_app"]
@@ -58,8 +69,7 @@ class TidingsPlugin(InitPluginProtocol):
         """Connect to the database on the server's loop, create indexes, close at shutdown."""
         await ensure_migrated(self.actors.settings)  # refuses a database behind the code
         runtime = self.actors.new_runtime()
-        await init_beanie(database=runtime.store.db, document_models=ALL_DOCUMENTS)
-        await runtime.store.ensure_user_indexes()
+        await runtime.prepare_api()
         self.runtime = runtime
         try:
             yield
@@ -68,24 +78,21 @@ class TidingsPlugin(InitPluginProtocol):
             self.runtime = None
             await runtime.close()
 
-    def _runtime(self) -> Runtime:
+    def current_runtime(self) -> Runtime:
+        """The Runtime of the running application (the ``runtime`` dependency)."""
         assert self.runtime is not None, "the application has not started"
         return self.runtime
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register routes, dependencies, exception handlers and the lifespan."""
-        app_config.route_handlers.extend(
-            [send, saga_send, get_dispatch, list_deliveries, healthz, ready, home, metrics]
-        )
+        app_config.route_handlers.extend([send, saga_send, healthz, ready, home, metrics])
         app_config.before_send.append(count_answered)
-        app_config.route_handlers.extend([*templates.ROUTES, *clusters.ROUTES, *users.ROUTES])
-        app_config.route_handlers.extend(template_versions.ROUTES)
-        app_config.route_handlers.extend([*opt_outs.ROUTES, *unsubscribe.ROUTES])
-        app_config.route_handlers.extend(schedule.ROUTES)
+        for module in (dispatches, templates, template_versions, clusters, users, opt_outs, unsubscribe):
+            app_config.route_handlers.extend(module.ROUTES)
         app_config.route_handlers.append(twilio_status)  # signed by Twilio, no API key
         app_config.dependencies.update(
             {
-                "runtime": Provide(self._runtime, sync_to_thread=False),
+                "runtime": Provide(self.current_runtime, sync_to_thread=False),
                 "notifier": Provide(lambda: self.notifier, sync_to_thread=False),
                 "broker_ping": Provide(lambda: _broker_ping(self.actors), sync_to_thread=False),
             }
@@ -93,18 +100,26 @@ class TidingsPlugin(InitPluginProtocol):
         app_config.exception_handlers.update(exception_handlers)
         app_config.exception_handlers[InvalidDocument] = _on_invalid_document
         # key checks first: an Idempotency-Key must not replay a stored answer to a caller without a key
-        install_api_auth(app_config, self.actors.settings.environ, lambda: self._runtime().store.db)
-        app_config.middleware.append(idempotency_middleware(lambda: self._runtime().store))
+        settings = self.actors.settings
+        install_api_auth(app_config, settings.env.api_auth, lambda: self.current_runtime().api_keys)
+        app_config.middleware.append(idempotency_middleware(lambda: self.current_runtime().idempotency_keys))
         app_config.lifespan.append(self.lifespan)
         return app_config
 
 
-def create_app(actors: Actors, *, extra_plugins: list[InitPluginProtocol] | None = None) -> Litestar:
-    """The Tidings ASGI application for these actors (and so this broker and settings)."""
-    from admin_ui import AdminPlugin  # the console reads through TidingsPlugin's runtime
-
+def create_app(
+    actors: Actors,
+    *,
+    app_plugins: Sequence[AppPlugin] | None = None,
+    extra_plugins: list[InitPluginProtocol] | None = None,
+) -> Litestar:
+    """The Tidings ASGI application for these actors, with every discovered app plugin (the console ...)."""
     tidings = TidingsPlugin(actors)
+    context = AppContext(settings=actors.settings, runtime=tidings.current_runtime)
+    plugins: list[Any] = [tidings]
+    for plugin in discover_app_plugins() if app_plugins is None else app_plugins:
+        plugins.extend(plugin.litestar_plugins(context))
     return Litestar(
-        plugins=[tidings, AdminPlugin(tidings), *(extra_plugins or [])],
+        plugins=[*plugins, *(extra_plugins or [])],
         openapi_config=OpenAPIConfig(title="Tidings", version=__version__),
     )

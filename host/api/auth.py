@@ -17,8 +17,7 @@ The check runs as the outermost API middleware, before an ``Idempotency-Key`` co
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from litestar import Litestar
 from litestar.config.app import AppConfig
@@ -26,7 +25,6 @@ from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
-from pymongo.asynchronous.database import AsyncDatabase
 
 from host.access.api_keys import SCOPES, ApiKeys
 from host.errors import ConfigurationError
@@ -34,7 +32,6 @@ from host.errors import ConfigurationError
 __all__ = [
     "AUTH_ENV",
     "OPEN_PREFIXES",
-    "api_auth_enabled",
     "api_key_middleware",
     "describe_api_auth",
     "install_api_auth",
@@ -48,23 +45,9 @@ AUTH_ENV = "TIDINGS_API_AUTH"
 #: path templates served without a key (matched as the path itself or a path below it)
 OPEN_PREFIXES = ("/-", "/metrics", "/schema", "/console")
 _OPEN_EXACT = frozenset({"/"})
-_ON = frozenset({"on", "true", "1", "yes"})
-_OFF = frozenset({"off", "false", "0", "no"})
 _READ_METHODS = frozenset({"GET", "HEAD"})
 _MISSING = "missing API key: send it as `Authorization: Bearer <key>`"
 _INVALID = "invalid API key"
-
-Database = AsyncDatabase[dict[str, Any]]
-
-
-def api_auth_enabled(environ: Mapping[str, str]) -> bool:
-    """Whether API keys are required (``TIDINGS_API_AUTH``: on by default, ``off`` to turn them off)."""
-    value = environ.get(AUTH_ENV, "on").strip().lower() or "on"
-    if value in _ON:
-        return True
-    if value in _OFF:
-        return False
-    raise ConfigurationError(AUTH_ENV, f"must be on or off, not {value!r}")
 
 
 def is_open(path_template: str) -> bool:
@@ -96,15 +79,8 @@ def _unauthorized(message: str) -> NotAuthorizedException:
     return NotAuthorizedException(detail=message, headers={"WWW-Authenticate": 'Bearer realm="tidings"'})
 
 
-def api_key_middleware(current_db: Callable[[], Database]) -> Callable[[ASGIApp], ASGIApp]:
-    """The middleware factory; ``current_db`` gives the running app's database (bound to its loop)."""
-    bound: list[tuple[Database, ApiKeys]] = []
-
-    def keys() -> ApiKeys:
-        db = current_db()
-        if not bound or bound[0][0] is not db:
-            bound[:] = [(db, ApiKeys(db))]
-        return bound[0][1]
+def api_key_middleware(keys: Callable[[], ApiKeys]) -> Callable[[ASGIApp], ASGIApp]:
+    """The middleware factory; ``keys`` gives the running app's API keys (bound to its event loop)."""
 
     def middleware(app: ASGIApp) -> ASGIApp:
         async def handle(scope: Scope, receive: Receive, send: Send) -> None:
@@ -148,19 +124,17 @@ def _warn_disabled(app: Litestar) -> None:
     )
 
 
-def install_api_auth(
-    app_config: AppConfig, environ: Mapping[str, str], current_db: Callable[[], Database]
-) -> None:
+def install_api_auth(app_config: AppConfig, enabled: bool, keys: Callable[[], ApiKeys]) -> None:
     """Add the key checks to the app (or, when turned off, the start-up warning that says so)."""
-    if api_auth_enabled(environ):
-        app_config.middleware.append(api_key_middleware(current_db))
+    if enabled:
+        app_config.middleware.append(api_key_middleware(keys))
         app_config.on_startup.append(_check_declared_scopes)
     else:
         app_config.on_startup.append(_warn_disabled)
 
 
-def describe_api_auth(environ: Mapping[str, str]) -> str:
+def describe_api_auth(enabled: bool) -> str:
     """One line for a start-up banner: whether the API wants keys, and how to change that."""
-    if api_auth_enabled(environ):
+    if enabled:
         return f"keys required ({AUTH_ENV}=on): `tidings apikey create NAME --scope send`"
     return f"keys NOT required ({AUTH_ENV}=off, the embedded default; set it to on to require them)"

@@ -6,17 +6,25 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 from pymongo.errors import ConnectionFailure, PyMongoError
 
-from host.dispatch.schemas import ErrorBody
 from host.errors import RequestError
 
-__all__ = ["error_response", "exception_handlers", "field_message"]
+__all__ = ["ErrorBody", "error_response", "exception_handlers", "field_message"]
 
 log = logging.getLogger(__name__)
+
+
+class ErrorBody(msgspec.Struct, rename="camel", kw_only=True):
+    """Every error of the API: ``{"statusCode": "400", "error": "Bad request", "message": ...}``."""
+
+    status_code: str
+    error: str
+    message: str
 
 
 def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response[Any]:

@@ -10,115 +10,26 @@ answer releases the key, so a corrected retry can use it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
-import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from litestar.types.asgi_types import HTTPRequestEvent, HTTPResponseBodyEvent, HTTPResponseStartEvent
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
+from host.access.idempotency import IdempotencyKeys, body_hash
 from host.errors import RequestError
-from host.storage.documents import utcnow
-from host.storage.store import Store
 
-__all__ = [
-    "HEADER",
-    "IDEMPOTENCY_COLLECTION",
-    "IDEMPOTENT_PATHS",
-    "IdempotencyKeys",
-    "body_hash",
-    "idempotency_middleware",
-]
+__all__ = ["HEADER", "IDEMPOTENT_PATHS", "idempotency_middleware"]
 
 log = logging.getLogger(__name__)
 
 HEADER = b"idempotency-key"
-IDEMPOTENCY_COLLECTION = "idempotency_keys"
 IDEMPOTENT_PATHS = frozenset({"/send", "/saga/send"})
-#: a key left "running" this long (its request died with its process) may be taken again
-_RUNNING_LEASE = timedelta(seconds=60)
-#: stored answers expire after this long (on a database that enforces TTL indexes)
-_KEEP_SECONDS = 24 * 3600
 _MAX_KEY_LENGTH = 255
 
 Doc = dict[str, Any]
-
-
-def body_hash(body: bytes) -> str:
-    """SHA-256 of the body as canonical JSON (keys sorted, no spacing); of the raw bytes if not JSON."""
-    try:
-        canonical = msgspec.json.encode(msgspec.json.decode(body), order="sorted")
-    except (msgspec.DecodeError, TypeError):
-        canonical = body
-    return hashlib.sha256(canonical).hexdigest()
-
-
-class IdempotencyKeys:
-    """The stored keys and answers of one database."""
-
-    def __init__(self, collection: AsyncCollection[Doc]) -> None:
-        self._collection = collection
-        self._indexed = False
-
-    @classmethod
-    def of(cls, store: Store) -> IdempotencyKeys:
-        """The keys kept in this store's database."""
-        return cls(store.db[IDEMPOTENCY_COLLECTION])
-
-    async def claim(self, path: str, key: str, digest: str) -> Doc | None:
-        """Take the key for this request: None if taken now, else the stored answer to replay.
-
-        Raises RequestError (409) when the key was used with another body or its request is running.
-        """
-        if not self._indexed:
-            await self._collection.create_index("created_at", expireAfterSeconds=_KEEP_SECONDS)
-            self._indexed = True
-        doc_id = f"{path} {key}"
-        for _ in range(2):
-            try:
-                await self._collection.insert_one(
-                    {"_id": doc_id, "hash": digest, "state": "running", "created_at": utcnow()}
-                )
-                return None
-            except DuplicateKeyError:
-                seen = await self._collection.find_one({"_id": doc_id})
-            if seen is None:
-                continue  # released between our insert and read: try once more
-            if seen["hash"] != digest:
-                raise RequestError(f"Idempotency-Key {key!r} was already used with another request body", 409)
-            if seen["state"] == "done":
-                return seen
-            if seen["created_at"] > utcnow() - _RUNNING_LEASE:
-                raise RequestError(f"a request with Idempotency-Key {key!r} is still running", 409)
-            # the first request died mid-way: release its stale claim and take the key
-            await self._collection.delete_one({"_id": doc_id, "state": "running"})
-        raise RequestError(f"Idempotency-Key {key!r} is contended; try again", 409)
-
-    async def store(
-        self, path: str, key: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> None:
-        """Keep the answer of the request that holds the key."""
-        await self._collection.update_one(
-            {"_id": f"{path} {key}"},
-            {
-                "$set": {
-                    "state": "done",
-                    "status": status,
-                    "headers": [[name, value] for name, value in headers],
-                    "body": body,
-                }
-            },
-        )
-
-    async def release(self, path: str, key: str) -> None:
-        """Forget the key: its request did not succeed."""
-        await self._collection.delete_one({"_id": f"{path} {key}", "state": "running"})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -131,15 +42,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 _KEPT_HEADERS = frozenset({b"content-type"})
 
 
-def idempotency_middleware(current_store: Callable[[], Store]) -> Callable[[ASGIApp], ASGIApp]:
-    """The middleware factory; ``current_store`` gives the running app's Store (bound to its loop)."""
-    bound: list[tuple[Store, IdempotencyKeys]] = []
-
-    def keys() -> IdempotencyKeys:
-        store = current_store()
-        if not bound or bound[0][0] is not store:
-            bound[:] = [(store, IdempotencyKeys.of(store))]
-        return bound[0][1]
+def idempotency_middleware(keys: Callable[[], IdempotencyKeys]) -> Callable[[ASGIApp], ASGIApp]:
+    """The middleware factory; ``keys`` gives the running app's keys (bound to its event loop)."""
 
     def middleware(app: ASGIApp) -> ASGIApp:
         async def handle(scope: Scope, receive: Receive, send: Send) -> None:

@@ -15,7 +15,7 @@ from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
-from host.audience.users import read_field
+from host.audience.users import read_field, write_field
 from host.settings import UserFields
 
 __all__ = [
@@ -24,9 +24,7 @@ __all__ = [
     "LineError",
     "UserUpserter",
     "csv_records",
-    "id_filter",
     "prepare_user",
-    "write_field",
 ]
 
 Doc = dict[str, Any]
@@ -51,27 +49,6 @@ class BulkResult(msgspec.Struct, rename="camel", kw_only=True):
     matched: int = 0
     failed: int = 0
     errors: list[LineError] = []
-
-
-def write_field(document: Doc, path: str, value: Any) -> None:
-    """Set a possibly dotted field (``contacts.mail``), creating the objects on the way."""
-    *parents, last = path.split(".")
-    for part in parents:
-        child = document.get(part)
-        if not isinstance(child, dict):
-            child = document[part] = {}
-        document = child
-    document[last] = value
-
-
-def id_filter(fields: UserFields, user_id: str) -> Doc:
-    """The filter that finds one user by the mapped id (``_id`` also matches an ObjectId spelling)."""
-    if fields.id == "_id":
-        from bson import ObjectId
-
-        if ObjectId.is_valid(user_id):
-            return {"_id": {"$in": [user_id, ObjectId(user_id)]}}
-    return {fields.id: user_id}
 
 
 def prepare_user(fields: UserFields, record: Any) -> tuple[str, Doc]:

@@ -1,43 +1,34 @@
-"""Audience resolution: who a dispatch reaches, streamed from the users collection, never all in memory."""
+"""The users collection as dispatch reads it: mapped fields, id spellings, lookups and cluster streams.
+
+Users are free-form documents (SPEC §1); ``userFields`` maps the fields Tidings reads. Every query here
+filters on one indexed field (the mapped id, or the clusters field), as NOTES asks of the hot path.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable, Container, Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any, NamedTuple
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any
 
-import msgspec
+from bson import ObjectId
 
-from host.audience.opt_outs import OPTED_OUT, OptOutLookup, opted_out_message
-from host.errors import InvalidAddress
 from host.plugins.channel import Channel
 from host.settings import UserFields
 from host.storage.store import Store
 
 __all__ = [
-    "DeliveryPlanner",
-    "Failure",
-    "PlannedBatch",
-    "delivery_id",
     "expired_field",
     "find_users",
-    "plan_deliveries",
+    "id_values",
+    "mapped_field",
     "read_field",
     "stream_cluster_users",
     "user_filter",
     "user_projection",
+    "write_field",
 ]
 
 Doc = dict[str, Any]
-
-
-class Failure(msgspec.Struct, frozen=True, rename="camel"):
-    """A delivery known to fail, as reported in the ``failures`` of /send (Mia's shape)."""
-
-    user_id: str
-    channel: str
-    error: str
 
 
 def read_field(document: Mapping[str, Any], path: str) -> Any:
@@ -50,9 +41,15 @@ def read_field(document: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-def delivery_id(dispatch_id: str, channel: str, user_id: str) -> str:
-    """The deterministic id that makes a user reached twice (recipient and cluster) get one delivery."""
-    return f"{dispatch_id}:{channel}:{user_id}"
+def write_field(document: Doc, path: str, value: Any) -> None:
+    """Set a possibly dotted field (``contacts.mail``), creating the objects on the way."""
+    *parents, last = path.split(".")
+    for part in parents:
+        child = document.get(part)
+        if not isinstance(child, dict):
+            child = document[part] = {}
+        document = child
+    document[last] = value
 
 
 def expired_field(address_field: str) -> str:
@@ -61,7 +58,8 @@ def expired_field(address_field: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _mapped(fields: UserFields, key: str) -> str:
+def mapped_field(fields: UserFields, key: str) -> str:
+    """``fields.field_for(key)``, cached."""
     # field_for walks the whole mapping; every request asks the same few questions
     return fields.field_for(key)
 
@@ -70,7 +68,7 @@ def user_projection(fields: UserFields, channels: Iterable[Channel]) -> dict[str
     """Only the fields dispatch needs: id, the addresses of the requested channels and their expiries."""
     projection = {"_id": 1, fields.id: 1}
     for channel in channels:
-        field = _mapped(fields, channel.address_field)
+        field = mapped_field(fields, channel.address_field)
         projection[field] = 1
         projection[expired_field(field)] = 1
     return projection
@@ -78,24 +76,23 @@ def user_projection(fields: UserFields, channels: Iterable[Channel]) -> dict[str
 
 def user_filter(fields: UserFields, user_id: str) -> Doc:
     """The query that finds one user by its (mapped) id."""
-    return {fields.id: {"$in": _id_values(fields, [user_id])}}
+    return {fields.id: {"$in": id_values(fields, [user_id])}}
 
 
 async def find_users(store: Store, ids: Sequence[str], projection: Mapping[str, int]) -> dict[str, Doc]:
     """The users with these ids (on the mapped id field), keyed by id; unknown ids are absent."""
     found: dict[str, Doc] = {}
-    query = _id_values(store.fields, ids)
+    query = id_values(store.fields, ids)
     async for user in store.users.find({store.fields.id: {"$in": query}}, dict(projection)):
         found[str(read_field(user, store.fields.id))] = user
     return found
 
 
-def _id_values(fields: UserFields, ids: Sequence[str]) -> list[Any]:
+def id_values(fields: UserFields, ids: Sequence[str]) -> list[Any]:
+    """The values to look these ids up with: ``_id`` may also hold them as ObjectIds."""
     if fields.id != "_id":
         return list(ids)
     # `_id` may be an ObjectId in collections filled by other tools: match both spellings
-    from bson import ObjectId
-
     values: list[Any] = list(ids)
     values.extend(ObjectId(value) for value in ids if ObjectId.is_valid(value))
     return values
@@ -122,156 +119,3 @@ async def stream_cluster_users(
     cursor = store.users.find(query, fields, batch_size=batch_size).sort(key, 1)
     while batch := await cursor.to_list(batch_size):
         yield batch
-
-
-def _expired_message(channel: str, field: str, expired: Mapping[str, Any]) -> str:
-    when = expired.get("at")
-    date = f" on {when:%Y-%m-%d %H:%M} UTC" if isinstance(when, datetime) else ""
-    return (
-        f"the {channel} address in {field} expired: the provider reported it gone{date} "
-        f"({expired.get('code') or 'gone'}); it is skipped until the user's {field} changes"
-    )
-
-
-class _Route(NamedTuple):
-    """One requested channel and where its address lives in a user document."""
-
-    name: str
-    parse: Callable[[object], str]
-    address_key: str  # the ``userFields`` key, for messages
-    field: str
-    expired: str
-    dotted: bool
-
-
-class PlannedBatch:
-    """The delivery documents of a batch of users, the failures known now, and the queued ids by channel."""
-
-    __slots__ = ("docs", "failures", "queued")
-
-    def __init__(self, channels: Iterable[str]) -> None:
-        self.docs: list[Doc] = []
-        self.failures: list[Failure] = []
-        self.queued: dict[str, list[str]] = {name: [] for name in channels}
-
-
-class DeliveryPlanner:
-    """Plans the deliveries of one dispatch on its channels; built once, used for every batch of users.
-
-    The fan-out runs this for every user of a cluster, so the per-channel lookups (mapped field, expiry
-    field, bound parser) are done once here and a plain field is read with one ``dict.get``.
-    """
-
-    def __init__(
-        self,
-        dispatch_id: str,
-        channels: Sequence[tuple[str, Channel]],
-        fields: UserFields,
-        opt_outs: OptOutLookup | None = None,
-    ) -> None:
-        self.dispatch_id = dispatch_id
-        self._opt_outs = opt_outs  # host.delivery.opt_out_checks.fanout_opt_outs; None: not checked
-        self._routes: list[_Route] = []
-        for name, channel in channels:
-            field = _mapped(fields, channel.address_field)
-            self._routes.append(
-                _Route(
-                    name,
-                    channel.parse_address,
-                    channel.address_field,
-                    field,
-                    expired_field(field),
-                    "." in field,
-                )
-            )
-
-    async def plan_batch(
-        self, users: Iterable[tuple[str, Mapping[str, Any] | None]], now: datetime
-    ) -> PlannedBatch:
-        """:meth:`plan` after looking up the batch's opt-outs (one query), if they apply."""
-        users = list(users)
-        opted_out = await self._opt_outs([uid for uid, _ in users]) if self._opt_outs else ()
-        return self.plan(users, now, opted_out)
-
-    def plan(
-        self,
-        users: Iterable[tuple[str, Mapping[str, Any] | None]],
-        now: datetime,
-        opted_out: Container[str] = (),
-    ) -> PlannedBatch:
-        """The deliveries of these users (``None`` for an unknown user) on every channel, in order.
-
-        ``opted_out`` holds the ``<user id>:<channel>`` of the users' opt-outs (host.audience.opt_outs).
-        """
-        planned = PlannedBatch(route.name for route in self._routes)
-        docs, queued, failures, dispatch_id = planned.docs, planned.queued, planned.failures, self.dispatch_id
-        for user_id, user in users:
-            for route in self._routes:
-                # the common case in one dict.get and one parse; anything unusual takes the thorough path
-                address: str | None = None
-                if user is not None and not route.dotted and route.expired not in user:
-                    raw = user.get(route.field)
-                    if isinstance(raw, str):
-                        try:
-                            address = route.parse(raw)
-                        except InvalidAddress:
-                            address = None
-                problem = None
-                if address is None:
-                    address, problem = _check_address(route, user_id, user)
-                name = route.name
-                doc_id = f"{dispatch_id}:{name}:{user_id}"  # delivery_id(), inlined on the hot path
-                doc: Doc = {
-                    "_id": doc_id,
-                    "dispatch_id": dispatch_id,
-                    "channel": name,
-                    "user_id": user_id,
-                    "address": address,
-                    "status": "queued",
-                    "attempts": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                if problem is None and opted_out and f"{user_id}:{name}" in opted_out:
-                    problem = ("skipped", OPTED_OUT, opted_out_message(name))
-                if problem is None:
-                    queued[name].append(doc_id)
-                else:
-                    status, code, message = problem
-                    doc["status"] = status
-                    doc["last_error"] = {"channel": name, "code": code, "message": message}
-                    failures.append(Failure(user_id=user_id, channel=name, error=message))
-                docs.append(doc)
-        return planned
-
-
-def _check_address(
-    route: _Route, user_id: str, user: Mapping[str, Any] | None
-) -> tuple[str | None, tuple[str, str, str] | None]:
-    """The thorough look at one user and channel: the address, and (status, code, message) if it fails."""
-    if user is None:
-        return None, ("skipped", "unknown-recipient", f"no user with id {user_id!r}")
-    raw = read_field(user, route.field)
-    if raw is None or raw == "" or raw == {}:
-        return None, ("skipped", "no-address", f"user has no {route.address_key} ({route.field})")
-    try:
-        address = route.parse(raw)
-    except InvalidAddress as exc:
-        return None, ("failed", exc.code or "invalid-address", exc.message)
-    expired = read_field(user, route.expired)
-    if isinstance(expired, Mapping) and expired.get("address") == address:
-        return address, ("skipped", "address-expired", _expired_message(route.name, route.field, expired))
-    return address, None
-
-
-def plan_deliveries(
-    dispatch_id: str,
-    user_id: str,
-    user: Mapping[str, Any] | None,
-    channels: Sequence[tuple[str, Channel]],
-    fields: UserFields,
-    now: datetime,
-) -> tuple[list[Doc], list[Failure]]:
-    """The delivery documents for one user on every requested channel, and the failures known now."""
-    planned = DeliveryPlanner(dispatch_id, channels, fields).plan([(user_id, user)], now)
-    return planned.docs, planned.failures

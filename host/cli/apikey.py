@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -39,16 +38,11 @@ async def _with_keys(url: str, database: str, work: Callable[[ApiKeys], Awaitabl
 
 
 def _run(work: Callable[[ApiKeys], Awaitable[T]]) -> T:
-    database = os.environ.get("MONGODB_DATABASE") or "tidings"
-    url = os.environ.get("MONGODB_URL")
-    try:
-        if url:
-            return asyncio.run(_with_keys(url, database, work))
-        from host.runtime.embedded import data_dir
-        from host.storage.devdb import DevDatabase
+    from host.runtime.embedded import configured_database
 
-        with DevDatabase(data_file=data_dir() / "devdb") as embedded:
-            return asyncio.run(_with_keys(embedded.url, database, work))
+    try:
+        with configured_database() as (url, database):
+            return asyncio.run(_with_keys(url, database, work))
     except RequestError as exc:
         raise click.ClickException(exc.message) from None
 

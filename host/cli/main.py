@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
-from admin_ui.staff_cli import staff
 from host import __version__
 from host.cli.apikey import apikey
 from host.cli.users import users
 from host.errors import ConfigurationError, TidingsError
+from host.plugins.app import EmbeddedContext, discover_app_plugins
 
 __all__ = ["main"]
 
@@ -69,13 +69,10 @@ def run(port: int) -> None:
 
     from host.api.app import create_app
     from host.api.auth import describe_api_auth
-    from host.runtime.embedded import data_dir, embedded_services
+    from host.runtime.embedded import embedded_services
     from host.runtime.logs import configure_logging
 
     configure_logging()
-    import os
-
-    os.environ.setdefault("CONSOLE_SECURE_COOKIES", "false")  # served on 127.0.0.1 only, over plain HTTP
     with embedded_services() as (settings, actors, database):
         _check_migrations(settings, apply=True)  # the embedded mode keeps its own database current
         smtp = f"{settings.environ.get('SMTP_HOST')}:{settings.environ.get('SMTP_PORT')}"
@@ -85,15 +82,21 @@ def run(port: int) -> None:
                 host="127.0.0.1",
                 port=port,
                 db=database.url,
-                data=data_dir(),
+                data=settings.env.data_path(),
                 smtp=smtp,
-                auth=describe_api_auth(settings.environ),
+                auth=describe_api_auth(settings.env.api_auth),
             )
         )
-        from admin_ui.staff_cli import announce_first_staff
-
-        announce_first_staff(database.url, settings.env.mongodb_database, f"http://127.0.0.1:{port}/console")
-        uvicorn.run(create_app(actors), host="127.0.0.1", port=port, log_level="warning")
+        plugins = discover_app_plugins()
+        started = EmbeddedContext(
+            settings=settings,
+            mongodb_url=database.url,
+            database=settings.env.mongodb_database,
+            base_url=f"http://127.0.0.1:{port}",
+        )
+        for plugin in plugins:  # the console creates its first account here
+            plugin.on_embedded_start(started)
+        uvicorn.run(create_app(actors, app_plugins=plugins), host="127.0.0.1", port=port, log_level="warning")
 
 
 @cli.command()
@@ -133,22 +136,22 @@ def worker(processes: int, threads: int, migrate: bool) -> None:
 @click.option("-d", "--distance", default=0, show_default=True, help="how many steps (0: all)")
 def migrate(backward: bool, distance: int) -> None:
     """Apply the database migrations (Beanie's runner, without sessions) to MONGODB_URL."""
-    import os
-
     from host.runtime.logs import configure_logging
+    from host.settings import load_environment
     from host.storage.migrations import run_beanie_cli
 
-    configure_logging()
-    url = os.environ.get("MONGODB_URL")
-    if not url:
+    env = load_environment()
+    configure_logging(env)
+    if not env.mongodb_url:
         raise ConfigurationError("MONGODB_URL", "environment variable is not set")
-    database = os.environ.get("MONGODB_DATABASE") or "tidings"
-    run_beanie_cli(url, database, backward=backward, distance=distance)
+    run_beanie_cli(env.mongodb_url, env.mongodb_database, backward=backward, distance=distance)
 
 
 cli.add_command(users)
-cli.add_command(staff)
 cli.add_command(apikey)
+for _plugin in discover_app_plugins():  # app plugins' commands: `tidings staff` is the console's
+    for _command in _plugin.commands():
+        cli.add_command(_command)
 
 
 def main() -> None:

@@ -68,14 +68,16 @@ def observe_send(channel: str, seconds: float) -> None:
 class DeliveryTotals(Collector):
     """Deliveries by channel and status and attempts by outcome, as the database holds them."""
 
-    def __init__(self, ttl: float = TOTALS_TTL_SECONDS) -> None:
+    def __init__(self, store: Store, ttl: float = TOTALS_TTL_SECONDS) -> None:
+        self._store = store
         self._ttl = ttl
         self._taken = -ttl
         self._deliveries: dict[tuple[str, str], int] = {}
         self._attempts: dict[str, int] = {}
 
-    async def refresh(self, store: Store) -> None:
+    async def refresh(self) -> None:
         """Aggregate again unless the last snapshot is younger than the TTL."""
+        store = self._store
         if time.monotonic() - self._taken < self._ttl:
             return
         deliveries: dict[tuple[str, str], int] = {}

@@ -11,29 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import ConnectionFailure
 
 from host.audience.users import expired_field, user_filter
+from host.delivery.backoff import backoff_seconds
+from host.delivery.lifecycle import Status, advance
 from host.delivery.metrics import count_outcome
 from host.dispatch.outbox import Outbox
 from host.errors import ChannelError, PermanentChannelError, TransientChannelError
-from host.events.log import EventLog
 from host.plugins.channel import Receipt
 from host.plugins.registry import ChannelRegistry
 from host.settings import DeliveryPolicy
 from host.storage.documents import utcnow
 from host.storage.store import Store
 
-__all__ = ["Outcome", "OutcomeRecorder", "backoff_seconds", "failure_outcome"]
+__all__ = ["Outcome", "OutcomeListener", "OutcomeRecorder", "failure_outcome"]
 
 # the delivery worker's log, where operators look for failed deliveries
 log = logging.getLogger("host.delivery.worker")
@@ -59,15 +59,6 @@ async def _write_patiently(collection: AsyncCollection[Doc], updates: list[Updat
             log.warning("database unreachable while recording results; retrying in %.1f s", delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
-
-
-def backoff_seconds(policy: DeliveryPolicy, attempt: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with jitter, never shorter than the provider's Retry-After."""
-    ceiling = min(policy.max_backoff_seconds, policy.min_backoff_seconds * 2 ** max(attempt - 1, 0))
-    delay = random.uniform(ceiling / 2, ceiling)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return delay
 
 
 class Outcome:
@@ -100,14 +91,40 @@ def failure_outcome(policy: DeliveryPolicy, name: str, doc: Doc, exc: ChannelErr
         error["message"] = f"{exc.message} (gave up after {doc['attempts']} attempts)"
         return Outcome("failed", error=error)
     retry_after = exc.retry_after if isinstance(exc, TransientChannelError) else None
-    return Outcome("retry", error=error, delay=backoff_seconds(policy, doc["attempts"], retry_after))
+    return Outcome(
+        "retry",
+        error=error,
+        delay=backoff_seconds(
+            doc["attempts"],
+            minimum=policy.min_backoff_seconds,
+            maximum=policy.max_backoff_seconds,
+            retry_after=retry_after,
+        ),
+    )
+
+
+class OutcomeListener(Protocol):
+    """Told of a batch's settled deliveries before their results are written (the event log is one)."""
+
+    async def delivery_outcomes(self, deliveries: Sequence[Doc]) -> None:
+        """The deliveries as they are written back (outbox style: a crash after it loses nothing)."""
+        ...
+
+
+#: the delivery status each outcome moves a claimed (``sending``) delivery to
+_STATUS_OF: dict[str, Status] = {"sent": "sent", "retry": "queued", "skipped": "skipped", "failed": "failed"}
 
 
 class OutcomeRecorder:
     """Writes a batch's outcomes to its deliveries and attempt documents; re-queues the retries."""
 
     def __init__(
-        self, store: Store, registry: ChannelRegistry, outbox: Outbox, *, events: EventLog | None = None
+        self,
+        store: Store,
+        registry: ChannelRegistry,
+        outbox: Outbox,
+        *,
+        events: OutcomeListener | None = None,
     ) -> None:
         self._store = store
         self._registry = registry
@@ -123,11 +140,10 @@ class OutcomeRecorder:
         settled: list[Doc] = []  # as written back: their events (host.events.log)
         for doc, outcome in zip(claimed, outcomes, strict=True):
             count_outcome(name, outcome.status)
-            fields: Doc = {"updated_at": now}
+            fields: Doc = {"updated_at": now, "status": advance(doc, _STATUS_OF[outcome.status])}
             if outcome.status == "sent":
                 assert outcome.receipt is not None
                 fields |= {
-                    "status": "sent",
                     "sent_at": now,
                     "provider_id": outcome.receipt.provider_id,
                     "provider": outcome.receipt.provider,
@@ -136,15 +152,14 @@ class OutcomeRecorder:
             elif outcome.status == "retry":
                 delay_ms = int(outcome.delay * 1000)
                 fields |= {
-                    "status": "queued",
                     "due_at": now + timedelta(milliseconds=delay_ms),
                     "last_error": outcome.error,
                 }
                 retries[delay_ms].append(doc["_id"])
             elif outcome.status == "skipped":  # not sent on purpose: the user opted out
-                fields |= {"status": "skipped", "last_error": outcome.error}
+                fields |= {"last_error": outcome.error}
             else:
-                fields |= {"status": "failed", "last_error": outcome.error}
+                fields |= {"last_error": outcome.error}
                 log.info("delivery %s failed: %s", doc["_id"], outcome.error)
                 if outcome.address_gone:
                     await self._mark_expired(name, doc, outcome.error or {}, now)

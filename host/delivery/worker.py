@@ -34,25 +34,28 @@ from typing import Any
 from pymongo.errors import BulkWriteError
 
 from host.access.unsubscribe_links import UnsubscribeLinks
+from host.audience.opt_outs import OptOuts
 from host.audience.users import find_users
 from host.delivery.attachments import AttachmentFetcher
 from host.delivery.failover import ProviderChain, build_chains
+from host.delivery.lifecycle import advance
 from host.delivery.metrics import observe_send
 from host.delivery.opt_out_checks import SendTimeOptOuts
-from host.delivery.outcomes import Outcome, OutcomeRecorder, backoff_seconds, failure_outcome
+from host.delivery.outcomes import Outcome, OutcomeListener, OutcomeRecorder, failure_outcome
 from host.delivery.rate_limits import ChannelThrottle, build_throttles
 from host.dispatch.outbox import Outbox
 from host.errors import ChannelError, RenderError, TransientChannelError
-from host.events.log import EventLog
 from host.plugins.channel import Channel
 from host.plugins.registry import ChannelRegistry
 from host.settings import Settings
 from host.storage.documents import utcnow
+from host.storage.duplicates import duplicate_indexes
 from host.storage.store import Store
 from host.templates.composition import Composer
 from host.templates.rendering import Renderer
+from host.templates.service import TemplateService
 
-__all__ = ["DeliveryWorker", "backoff_seconds", "worker_name"]
+__all__ = ["DeliveryWorker", "worker_name"]
 
 log = logging.getLogger(__name__)
 
@@ -76,20 +79,24 @@ class DeliveryWorker:
         registry: ChannelRegistry,
         renderer: Renderer,
         outbox: Outbox,
+        templates: TemplateService,
+        opt_outs: OptOuts,
         *,
-        events: EventLog | None = None,
+        events: OutcomeListener | None = None,
+        unsubscribe: UnsubscribeLinks | None = None,
     ) -> None:
         self._store = store
         self._policy = settings.config.delivery
         self._registry = registry
         self._renderer = renderer
         self._outbox = outbox
+        self._templates = templates
         self._outcomes = OutcomeRecorder(store, registry, outbox, events=events)
-        self._opt_outs = SendTimeOptOuts(store, self._outcomes)
-        self._unsubscribe = UnsubscribeLinks.from_settings(settings)
+        self._opt_outs = SendTimeOptOuts(store, opt_outs, self._outcomes)
+        self._unsubscribe = unsubscribe  # the e-mails' List-Unsubscribe links (None: no secret key)
         self._composers: OrderedDict[tuple[str, str], Composer] = OrderedDict()
         self._attachments = AttachmentFetcher(settings.env.file_service_url)
-        #: each channel's providers in order, with this process's circuit breakers (host.delivery.failover)
+        #: each channel's providers in order, with this process's circuit breakers (failover)
         self.chains: dict[str, ProviderChain] = build_chains(settings.config, registry)
         self.throttles: dict[str, ChannelThrottle] = build_throttles(
             settings.config, dict(registry.items()), settings.env.redis_url
@@ -102,9 +109,7 @@ class DeliveryWorker:
             dispatch = await self._store.dispatches.find_one({"_id": dispatch_id})
             if dispatch is None:
                 raise RenderError(f"dispatch {dispatch_id} no longer exists")
-            from host.templates.history import template_for_dispatch  # the version it was accepted with
-
-            template = await template_for_dispatch(self._store, dispatch)
+            template = await self._templates.for_dispatch(dispatch)  # the version it was accepted with
             attachments = await self._attachments.for_dispatch(name, dispatch, template)
             composer = Composer(
                 self._renderer,
@@ -154,12 +159,11 @@ class DeliveryWorker:
         try:
             await self._store.attempts.insert_many(claims, ordered=False)
         except BulkWriteError as exc:
-            for error in exc.details.get("writeErrors", []):
-                if error.get("code") != 11000:
-                    raise
-                taken.discard(error["index"])
+            taken -= duplicate_indexes(exc)  # another worker's claims
         claimed = [ready[i] for i in sorted(taken)]
         if claimed:
+            for doc in claimed:
+                advance(doc, "sending")  # queued → sending, or sending → sending after the lease
             await self._store.deliveries.update_many(
                 {"_id": {"$in": [doc["_id"] for doc in claimed]}},
                 {"$set": {"status": "sending", "updated_at": now}, "$inc": {"attempts": 1}},

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -96,9 +96,9 @@ class Outbox:
             return False
         return True
 
-    async def flush_stale(self, grace_seconds: float) -> int:
+    async def flush_stale(self, grace_seconds: float, *, now: datetime | None = None) -> int:
         """Send again every entry older than the grace period; returns how many were handed over."""
-        cutoff = utcnow() - timedelta(seconds=grace_seconds)
+        cutoff = (now or utcnow()) - timedelta(seconds=grace_seconds)
         flushed = 0
         async for entry in self._store.outbox.find({"created_at": {"$lt": cutoff}}):
             if not self._send(entry["messages"]):

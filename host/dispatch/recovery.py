@@ -7,12 +7,10 @@ often) deliveries ``queued`` for longer than the enqueue lease, whose broker mes
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 import msgspec
 from pymongo import UpdateOne
@@ -50,6 +48,7 @@ class RecoverySweep:
         self._outbox = outbox
         self._schedule_expansion = schedule_expansion
         self._policy = policy
+        self._passes = 0
 
     async def run_once(
         self,
@@ -57,10 +56,14 @@ class RecoverySweep:
         outbox_grace: float = OUTBOX_GRACE_SECONDS,
         queued_older_than: float | None = None,
         fanout_stall: float = FANOUT_STALL_SECONDS,
+        now: datetime | None = None,
     ) -> SweepReport:
-        """One pass; ``queued_older_than`` (seconds) also re-enqueues deliveries left ``queued`` that long."""
-        report = SweepReport(outbox_entries=await self._outbox.flush_stale(outbox_grace))
-        now = utcnow()
+        """One pass; ``queued_older_than`` (seconds) also re-enqueues deliveries left ``queued`` that long.
+
+        ``now`` (default: the clock) is the time the grace periods and leases are measured from.
+        """
+        now = now or utcnow()
+        report = SweepReport(outbox_entries=await self._outbox.flush_stale(outbox_grace, now=now))
         stalled = now - timedelta(seconds=fanout_stall)
         async for dispatch in self._store.dispatches.find({"state": "expanding"}, {"heartbeat_at": 1}):
             if dispatch.get("heartbeat_at") is None or dispatch["heartbeat_at"] < stalled:
@@ -70,14 +73,16 @@ class RecoverySweep:
                 self._schedule_expansion(dispatch["_id"])
                 report.dispatches += 1
         lease = now - timedelta(seconds=self._policy.sending_lease_seconds)
-        report.deliveries += await self._requeue("sending", lease)
+        report.deliveries += await self._requeue("sending", lease, now)
         if queued_older_than is not None:
-            report.deliveries += await self._requeue("queued", now - timedelta(seconds=queued_older_than))
+            report.deliveries += await self._requeue(
+                "queued", now - timedelta(seconds=queued_older_than), now
+            )
         if report.outbox_entries or report.dispatches or report.deliveries:
             log.info("recovery sweep handed out again: %s", msgspec.json.encode(report).decode())
         return report
 
-    async def _requeue(self, status: str, older_than: Any) -> int:
+    async def _requeue(self, status: str, older_than: datetime, now: datetime) -> int:
         ids: dict[str, list[str]] = defaultdict(list)
         next_claims: dict[str, str] = {}
         projection = {"channel": 1, "updated_at": 1, "attempts": 1}
@@ -89,16 +94,16 @@ class RecoverySweep:
         if not total:
             return 0
         if status == "queued":
-            await self._release_orphan_claims(next_claims)
+            await self._release_orphan_claims(next_claims, now)
             # a fresh updated_at keeps the next sweep from handing the same ones out again
             everything = [i for v in ids.values() for i in v]
             await self._store.deliveries.update_many(
-                {"_id": {"$in": everything}}, {"$set": {"updated_at": utcnow()}}
+                {"_id": {"$in": everything}}, {"$set": {"updated_at": now}}
             )
         await self._outbox.push(ids)
         return total
 
-    async def _release_orphan_claims(self, next_claims: dict[str, str]) -> None:
+    async def _release_orphan_claims(self, next_claims: dict[str, str], now: datetime) -> None:
         """Give up claims whose delivery never became ``sending`` (the database failed in between).
 
         A claim is inserted before its delivery is marked ``sending``; when that second write fails,
@@ -107,7 +112,7 @@ class RecoverySweep:
         next attempt that is older than the sending lease is such an orphan: it is closed as
         ``abandoned`` and the attempt counted, so the next hand-out claims a fresh id.
         """
-        lease = utcnow() - timedelta(seconds=self._policy.sending_lease_seconds)
+        lease = now - timedelta(seconds=self._policy.sending_lease_seconds)
         orphans = [
             claim["_id"]
             async for claim in self._store.attempts.find(
@@ -117,7 +122,6 @@ class RecoverySweep:
         ]
         if not orphans:
             return
-        now = utcnow()
         await self._store.attempts.update_many(
             {"_id": {"$in": orphans}}, {"$set": {"outcome": "abandoned", "finished_at": now}}
         )
@@ -127,22 +131,16 @@ class RecoverySweep:
         )
         log.warning("released %d orphaned claims (the database failed mid-claim)", len(orphans))
 
-    async def run_forever(self, interval: float, deep_every: int | None = None) -> None:
-        """Sweep every ``interval`` seconds; every ``deep_every``-th pass also looks at old queued ones.
+    def deep_every(self, interval: float) -> int:
+        """Every how many passes a deep one (old ``queued`` deliveries too) comes, at ``interval`` seconds.
 
-        By default a deep pass comes about three times per enqueue lease (at most every 30th pass), so a
-        short lease (a broker message lost with a killed worker) is noticed soon after it runs out.
+        About three times per enqueue lease (at most every 30th pass), so a short lease (a broker message
+        lost with a killed worker) is noticed soon after it runs out.
         """
-        if deep_every is None:
-            deep_every = max(1, min(30, int(self._policy.enqueue_lease_seconds / (3 * interval))))
-        passes = 0
-        while True:
-            try:
-                deep = passes % deep_every == 0
-                await self.run_once(queued_older_than=self._policy.enqueue_lease_seconds if deep else None)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("recovery sweep failed; trying again in %.0f s", interval, exc_info=True)
-            passes += 1
-            await asyncio.sleep(interval)
+        return max(1, min(30, int(self._policy.enqueue_lease_seconds / (3 * interval))))
+
+    async def tick(self, interval: float) -> None:
+        """One pass of the periodic sweep (host.runtime.background); every few, a deep one."""
+        deep = self._passes % self.deep_every(interval) == 0
+        self._passes += 1
+        await self.run_once(queued_older_than=self._policy.enqueue_lease_seconds if deep else None)

@@ -10,7 +10,6 @@ leaves an ``expanding`` dispatch, which the recovery sweep expands again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,6 @@ from typing import Any
 
 from host.dispatch.schemas import SendAccepted
 from host.errors import NotFound, RequestError
-from host.runtime.background import BackgroundLoop
 from host.storage.documents import utcnow
 from host.storage.store import Store
 
@@ -106,7 +104,6 @@ class Scheduler:
     def __init__(self, store: Store, schedule_expansion: Callable[[str], None]) -> None:
         self._store = store
         self._schedule_expansion = schedule_expansion
-        self._loop = BackgroundLoop("tidings-scheduler")
 
     async def start_due(self, now: datetime | None = None) -> tuple[list[str], datetime | None]:
         """Start every dispatch due at ``now``; returns the ids this call started and the next time due.
@@ -143,24 +140,9 @@ class Scheduler:
             )
         return True
 
-    async def run_forever(self, interval: float = SCHEDULE_INTERVAL_SECONDS) -> None:
-        """Start due dispatches every ``interval`` seconds (sooner when the next one is due before)."""
-        while True:
-            pause = interval
-            try:
-                _, next_due = await self.start_due()
-                if next_due is not None:
-                    pause = min(interval, max((next_due - datetime.now(UTC)).total_seconds(), 0.0) + 0.001)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("scheduler pass failed; trying again in %.0f s", interval, exc_info=True)
-            await asyncio.sleep(pause)
-
-    def start(self, interval: float = SCHEDULE_INTERVAL_SECONDS) -> None:
-        """Run :meth:`run_forever` as a task of the current event loop (once)."""
-        self._loop.start(lambda: self.run_forever(interval))
-
-    async def stop(self) -> None:
-        """Stop the loop; a scheduled dispatch is left for another worker (or this one, restarted)."""
-        await self._loop.stop()
+    async def tick(self) -> float | None:
+        """One pass of the periodic scheduler (host.runtime.background): how soon the next one is due."""
+        _, next_due = await self.start_due()
+        if next_due is None:
+            return None
+        return max((next_due - datetime.now(UTC)).total_seconds(), 0.0) + 0.001

@@ -6,10 +6,9 @@ from typing import Any
 
 import msgspec
 
-from host.audience.users import Failure
+from host.audience.planning import Failure
 
 __all__ = [
-    "ErrorBody",
     "FlowManagerCommand",
     "FlowManagerMessage",
     "SendAccepted",
@@ -56,11 +55,3 @@ class FlowManagerCommand(msgspec.Struct, kw_only=True):
 
     key: str
     value: FlowManagerMessage
-
-
-class ErrorBody(msgspec.Struct, rename="camel", kw_only=True):
-    """Every error of the API: ``{"statusCode": "400", "error": "Bad request", "message": ...}``."""
-
-    status_code: str
-    error: str
-    message: str

@@ -13,17 +13,17 @@ from typing import Any
 
 from pymongo.errors import BulkWriteError
 
-from host.audience.opt_outs import find_opted_out
+from host.audience.opt_outs import OptOuts
 from host.audience.users import find_users
 from host.dispatch.outbox import Outbox
 from host.storage.documents import utcnow
+from host.storage.duplicates import DUPLICATE_KEY
 from host.storage.group_commit import GroupCommit
 from host.storage.store import Store
 
 __all__ = ["DispatchWrites"]
 
 Doc = dict[str, Any]
-_DUPLICATE_KEY = 11000
 
 
 def _errors_by_job(
@@ -36,7 +36,7 @@ def _errors_by_job(
         offset += size
     failed: list[Exception | None] = [None] * len(sizes)
     for error in exc.details.get("writeErrors", []):
-        if ignore_duplicates and error.get("code") == _DUPLICATE_KEY:
+        if ignore_duplicates and error.get("code") == DUPLICATE_KEY:
             continue
         index = int(error.get("index", 0))
         job = max(j for j, start in enumerate(starts) if start <= index)
@@ -47,9 +47,10 @@ def _errors_by_job(
 class DispatchWrites:
     """Grouped writes of one Store and Outbox (so of one event loop)."""
 
-    def __init__(self, store: Store, outbox: Outbox) -> None:
+    def __init__(self, store: Store, outbox: Outbox, opt_outs: OptOuts) -> None:
         self._store = store
         self._outbox = outbox
+        self._opt_outs = opt_outs
         self.insert_dispatch = GroupCommit[Doc, None](self._insert_dispatches, max_size=500)
         self.find_users = GroupCommit[tuple[Sequence[str], Mapping[str, int]], dict[str, Doc]](
             self._find_users, size=lambda job: len(job[0]), max_size=1000
@@ -83,7 +84,7 @@ class DispatchWrites:
         return [{uid: found[uid] for uid in wanted if uid in found} for wanted, _ in jobs]
 
     async def _find_opt_outs(self, jobs: list[list[str]]) -> list[Container[str] | BaseException]:
-        found = await find_opted_out(self._store.db, (opt_out for job in jobs for opt_out in job))
+        found = await self._opt_outs.find(opt_out for job in jobs for opt_out in job)
         return [found.intersection(job) for job in jobs]
 
     async def insert_deliveries_now(self, docs: list[Doc]) -> None:

@@ -24,7 +24,7 @@ When events are written:
   dispatches created in the last hour. Exactly once: the event's id is the dispatch's, and its insert is the
   claim; ``completed_at`` is then set on the dispatch.
 - ``delivery.delivered`` / ``delivery.undelivered``: Twilio's status callbacks
-  (host.api.routes.twilio_status).
+  (host.feedback.twilio).
 """
 
 from __future__ import annotations
@@ -35,46 +35,26 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
-from pymongo.errors import BulkWriteError
 
+from host.delivery.lifecycle import SETTLED, UNSETTLED
+from host.dispatch.views import count_deliveries, delivery_view, dispatch_view
 from host.errors import ConfigurationError
 from host.settings import Settings
 from host.settings.webhooks import WebhookEndpoint
 from host.storage.documents import utcnow
+from host.storage.duplicates import insert_missing
 from host.storage.store import Store
 
-__all__ = ["SECRET_VARIABLE", "EventLog", "event_body", "insert_missing"]
+__all__ = ["SECRET_VARIABLE", "EventLog", "event_body"]
 
 log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 SECRET_VARIABLE = "TIDINGS_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
-_DUPLICATE_KEY = 11000
-_UNSETTLED = ("queued", "sending")
-_TYPE_OF_STATUS = {
-    "sent": "delivery.sent",
-    "failed": "delivery.failed",
-    "skipped": "delivery.skipped",
-    "delivered": "delivery.delivered",
-    "undelivered": "delivery.undelivered",
-}
+#: the event type of each settled delivery status: ``delivery.sent``, ``delivery.failed`` ...
+_TYPE_OF_STATUS = {status: f"delivery.{status}" for status in SETTLED}
 #: the fallback completion check looks at dispatches created this recently
 COMPLETION_WINDOW = timedelta(hours=1)
-
-
-async def insert_missing(collection: Any, docs: Sequence[Doc]) -> list[Doc]:
-    """Insert what is not there yet; returns the documents that were inserted."""
-    if not docs:
-        return []
-    try:
-        await collection.insert_many(list(docs), ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(error.get("code") != _DUPLICATE_KEY for error in errors):
-            raise
-        duplicate = {error["index"] for error in errors}
-        return [doc for index, doc in enumerate(docs) if index not in duplicate]
-    return list(docs)
 
 
 def event_body(event: Doc) -> bytes:
@@ -90,9 +70,9 @@ class EventLog:
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.endpoints: list[WebhookEndpoint] = list(settings.config.webhooks)
-        if self.endpoints and not settings.environ.get(SECRET_VARIABLE):
+        if self.endpoints and not settings.env.webhook_secret:
             raise ConfigurationError(SECRET_VARIABLE, "required because webhooks are configured")
-        self.secret = settings.environ.get(SECRET_VARIABLE, "").encode()
+        self.secret = (settings.env.webhook_secret or "").encode()
         self._store = store
         db = store.db
         self.events = db["events"]
@@ -111,6 +91,26 @@ class EventLog:
         """The console lists events newest first and records by event."""
         await self.events.create_index("created_at")
         await self.records.create_index("event_id")
+
+    async def _with_records(self, events: list[Doc]) -> list[Doc]:
+        """Each event with its per-endpoint records (``records``), in endpoint order."""
+        by_event: dict[str, list[Doc]] = {event["_id"]: [] for event in events}
+        async for record in self.records.find({"event_id": {"$in": list(by_event)}}):
+            by_event.setdefault(record["event_id"], []).append(record)
+        for event in events:
+            event["records"] = sorted(by_event.get(event["_id"], []), key=lambda r: r["endpoint"])
+        return events
+
+    async def recent(self, event_type: str | None = None, *, skip: int = 0, limit: int = 50) -> list[Doc]:
+        """The newest events (of one type), each with its status per endpoint."""
+        criteria: Doc = {"type": event_type} if event_type else {}
+        cursor = self.events.find(criteria).sort("created_at", -1).skip(skip).limit(limit)
+        return await self._with_records(await cursor.to_list(None))
+
+    async def get(self, event_id: str) -> Doc | None:
+        """One event with its status per endpoint, or None."""
+        event = await self.events.find_one({"_id": event_id})
+        return (await self._with_records([event]))[0] if event is not None else None
 
     async def emit(self, events: Iterable[Doc]) -> None:
         """Write events, their records for the endpoints that want them, and queue those records.
@@ -161,10 +161,6 @@ class EventLog:
 
     def delivery_event(self, doc: Doc) -> Doc:
         """The event of a delivery in its current status."""
-        from host.api.routes.dispatches import (
-            delivery_view,  # host.api.routes.dispatches imports the runtime, which imports this
-        )
-
         event_type = _TYPE_OF_STATUS[doc["status"]]
         return {
             "_id": f"{doc['_id']}:{doc['status']}",
@@ -176,45 +172,25 @@ class EventLog:
 
     async def check_completed(self, dispatch_id: str) -> bool:
         """Write ``dispatch.completed`` (and the fan-out's skipped ones) if every delivery is settled."""
-        from host.api.routes.dispatches import DispatchView
-
         dispatch = await self._store.dispatches.find_one({"_id": dispatch_id})
         if dispatch is not None and dispatch.get("state") == "expanding":
             self.to_check.add(dispatch_id)  # its last outcomes came before its fan-out ended: look again
         if dispatch is None or dispatch.get("state") != "expanded" or dispatch.get("completed_at"):
             return False
-        counts: dict[str, dict[str, int]] = {name: {} for name in dispatch["channels"]}
-        total = 0
-        pipeline: list[Doc] = [
-            {"$match": {"dispatch_id": dispatch_id}},
-            {"$group": {"_id": {"channel": "$channel", "status": "$status"}, "n": {"$sum": 1}}},
-        ]
-        async for row in await self._store.deliveries.aggregate(pipeline):
-            if row["_id"]["status"] in _UNSETTLED:
-                return False
-            counts.setdefault(row["_id"]["channel"], {})[row["_id"]["status"]] = row["n"]
-            total += row["n"]
+        counts = (await count_deliveries(self._store, [dispatch_id])).get(dispatch_id, {})
+        if any(status in UNSETTLED for statuses in counts.values() for status in statuses):
+            return False
         # settled before any attempt (fan-out): skipped, or failed on an invalid address
         early: list[Doc] = []
-        if any(counts[c].get("skipped") or counts[c].get("failed") for c in counts):
+        if any(statuses.get("skipped") or statuses.get("failed") for statuses in counts.values()):
             async for doc in self._store.deliveries.find({"dispatch_id": dispatch_id}):
                 if doc["status"] == "skipped" or (doc["status"] == "failed" and not doc.get("attempts")):
                     early.append(self.delivery_event(doc))
         await self.emit(early)
         now = utcnow()
-        view = DispatchView(
-            id=dispatch_id,
-            channels=dispatch["channels"],
-            recipients=len(dispatch.get("recipients") or []),
-            clusters=dispatch.get("clusters") or [],
-            template_id=dispatch.get("template_id"),
-            state=dispatch["state"],
-            created_at=dispatch["created_at"],
-            counts=counts,
-            total=total,
-            settled=True,
-        )
-        data = msgspec.to_builtins(view) | {"completedAt": msgspec.to_builtins(now)}
+        data = msgspec.to_builtins(dispatch_view(dispatch, counts)) | {
+            "completedAt": msgspec.to_builtins(now)
+        }
         completed = {
             "_id": f"{dispatch_id}:completed",
             "type": "dispatch.completed",

@@ -17,23 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import hashlib
 import hmac
 import logging
 import os
-import random
 import socket
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
-from host.events.log import EventLog, event_body, insert_missing
-from host.runtime.background import BackgroundLoop
+from host.delivery.backoff import backoff_seconds
+from host.events.log import EventLog, event_body
+from host.plugins.conventions import retry_after_seconds
 from host.settings.webhooks import WebhookEndpoint
 from host.storage.documents import utcnow
+from host.storage.duplicates import insert_missing
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -55,6 +55,8 @@ ORPHAN_SECONDS = 60.0
 #: longest Retry-After honoured
 MAX_RETRY_AFTER = 3600.0
 POSTS_AT_ONCE = 16
+#: how often the poster also looks at every recent dispatch for completion (a fallback)
+COMPLETION_EVERY_SECONDS = 10.0
 
 
 def sign(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -84,26 +86,14 @@ def verify_signature(secret: bytes, header: str, body: bytes, *, tolerance: floa
     return any(hmac.compare_digest(expected, given) for given in parts.get("v1", []))
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
-
-
 def next_delay(endpoint: WebhookEndpoint, attempt: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with jitter for the attempt after ``attempt``, at least the Retry-After."""
-    ceiling = min(endpoint.max_backoff_seconds, endpoint.min_backoff_seconds * 2 ** max(attempt - 1, 0))
-    delay = random.uniform(ceiling / 2, ceiling)
-    return max(delay, retry_after) if retry_after is not None else delay
+    """The wait before the post after ``attempt``: the endpoint's backoff, at least its Retry-After."""
+    return backoff_seconds(
+        attempt,
+        minimum=endpoint.min_backoff_seconds,
+        maximum=endpoint.max_backoff_seconds,
+        retry_after=retry_after,
+    )
 
 
 class WebhookPoster:
@@ -113,22 +103,11 @@ class WebhookPoster:
         self._events = events
         self._worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self._client: httpx.AsyncClient | None = None
-        self._loop = BackgroundLoop("tidings-event-poster")
+        self._last_scan = 0.0
 
-    async def start(self, interval: float = 0.5) -> None:
-        """Start posting in the background, if any endpoint is configured."""
-        if not self._events.enabled or self._loop.running:
-            return
-        await self._events.ensure_indexes()
-        self._loop.start(lambda: self.run_forever(interval))
-
-    async def stop(self) -> None:
-        """Stop posting (a post in flight is cancelled; its entry is handed out again after the lease)."""
-        await self._loop.stop()
-
-    async def run_once(self) -> int:
-        """Post every due entry; returns how many posts were made."""
-        now = utcnow()
+    async def run_once(self, now: datetime | None = None) -> int:
+        """Post every entry due at ``now`` (default: the clock); returns how many posts were made."""
+        now = now or utcnow()
         entries = await self._events.queue.find({"due_at": {"$lte": now}}).limit(500).to_list(None)
         if not entries:
             return 0
@@ -199,7 +178,13 @@ class WebhookPoster:
             return
         error = f"HTTP {response.status_code}: {response.text[:200]}"
         await self._retry_or_fail(
-            entry, record, endpoint, attempt, response.status_code, error, _retry_after(response)
+            entry,
+            record,
+            endpoint,
+            attempt,
+            response.status_code,
+            error,
+            retry_after_seconds(response.headers.get("Retry-After"), cap=MAX_RETRY_AFTER),
         )
 
     async def _retry_or_fail(
@@ -265,27 +250,23 @@ class WebhookPoster:
             self._client = httpx.AsyncClient(follow_redirects=False)
         return self._client
 
-    async def run_forever(self, interval: float = 0.5, completion_every: float = 10.0) -> None:
-        """Post due entries and check noted dispatches every ``interval``; recent dispatches less often."""
-        last_scan = 0.0
-        try:
-            while True:
-                try:
-                    await self._events.check_noted()
-                    if time.monotonic() - last_scan >= completion_every:
-                        last_scan = time.monotonic()
-                        await self._events.check_recent()
-                    await self.run_once()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.warning("webhook poster failed; trying again in %.1f s", interval, exc_info=True)
-                await asyncio.sleep(interval)
-        finally:
-            if self._client is not None:
-                with contextlib.suppress(Exception):
-                    await self._client.aclose()
-                self._client = None
+    async def tick(self, completion_every: float = COMPLETION_EVERY_SECONDS) -> None:
+        """One pass of the periodic poster (host.runtime.background): completions, then due posts.
+
+        Noted dispatches are checked every pass; recent ones (the fallback) every ``completion_every``.
+        """
+        await self._events.check_noted()
+        if time.monotonic() - self._last_scan >= completion_every:
+            self._last_scan = time.monotonic()
+            await self._events.check_recent()
+        await self.run_once()
+
+    async def close(self) -> None:
+        """Close the HTTP client (the loop's ``on_stop``)."""
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.aclose()
+            self._client = None
 
 
 def _older_than(entry: Doc, seconds: float) -> bool:

@@ -22,7 +22,7 @@ from typing import Annotated, Any, NamedTuple
 
 import msgspec
 
-from host.errors import ConfigurationError
+from host.errors import ConfigurationError, validation_problem
 from host.plugins.channel import Channel
 from host.settings import ServiceConfig
 
@@ -84,10 +84,9 @@ def circuit_policy(config: ServiceConfig, name: str) -> CircuitPolicy | None:
     try:
         return msgspec.convert(options[CIRCUIT_OPTION], CircuitPolicy)
     except msgspec.ValidationError as exc:
-        text = str(exc)
-        match = re.search(r"at `\$(?P<path>[^`]*)`", text)
-        where = key + (match.group("path") if match else "")
-        raise ConfigurationError(where, re.sub(r"\s*-?\s*at `\$[^`]*`", "", text)) from exc
+        path, problem = validation_problem(exc)
+        where = f"{key}.{path}" if path and not path.startswith("[") else key + path
+        raise ConfigurationError(where, problem) from exc
 
 
 def _entry(raw: object, key: str, channel_type: type[Channel], environ: Mapping[str, str]) -> ProviderEntry:

@@ -7,7 +7,6 @@ against MongoDB and Redis.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,10 +16,10 @@ import dramatiq
 from host.access.unsubscribe_links import embedded_secret_key
 from host.runtime.actors import Actors, declare_actors, event_loop_thread
 from host.runtime.broker import create_broker
-from host.settings import Settings, load_settings
+from host.settings import Settings, load_environment, load_settings
 from host.storage.devdb import DevDatabase
 
-__all__ = ["DEFAULT_CONFIGURATION", "data_dir", "embedded_services"]
+__all__ = ["DEFAULT_CONFIGURATION", "configured_database", "data_dir", "embedded_services"]
 
 #: the configuration used when CONFIGURATION_PATH is not set: e-mail to a local SMTP server
 DEFAULT_CONFIGURATION = {
@@ -31,31 +30,52 @@ DEFAULT_CONFIGURATION = {
 
 def data_dir() -> Path:
     """Where the embedded mode keeps its files (``TIDINGS_DATA_DIR``, default ``~/.local/share/tidings``)."""
-    root = os.environ.get("TIDINGS_DATA_DIR") or Path.home() / ".local" / "share" / "tidings"
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return load_environment().data_path()
+
+
+def _defaults(data: Path) -> dict[str, str]:
+    """The embedded mode's defaults; a variable set in the environment wins over each."""
+    config_path = data / "configuration.json"
+    if not config_path.exists():
+        config_path.write_text(json.dumps(DEFAULT_CONFIGURATION, indent=2) + "\n")
+    return {
+        "CONFIGURATION_PATH": str(config_path),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": "1025",
+        "TIDINGS_API_AUTH": "off",  # 127.0.0.1 only; the banner says so
+        "CONSOLE_SECURE_COOKIES": "false",  # served on 127.0.0.1 only, over plain HTTP
+    }
+
+
+@contextmanager
+def configured_database() -> Iterator[tuple[str, str]]:
+    """(URL, database name) of ``MONGODB_URL``, or else of the embedded database, started for the block.
+
+    For commands run beside a deployment (``tidings apikey``, ``tidings staff``): without
+    ``MONGODB_URL`` they work on the embedded mode's data, which ``tidings run`` must not be using then.
+    """
+    env = load_environment()
+    if env.mongodb_url:
+        yield env.mongodb_url, env.mongodb_database
+        return
+    with DevDatabase(data_file=env.data_path() / "devdb") as embedded:
+        yield embedded.url, env.mongodb_database
 
 
 @contextmanager
 def embedded_services(worker_threads: int = 4) -> Iterator[tuple[Settings, Actors, DevDatabase]]:
     """Start the development database and in-process workers; stop both on exit."""
-    environ = dict(os.environ)
-    if not environ.get("CONFIGURATION_PATH"):
-        config_path = data_dir() / "configuration.json"
-        if not config_path.exists():
-            config_path.write_text(json.dumps(DEFAULT_CONFIGURATION, indent=2) + "\n")
-        environ["CONFIGURATION_PATH"] = str(config_path)
-    environ.setdefault("SMTP_HOST", "127.0.0.1")
-    environ.setdefault("SMTP_PORT", "1025")
-    environ.setdefault("TIDINGS_API_AUTH", "off")  # 127.0.0.1 only; the banner says so
-    environ["TIDINGS_SECRET_KEY"] = embedded_secret_key(data_dir(), environ)  # made once, kept in data_dir
-    database = DevDatabase(data_file=data_dir() / "devdb")
+    env = load_environment()
+    data = env.data_path()
+    defaults = _defaults(data)
+    # made once and kept in the data directory, unless TIDINGS_SECRET_KEY is set
+    defaults["TIDINGS_SECRET_KEY"] = embedded_secret_key(data, env.secret_key)
+    database = DevDatabase(data_file=data / "devdb")
     database.start()
     try:
-        environ["MONGODB_URL"] = database.url
-        environ.pop("REDIS_URL", None)
-        settings = load_settings(environ)
+        settings = load_settings(
+            defaults=defaults, overrides={"MONGODB_URL": database.url, "REDIS_URL": None}
+        )
         broker = create_broker(None)
         dramatiq.set_broker(broker)
         actors = declare_actors(broker, settings)

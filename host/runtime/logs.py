@@ -11,12 +11,11 @@ import contextlib
 import contextvars
 import json
 import logging
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from host.errors import ConfigurationError
+from host.settings import Environment, load_environment
 
 __all__ = ["CONTEXT_FIELDS", "JsonFormatter", "configure_logging", "log_context"]
 
@@ -61,15 +60,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def configure_logging(level: str | None = None, log_format: str | None = None) -> None:
+def configure_logging(env: Environment | None = None) -> None:
     """Configure the root logger once (``TIDINGS_LOG_LEVEL``, default INFO; ``TIDINGS_LOG_FORMAT``)."""
-    chosen = (log_format or os.environ.get("TIDINGS_LOG_FORMAT") or "text").lower()
-    if chosen not in ("text", "json"):
-        raise ConfigurationError("TIDINGS_LOG_FORMAT", f"must be text or json, not {chosen!r}")
+    env = env or load_environment()
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if chosen == "json" else logging.Formatter(TEXT_FORMAT))
-    logging.basicConfig(
-        level=(level or os.environ.get("TIDINGS_LOG_LEVEL", "INFO")).upper(), handlers=[handler]
-    )
+    handler.setFormatter(JsonFormatter() if env.log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    logging.basicConfig(level=env.log_level, handlers=[handler])
     # pymongo's own debug/info chatter would drown the service's lines
     logging.getLogger("pymongo").setLevel(logging.WARNING)

@@ -1,7 +1,8 @@
-"""The wiring of one event loop: store, channels, renderer, outbox and the services built on them.
+"""The wiring of one event loop: a Runtime builds the store, the channels, the services and the loops.
 
 The API's loop and each worker's loop build their own Runtime: a MongoDB async client belongs to the
-loop that created it.
+loop that created it. Handlers (the API's routes, the console's pages) get a Runtime by dependency
+injection and call its services, never its collections.
 """
 
 from __future__ import annotations
@@ -9,20 +10,39 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 
+from beanie import init_beanie
+
+from host.access.api_keys import ApiKeys
+from host.access.idempotency import IdempotencyKeys
+from host.access.unsubscribe_links import UnsubscribeLinks
+from host.audience.clusters import ClusterService
+from host.audience.directory import UserDirectory
+from host.audience.opt_outs import OptOuts
+from host.delivery.metrics import DeliveryTotals
 from host.delivery.worker import DeliveryWorker
-from host.dispatch.accept import DispatchService
+from host.dispatch.accept import Dispatcher
+from host.dispatch.expansion import Expansion
 from host.dispatch.outbox import Enqueue, Outbox
 from host.dispatch.recovery import RecoverySweep
 from host.dispatch.scheduling import SCHEDULE_INTERVAL_SECONDS, Scheduler
+from host.dispatch.service import DispatchService
 from host.events.log import EventLog
 from host.events.webhooks import WebhookPoster
+from host.feedback.twilio import TwilioCallbacks
 from host.plugins.registry import ChannelRegistry
 from host.runtime.background import BackgroundLoop
 from host.settings import Settings
+from host.storage.documents import ALL_DOCUMENTS
 from host.storage.store import Store
 from host.templates.rendering import Renderer
+from host.templates.service import TemplateService
 
-__all__ = ["Runtime"]
+__all__ = ["POSTER_INTERVAL_SECONDS", "SWEEP_INTERVAL_SECONDS", "Runtime"]
+
+#: how often each worker runs the recovery sweep
+SWEEP_INTERVAL_SECONDS = 5.0
+#: how often each worker's event poster looks for due posts
+POSTER_INTERVAL_SECONDS = 0.5
 
 
 class Runtime:
@@ -39,15 +59,43 @@ class Runtime:
         )
         batch_sizes = {name: channel.limits.batch_size for name, channel in self.registry.items()}
         self.outbox = Outbox(self.store, enqueue, batch_sizes)
-        self.dispatch = DispatchService(
-            self.store, settings, self.registry, self.renderer, self.outbox, schedule_expansion
-        )
+        # the services the API and the console call
+        self.templates = TemplateService(self.store, self.renderer)
+        self.users = UserDirectory(self.store)
+        self.clusters = ClusterService(self.store, self.users)
+        self.opt_outs = OptOuts(self.store)
+        self.api_keys = ApiKeys(self.store.db)
+        self.idempotency_keys = IdempotencyKeys.of(self.store)
+        self.dispatches = DispatchService(self.store, self.outbox)
         self.events = EventLog(self.store, settings)
+        self.twilio_callbacks = TwilioCallbacks(
+            self.store,
+            self.events,
+            auth_token=settings.env.twilio_auth_token,
+            public_url=settings.env.public_url,
+        )
+        self.unsubscribe_links = UnsubscribeLinks.from_settings(settings)
+        self.delivery_totals = DeliveryTotals(self.store)
+        self.dispatch = Dispatcher(
+            settings,
+            self.registry,
+            self.renderer,
+            self.templates,
+            Expansion(self.store, self.registry, self.outbox, self.opt_outs),
+            schedule_expansion,
+        )
+        # the background work of a worker process (host.runtime.background)
         self.sweep = RecoverySweep(self.store, self.outbox, schedule_expansion, settings.config.delivery)
-        self._sweeping = BackgroundLoop("tidings-recovery-sweep")
-        self._channels_started = False
         self.scheduler = Scheduler(self.store, schedule_expansion)
         self.webhooks = WebhookPoster(self.events)
+        self.sweeping = BackgroundLoop(
+            "recovery sweep", lambda: self.sweep.tick(self.sweeping.interval), SWEEP_INTERVAL_SECONDS
+        )
+        self.scheduling = BackgroundLoop("scheduler", self.scheduler.tick, SCHEDULE_INTERVAL_SECONDS)
+        self.posting = BackgroundLoop(
+            "event poster", self.webhooks.tick, POSTER_INTERVAL_SECONDS, on_stop=self.webhooks.close
+        )
+        self._channels_started = False
 
     @cached_property
     def delivery(self) -> DeliveryWorker:
@@ -57,26 +105,49 @@ class Runtime:
         attachment fetcher that the worker holds.
         """
         return DeliveryWorker(
-            self.store, self.settings, self.registry, self.renderer, self.outbox, events=self.events
+            self.store,
+            self.settings,
+            self.registry,
+            self.renderer,
+            self.outbox,
+            self.templates,
+            self.opt_outs,
+            events=self.events,
+            unsubscribe=self.unsubscribe_links,
         )
 
+    async def prepare_api(self) -> None:
+        """What the API process needs before serving: Beanie bound to this loop's database, user indexes."""
+        await init_beanie(database=self.store.db, document_models=ALL_DOCUMENTS)
+        await self.store.ensure_user_indexes()
+
+    async def ping_database(self) -> None:
+        """Raise if the database does not answer (the readiness probe)."""
+        await self.store.ping()
+
     async def start_worker(
-        self, sweep_interval: float | None = 5.0, schedule_interval: float | None = SCHEDULE_INTERVAL_SECONDS
+        self,
+        sweep_interval: float | None = SWEEP_INTERVAL_SECONDS,
+        schedule_interval: float | None = SCHEDULE_INTERVAL_SECONDS,
     ) -> None:
-        """Start the channels and, unless disabled, the periodic recovery sweep and the scheduler."""
+        """Start the channels and, unless disabled, the recovery sweep, the scheduler and the poster."""
         await self.registry.startup()
         self._channels_started = True
         if sweep_interval:
-            self._sweeping.start(lambda: self.sweep.run_forever(sweep_interval))
+            self.sweeping.interval = sweep_interval
+            self.sweeping.start()
         if schedule_interval:
-            self.scheduler.start(schedule_interval)
-        await self.webhooks.start()  # only when webhooks are configured
+            self.scheduling.interval = schedule_interval
+            self.scheduling.start()
+        if self.events.enabled:  # the poster only runs when webhooks are configured
+            await self.events.ensure_indexes()
+            self.posting.start()
 
     async def close(self) -> None:
-        """Stop the scheduler, the sweep and the channels, close the database client."""
-        await self.scheduler.stop()
-        await self.webhooks.stop()
-        await self._sweeping.stop()
+        """Stop the loops and the channels, close the database client."""
+        await self.scheduling.stop()
+        await self.posting.stop()
+        await self.sweeping.stop()
         if self._channels_started:  # also when the sweep was disabled
             await self.registry.shutdown()
         await self.store.close()

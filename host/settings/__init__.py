@@ -1,108 +1,53 @@
-"""Configuration in one place: environment variables for connections and secrets, a JSON file for the rest.
+"""Configuration in one place: the environment (connections, secrets, process options) and the file.
 
-Both are decoded with msgspec into typed Structs; anything invalid raises ConfigurationError naming the
-exact key, and the service refuses to start.
+Room rule: this package imports only host.errors; every other room may import it. Nothing outside it
+reads ``os.environ`` (channel plugins get their own variables through the registry, from
+:attr:`Settings.environ`). Everything is decoded once, at start-up, into typed frozen Structs:
+
+- :mod:`host.settings.environment`: :class:`Environment` and the variable names (with Mia's aliases);
+- :mod:`host.settings.service`: :class:`ServiceConfig`, the JSON file at ``CONFIGURATION_PATH``;
+- :mod:`host.settings.webhooks`: the ``webhooks`` entries of that file.
+
+Anything invalid raises ConfigurationError naming the exact variable or key; the CLI prints that one
+line and exits with code 2.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
 from host.errors import ConfigurationError
-from host.settings.webhooks import WebhookEndpoint
+from host.settings.environment import Environment, load_environment, parse_flag
+from host.settings.service import (
+    DeliveryPolicy,
+    FlowManagerEvents,
+    ServiceConfig,
+    UserFields,
+    camel,
+    load_service_config,
+)
+from host.settings.webhooks import EVENT_TYPES, EventType, WebhookEndpoint
 
 __all__ = [
+    "EVENT_TYPES",
     "DeliveryPolicy",
     "Environment",
+    "EventType",
     "FlowManagerEvents",
     "ServiceConfig",
     "Settings",
     "UserFields",
+    "WebhookEndpoint",
+    "camel",
+    "load_environment",
     "load_service_config",
     "load_settings",
+    "parse_flag",
 ]
-
-
-class UserFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
-    """Names of the user-document fields Tidings reads (SPEC §3)."""
-
-    id: str = "_id"
-    email_address: str = "emailAddress"
-    phone_number: str = "phoneNumber"
-    device_token: str = "deviceToken"  # noqa: S105 (a field name, not a secret)
-    clusters: str = "clusters"
-    locale: str = "locale"
-
-    def field_for(self, key: str) -> str:
-        """Return the user-document field mapped to a ``userFields`` key such as ``emailAddress``."""
-        for name, value in msgspec.structs.asdict(self).items():
-            if _camel(name) == key:
-                return str(value)
-        # a plugin channel may name a field that has no mapping: read it as is
-        return key
-
-
-class DeliveryPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
-    """How transient failures are retried."""
-
-    max_attempts: int = 5
-    min_backoff_seconds: float = 1.0
-    max_backoff_seconds: float = 300.0
-    #: a delivery left `sending` this long (a worker died mid-send) is handed out again
-    sending_lease_seconds: float = 300.0
-    #: a delivery left `queued` and enqueued this long ago is enqueued again
-    enqueue_lease_seconds: float = 900.0
-
-
-class FlowManagerEvents(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
-    """Labels of the events sent back to the Flow Manager after /saga/send."""
-
-    success_event_label: str
-    fail_event_label: str
-
-
-class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
-    """The JSON service configuration file at ``CONFIGURATION_PATH``."""
-
-    active_channels: list[str]
-    user_fields: UserFields = UserFields()
-    #: sender per channel (``email``, ``sms``, ``voice`` or a plugin channel's name); checked on load
-    sender: dict[str, Any] = {}
-    android_intent_action: str | None = None
-    #: per-channel options, e.g. ``{"voice": {"voice": "alice", "language": "it-IT"}}``
-    channels: dict[str, dict[str, Any]] = {}
-    delivery: DeliveryPolicy = DeliveryPolicy()
-    flow_manager: FlowManagerEvents | None = None
-    default_locale: str = "en-US"
-    default_timezone: str = "UTC"
-    #: endpoints that receive signed delivery events (host.events.webhooks)
-    webhooks: list[WebhookEndpoint] = []
-
-
-class Environment(msgspec.Struct, frozen=True, kw_only=True):
-    """Connections and secrets, read from environment variables only."""
-
-    mongodb_url: str | None = None
-    mongodb_database: str = "tidings"
-    redis_url: str | None = None
-    users_collection: str = "users"
-    file_service_url: str | None = None
-    flow_manager_url: str | None = None
-    configuration_path: str | None = None
-    #: signs the unsubscribe links of e-mails (host.access.unsubscribe_links); never logged
-    secret_key: str | None = None
-    #: where recipients reach Tidings' public pages (the unsubscribe links)
-    public_url: str = "http://127.0.0.1:8000"
-
-    def __repr__(self) -> str:
-        # URLs may carry credentials: never print them
-        return "Environment(...)"
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -117,52 +62,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return f"Settings(config={self.config!r})"
 
 
-_ENV_NAMES = {
-    "mongodb_url": "MONGODB_URL",
-    "mongodb_database": "MONGODB_DATABASE",
-    "redis_url": "REDIS_URL",
-    "users_collection": "USERS_COLLECTION",
-    "file_service_url": "FILE_SERVICE_URL",
-    "flow_manager_url": "FLOW_MANAGER_URL",
-    "configuration_path": "CONFIGURATION_PATH",
-    "secret_key": "TIDINGS_SECRET_KEY",
-    "public_url": "TIDINGS_PUBLIC_URL",
-}
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    defaults: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str | None] | None = None,
+) -> Settings:
+    """Read the environment (``os.environ`` by default) and the configuration file it points to.
 
-_PATH_RE = re.compile(r"at `\$(?P<path>[^`]*)`")
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def load_service_config(raw: bytes | str) -> ServiceConfig:
-    """Decode and check a service configuration document, naming the wrong key on error."""
-    try:
-        config = msgspec.json.decode(raw, type=ServiceConfig)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        match = _PATH_RE.search(text)
-        key = match.group("path").lstrip(".") if match else "(root)"
-        raise ConfigurationError(key or "(root)", _PATH_RE.sub("", text).strip(" -")) from exc
-    except msgspec.DecodeError as exc:
-        raise ConfigurationError("(file)", f"not valid JSON: {exc}") from exc
-    if not config.active_channels:
-        raise ConfigurationError("activeChannels", "must list at least one channel")
-    if len(set(config.active_channels)) != len(config.active_channels):
-        raise ConfigurationError("activeChannels", "lists a channel twice")
-    for channel, sender in config.sender.items():
-        if not isinstance(sender, str) or not sender.strip():
-            raise ConfigurationError(f"sender.{channel}", "must be a non-empty string")
-    return config
-
-
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the environment and the configuration file it points to."""
-    environ = dict(os.environ if environ is None else environ)
-    values = {field: environ[name] for field, name in _ENV_NAMES.items() if environ.get(name)}
-    env = msgspec.convert(values, Environment)
+    ``defaults`` fill variables the environment does not set; ``overrides`` replace them (``None``
+    removes one): the embedded mode uses both.
+    """
+    merged: dict[str, str | None] = {**(defaults or {}), **(os.environ if environ is None else environ)}
+    merged.update(overrides or {})
+    environ = {name: value for name, value in merged.items() if value is not None}
+    env = load_environment(environ)
     if not env.configuration_path:
         raise ConfigurationError("CONFIGURATION_PATH", "environment variable is not set")
     path = Path(env.configuration_path)

@@ -14,11 +14,14 @@ from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from host.access.api_keys import ApiKey
-from host.audience.opt_outs import OptOut
+from host.delivery.lifecycle import Status
 
 __all__ = [
     "ALL_DOCUMENTS",
+    "API_KEYS_COLLECTION",
+    "OPT_OUTS_COLLECTION",
+    "ApiKey",
+    "ApiKeyRecord",
     "Attempt",
     "Cluster",
     "Delivery",
@@ -26,14 +29,16 @@ __all__ = [
     "DeliveryStatus",
     "Dispatch",
     "EmailOptions",
+    "OptOut",
+    "OptOutSource",
+    "Scope",
     "Template",
     "TemplateVersion",
     "utcnow",
 ]
 
-#: ``delivered`` / ``undelivered`` come after ``sent``, from the provider's callback
-DeliveryStatus = Literal["queued", "sending", "sent", "failed", "skipped", "delivered", "undelivered"]
-SETTLED: tuple[str, ...] = ("sent", "failed", "skipped", "delivered", "undelivered")
+#: the statuses and their moves live in host.delivery.lifecycle
+DeliveryStatus = Status
 
 
 def utcnow() -> datetime:
@@ -210,6 +215,56 @@ class Attempt(Document):
     class Settings:
         name = "attempts"
         indexes = [IndexModel([("delivery_id", ASCENDING)])]
+
+
+Scope = Literal["send", "read", "manage"]
+API_KEYS_COLLECTION = "api_keys"
+
+
+class ApiKeyRecord(BaseModel):
+    """One API key as stored: its name, scopes and prefix, and only a hash of the key (host.access)."""
+
+    name: str
+    prefix: str
+    key_hash: str
+    scopes: list[Scope]
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: str = ""
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether the key is still accepted."""
+        return self.revoked_at is None
+
+
+class ApiKey(ApiKeyRecord, Document):
+    """The Beanie document of the ``api_keys`` collection: the shape and indexes, for ALL_DOCUMENTS."""
+
+    class Settings:
+        name = API_KEYS_COLLECTION
+        indexes = [IndexModel([("prefix", ASCENDING)], unique=True)]
+
+
+OptOutSource = Literal["link", "console", "api"]
+OPT_OUTS_COLLECTION = "opt_outs"
+
+
+class OptOut(Document):
+    """A user's opt-out of one channel; ``id`` is ``<user id>:<channel>`` (host.audience.opt_outs)."""
+
+    id: str  # type: ignore[assignment]
+    user_id: str
+    channel: str
+    at: datetime = Field(default_factory=utcnow)
+    source: OptOutSource = "api"
+    reason: str | None = None
+
+    class Settings:
+        name = OPT_OUTS_COLLECTION
+        # the checks filter on `_id`; the user's list (API, console) on `user_id`
+        indexes = [IndexModel([("user_id", ASCENDING)])]
 
 
 ALL_DOCUMENTS: list[type[Document]] = [

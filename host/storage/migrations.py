@@ -13,7 +13,7 @@ refuses to run on a database that is behind, unless told to apply them (``--migr
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ __all__ = [
     "MIGRATIONS_LOG",
     "PendingMigrations",
     "apply_migrations",
-    "auto_migrate",
     "ensure_migrated",
     "migration_names",
     "migrations_dir",
@@ -87,11 +86,6 @@ async def pending_migrations(settings: Settings, path: Path | None = None) -> li
     return [name for name in names if name > current["name"]]
 
 
-def auto_migrate(environ: Mapping[str, str]) -> bool:
-    """Whether the environment asks for pending migrations to be applied at start-up."""
-    return environ.get(AUTO_MIGRATE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def _database_url(settings: Settings) -> str:
     if not settings.env.mongodb_url:
         raise ConfigurationError("MONGODB_URL", "environment variable is not set")
@@ -132,7 +126,7 @@ async def ensure_migrated(settings: Settings, *, apply: bool = False) -> None:
     pending = await pending_migrations(settings)
     if not pending:
         return
-    if not (apply or auto_migrate(settings.environ)):
+    if not (apply or settings.env.auto_migrate):
         raise PendingMigrations(pending)
     log.info("applying %d pending migration(s): %s", len(pending), ", ".join(pending))
     await apply_migrations(settings)

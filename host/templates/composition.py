@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bson import ObjectId
-
 from host.access.unsubscribe_links import UnsubscribeLinks
-from host.audience.opt_outs import opt_outs_apply
-from host.errors import NotFound, RequestError
+from host.errors import RequestError
 from host.plugins.channel import Attachment, Channel, Message
-from host.storage.store import Store
+from host.templates.fields import opt_outs_apply, template_key
 from host.templates.locales import pick_variant, render_locale, variant_fields
 from host.templates.rendering import CompiledTemplate, Renderer
 
-__all__ = ["Composer", "check_content", "load_template", "template_key"]
+__all__ = ["Composer", "check_content"]
 
 Doc = dict[str, Any]
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
-
-
-def template_key(camel_field: str) -> str:
-    """The storage key of a template field: ``emailHtmlMessage`` → ``email_html_message``."""
-    return _CAMEL.sub("_", camel_field).lower()
-
-
-async def load_template(store: Store, template_id: str) -> Doc:
-    """The template with this id (an ObjectId, as Mia's) or, as a convenience, this unique name."""
-    query: Doc = {"_id": ObjectId(template_id)} if ObjectId.is_valid(template_id) else {"name": template_id}
-    template = await store.templates.find_one(query)
-    if template is None:
-        raise NotFound(f"templateId: no template with id {template_id!r}")
-    return template
 
 
 def _sources(

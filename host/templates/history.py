@@ -17,17 +17,18 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from host.errors import NotFound, RequestError
 from host.storage.documents import TemplateVersion, utcnow
 from host.storage.store import Store
-from host.templates.composition import load_template
 
 __all__ = [
     "archive",
     "as_template",
+    "find_template",
     "list_versions",
     "load_version",
     "save_template",
@@ -42,6 +43,15 @@ log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 #: the keys of a template document that describe the version rather than its content
 _BOOKKEEPING = frozenset({"_id", "version", "updated_by", "created_at", "updated_at"})
+
+
+async def find_template(store: Store, template_id: str) -> Doc:
+    """The template with this id (an ObjectId, as Mia's) or, as a convenience, this unique name."""
+    query: Doc = {"_id": ObjectId(template_id)} if ObjectId.is_valid(template_id) else {"name": template_id}
+    template = await store.templates.find_one(query)
+    if template is None:
+        raise NotFound(f"templateId: no template with id or name {template_id!r}")
+    return template
 
 
 def versions_of(store: Store) -> AsyncCollection[Doc]:
@@ -142,7 +152,7 @@ async def template_for_dispatch(store: Store, dispatch: Mapping[str, Any]) -> Do
     template_id = dispatch.get("template_id")
     if not template_id:
         return None
-    template = await load_template(store, template_id)
+    template = await find_template(store, template_id)
     wanted = dispatch.get("template_version")
     if wanted is None or wanted == version_of(template):
         return template

@@ -17,9 +17,10 @@ from pymongo import MongoClient
 
 from host.access.api_keys import API_KEYS_COLLECTION, SCOPES, ApiKeys
 from host.api.app import create_app
-from host.api.auth import AUTH_ENV, api_auth_enabled
+from host.api.auth import AUTH_ENV
 from host.cli.main import cli
 from host.errors import ConfigurationError
+from host.settings import load_environment
 from host.storage.devdb import DevDatabase
 from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.smtp import SmtpSink
@@ -215,11 +216,11 @@ async def test_the_off_switch_opens_the_api_and_logs_a_warning(stack: Stack) -> 
 
 
 def test_the_setting_is_on_by_default_and_checked() -> None:
-    assert api_auth_enabled({}) is True
-    assert api_auth_enabled({AUTH_ENV: "on"}) is True
-    assert api_auth_enabled({AUTH_ENV: "OFF"}) is False
+    assert load_environment({}).api_auth is True
+    assert load_environment({AUTH_ENV: "on"}).api_auth is True
+    assert load_environment({AUTH_ENV: "OFF"}).api_auth is False
     with pytest.raises(ConfigurationError) as raised:
-        api_auth_enabled({AUTH_ENV: "maybe"})
+        load_environment({AUTH_ENV: "maybe"})
     assert raised.value.key == AUTH_ENV
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from host.dispatch.accept import DispatchService
-from host.dispatch.outbox import Outbox
 from host.dispatch.schemas import SendRequest
 from tests.conftest import Stack
+from tests.stacks import dispatcher
 
 
 async def test_email_reaches_the_inbox_rendered_with_cc_and_without_bcc(
@@ -117,14 +116,7 @@ async def test_recovery_sweep_sends_what_the_broker_never_received(
         raise ConnectionError("broker unreachable")
 
     # the dispatch service with an outbox handing its batches to a broker that refuses them
-    refused = DispatchService(
-        runtime.store,
-        stack.settings,
-        runtime.registry,
-        runtime.renderer,
-        Outbox(runtime.store, broker_down, {"email": 50}),
-        stack.actors.schedule_expansion,
-    )
+    refused = dispatcher(stack, broker_down, stack.actors.schedule_expansion)
     accepted = await refused.accept(
         SendRequest(channels=["email"], recipients=[uid], message_title="t", message_content="c")
     )

@@ -9,15 +9,15 @@ from typing import Any
 import msgspec
 import pytest
 
-import host.dispatch.accept
-from host.audience.users import DeliveryPlanner
-from host.dispatch.accept import DispatchService
-from host.dispatch.outbox import Outbox
+import host.dispatch.expansion
+from host.audience.planning import DeliveryPlanner
+from host.dispatch.accept import Dispatcher
 from host.dispatch.schemas import SendRequest
 from host.dispatch.writes import DispatchWrites
 from host.storage.documents import utcnow
 from host.storage.group_commit import GroupCommit
 from tests.conftest import Stack
+from tests.stacks import dispatcher
 
 
 class Enqueued:
@@ -35,12 +35,8 @@ class Enqueued:
         self.ids.extend(ids)
 
 
-def _service(stack: Stack, enqueued: Enqueued) -> DispatchService:
-    runtime = stack.runtime
-    outbox = Outbox(runtime.store, enqueued, {"email": 50})
-    return DispatchService(
-        runtime.store, stack.settings, runtime.registry, runtime.renderer, outbox, lambda _id: None
-    )
+def _service(stack: Stack, enqueued: Enqueued) -> Dispatcher:
+    return dispatcher(stack, enqueued)
 
 
 async def _cluster(stack: Stack, group: str, count: int) -> list[str]:
@@ -58,7 +54,7 @@ def _cluster_send(group: str) -> SendRequest:
 async def test_a_cluster_is_expanded_in_batches_into_one_delivery_each(
     stack: Stack, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(host.dispatch.accept, "FANOUT_BATCH", 7)
+    monkeypatch.setattr(host.dispatch.expansion, "FANOUT_BATCH", 7)
     group = unique("fan")
     users = await _cluster(stack, group, 40)
     await stack.add_users({"mail": f"{group}-noid@example.org", "groups": [group]})  # no id: left out
@@ -156,7 +152,7 @@ async def test_a_refused_hand_over_is_written_to_the_outbox(
 
 
 async def test_a_grouped_insert_fails_only_the_job_it_hit(stack: Stack, unique: Callable[[str], str]) -> None:
-    writes = DispatchWrites(stack.runtime.store, stack.runtime.outbox)
+    writes = DispatchWrites(stack.runtime.store, stack.runtime.outbox, stack.runtime.opt_outs)
     now = utcnow()
 
     def dispatch(doc_id: str) -> dict[str, Any]:

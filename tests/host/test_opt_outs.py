@@ -290,10 +290,10 @@ def test_the_secret_key_is_required_when_email_is_active(tmp_path: Path) -> None
     require_secret_key(_settings(["sms"]))
     require_secret_key(_settings(["email"], secret_key="x" * 32))
 
-    made = embedded_secret_key(tmp_path, {})
-    assert len(made) >= 32 and embedded_secret_key(tmp_path, {}) == made  # kept in the data directory
+    made = embedded_secret_key(tmp_path, None)
+    assert len(made) >= 32 and embedded_secret_key(tmp_path, None) == made  # kept in the data directory
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
-    assert embedded_secret_key(tmp_path, {"TIDINGS_SECRET_KEY": "given" * 4}) == "given" * 4
+    assert embedded_secret_key(tmp_path, "given" * 4) == "given" * 4
 
 
 async def test_public_pages_need_no_api_key(stack: Stack) -> None:

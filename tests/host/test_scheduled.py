@@ -95,11 +95,11 @@ async def test_a_scheduled_send_survives_a_restart_of_the_scheduler(
     try:
         # the worker goes away with whatever it had read; a new process (a new Runtime) takes over
         await asyncio.sleep(0.5)
-        await _on_worker_loop(worker.scheduler.stop())
+        await _on_worker_loop(worker.scheduling.stop())
         await asyncio.sleep(1.0)
         assert await _state(stack, result["dispatchId"]) == "scheduled"
         replacement = stack.actors.new_runtime()
-        replacement.scheduler.start()
+        replacement.scheduling.start()
         arrived = await _arrival(stack, address, timeout=LATE_BOUND + 2)
         assert due <= arrived <= requested + LATE_BOUND, (arrived - requested, due - requested)
         await stack.wait_settled(result["dispatchId"])
@@ -108,7 +108,7 @@ async def test_a_scheduled_send_survives_a_restart_of_the_scheduler(
             await replacement.close()
 
         async def restart() -> None:
-            worker.scheduler.start()
+            worker.scheduling.start()
 
         await _on_worker_loop(restart())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from host.api.idempotency import body_hash
+from host.access.idempotency import body_hash
 from tests.conftest import Stack
 
 

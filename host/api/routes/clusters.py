@@ -13,13 +13,10 @@ import msgspec
 from litestar import delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
-from pymongo.errors import DuplicateKeyError
 
-from host.api.paging import Limit, name_query
+from host.api.paging import Limit
 from host.api.routes.users import UserPage, page_of_users
-from host.errors import NotFound, RequestError
 from host.runtime.wiring import Runtime
-from host.storage.documents import utcnow
 
 __all__ = [
     "ROUTES",
@@ -67,21 +64,12 @@ class ClusterPage(msgspec.Struct, rename="camel", kw_only=True):
 
 
 async def _view(runtime: Runtime, doc: Doc) -> ClusterView:
-    # one count per cluster, each on the indexed clusters field alone (NOTES: keep filters to one field)
-    members = await runtime.store.users.count_documents({runtime.store.fields.clusters: doc["name"]})
     return ClusterView(
         name=doc["name"],
         description=doc.get("description", ""),
-        members=members,
+        members=await runtime.clusters.members(doc),
         created_at=doc.get("created_at"),
     )
-
-
-async def _find(runtime: Runtime, name: str) -> Doc:
-    doc = await runtime.store.clusters.find_one({"name": name})
-    if doc is None:
-        raise NotFound(f"name: no cluster named {name!r}")
-    return doc
 
 
 @get("/clusters", summary="List clusters with their member counts")
@@ -92,30 +80,20 @@ async def list_clusters(
     limit: Limit = 100,
 ) -> ClusterPage:
     """Clusters in name order; ``name`` matches any part of the name, ignoring case."""
-    query = name_query(name, after)
-    docs = await runtime.store.clusters.find(query).sort("name", 1).limit(limit).to_list(None)
-    items = [await _view(runtime, doc) for doc in docs]
+    items = [await _view(runtime, doc) for doc in await runtime.clusters.search(name, after, limit)]
     return ClusterPage(items=items, next_after=items[-1].name if len(items) == limit else None)
 
 
 @get("/clusters/{name:str}", summary="A cluster with its member count")
 async def get_cluster(name: FromPath[str], runtime: NamedDependency[Runtime]) -> ClusterView:
     """The cluster named so."""
-    return await _view(runtime, await _find(runtime, name))
+    return await _view(runtime, await runtime.clusters.get(name))
 
 
 @post("/clusters", status_code=201, summary="Create a cluster")
 async def create_cluster(data: JSONBody[ClusterBody], runtime: NamedDependency[Runtime]) -> ClusterView:
     """409 if the name is taken. Users already listing the name count as members at once."""
-    duplicate = RequestError(f"name: a cluster named {data.name!r} already exists", status_code=409)
-    if await runtime.store.clusters.find_one({"name": data.name}, {"_id": 1}) is not None:
-        raise duplicate
-    doc = {"name": data.name, "description": data.description, "created_at": utcnow()}
-    try:
-        await runtime.store.clusters.insert_one(doc)
-    except DuplicateKeyError:
-        raise duplicate from None
-    return await _view(runtime, doc)
+    return await _view(runtime, await runtime.clusters.create(data.name, data.description))
 
 
 @put("/clusters/{name:str}", summary="Update a cluster's description")
@@ -123,16 +101,13 @@ async def update_cluster(
     name: FromPath[str], data: JSONBody[ClusterUpdate], runtime: NamedDependency[Runtime]
 ) -> ClusterView:
     """Only the description changes; the name is the cluster's identity on every member."""
-    doc = await _find(runtime, name)
-    await runtime.store.clusters.update_one({"_id": doc["_id"]}, {"$set": {"description": data.description}})
-    return await _view(runtime, {**doc, "description": data.description})
+    return await _view(runtime, await runtime.clusters.describe(name, data.description))
 
 
 @delete("/clusters/{name:str}", summary="Delete a cluster")
 async def delete_cluster(name: FromPath[str], runtime: NamedDependency[Runtime]) -> None:
     """Removes the cluster document; users keep the name in their list (sending to it still works)."""
-    doc = await _find(runtime, name)
-    await runtime.store.clusters.delete_one({"_id": doc["_id"]})
+    await runtime.clusters.delete(name)
 
 
 @get("/clusters/{name:str}/members", summary="The users of a cluster, paginated")
@@ -143,7 +118,7 @@ async def list_cluster_members(
     limit: Limit = 100,
 ) -> UserPage:
     """Users whose clusters field lists this name, in ``_id`` order (the cluster document is optional)."""
-    return await page_of_users(runtime, {runtime.store.fields.clusters: name}, after, limit)
+    return await page_of_users(runtime, runtime.users.members_filter(name), after, limit)
 
 
 #: the route handlers of this module, registered by the application plugin

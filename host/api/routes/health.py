@@ -32,7 +32,7 @@ async def ready(runtime: NamedDependency[Runtime], broker_ping: NamedDependency[
     """200 only when both the database and the broker answer; 503 naming what does not."""
     checks: dict[str, str] = {}
     try:
-        await asyncio.wait_for(runtime.store.ping(), timeout=2.0)
+        await asyncio.wait_for(runtime.ping_database(), timeout=2.0)
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"unavailable: {type(exc).__name__}"

@@ -16,9 +16,8 @@ __all__ = ["home"]
 @get("/", media_type=MediaType.HTML, include_in_schema=False)
 async def home(runtime: NamedDependency[Runtime]) -> str:
     """A plain page listing the active channels and recent activity, with links to the API."""
-    store = runtime.store
-    dispatches = await store.dispatches.estimated_document_count()
-    templates = await store.templates.estimated_document_count()
+    dispatches = await runtime.dispatches.total()
+    templates = await runtime.templates.total()
     channels = "".join(f"<li>{escape(name)}</li>" for name in runtime.registry)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Tidings</title>

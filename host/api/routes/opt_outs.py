@@ -7,15 +7,13 @@ the code ``opted-out``, except for transactional templates.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from litestar import delete, get, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from host.audience.opt_outs import Doc, list_opt_outs, record_opt_out, remove_opt_out
-from host.audience.user_import import id_filter
 from host.errors import NotFound, RequestError
 from host.runtime.wiring import Runtime
 
@@ -30,6 +28,7 @@ __all__ = [
     "put_opt_out",
 ]
 
+Doc = dict[str, Any]
 _MANAGE = {"scope": "manage"}
 
 
@@ -69,7 +68,7 @@ def opt_out_view(doc: Doc) -> OptOutView:
 @get("/users/{user_id:str}/opt-outs", opt=_MANAGE, summary="A user's opt-outs")
 async def get_opt_outs(user_id: FromPath[str], runtime: NamedDependency[Runtime]) -> OptOutList:
     """The channels the user opted out of (kept even if the user document is deleted)."""
-    return OptOutList(items=[opt_out_view(doc) for doc in await list_opt_outs(runtime.store.db, user_id)])
+    return OptOutList(items=[opt_out_view(doc) for doc in await runtime.opt_outs.of_user(user_id)])
 
 
 @put("/users/{user_id:str}/opt-outs/{channel:str}", opt=_MANAGE, summary="Opt a user out of a channel")
@@ -83,11 +82,10 @@ async def put_opt_out(
     if channel not in runtime.registry:
         active = ", ".join(runtime.registry)
         raise RequestError(f"channel: {channel!r} is not active (active: {active})")
-    store = runtime.store
-    if await store.users.find_one(id_filter(store.fields, user_id), {"_id": 1}) is None:
-        raise NotFound(f"id: no user with {store.fields.id} {user_id!r}")
+    if not await runtime.users.exists(user_id):
+        raise NotFound(f"id: no user with {runtime.users.fields.id} {user_id!r}")
     reason = data.reason if data is not None else None
-    return opt_out_view(await record_opt_out(store.db, user_id, channel, "api", reason))
+    return opt_out_view(await runtime.opt_outs.record(user_id, channel, "api", reason))
 
 
 @delete("/users/{user_id:str}/opt-outs/{channel:str}", opt=_MANAGE, summary="Opt a user back in")
@@ -95,7 +93,7 @@ async def delete_opt_out(
     user_id: FromPath[str], channel: FromPath[str], runtime: NamedDependency[Runtime]
 ) -> None:
     """The user is reached on this channel again; 404 if there was no opt-out."""
-    if not await remove_opt_out(runtime.store.db, user_id, channel):
+    if not await runtime.opt_outs.remove(user_id, channel):
         raise NotFound(f"channel: user {user_id!r} has not opted out of {channel!r}")
 
 

@@ -7,9 +7,7 @@ settled or the time is up, and then also lists in ``failures`` the deliveries th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from typing import Annotated, Any
 
 import msgspec
@@ -18,46 +16,14 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
 from host.api.errors import error_response, field_message
-from host.api.routes.dispatches import dispatch_view
-from host.audience.users import Failure
 from host.dispatch.schemas import FlowManagerCommand, SendAccepted, SendRequest
-from host.errors import RequestError
+from host.errors import RequestError, validation_problem
 from host.events.flow_manager import FlowManagerNotifier
 from host.runtime.wiring import Runtime
 
-__all__ = ["MAX_WAIT_SECONDS", "saga_send", "send", "wait_for_settlement"]
+__all__ = ["MAX_WAIT_SECONDS", "saga_send", "send"]
 
 MAX_WAIT_SECONDS = 30.0
-
-
-async def wait_for_settlement(runtime: Runtime, accepted: SendAccepted, seconds: float) -> SendAccepted:
-    """Poll the dispatch until it settles or ``seconds`` pass; add the providers' refusals to failures."""
-    deadline = time.monotonic() + seconds
-    pause = 0.02
-    while not (await dispatch_view(runtime, accepted.dispatch_id)).settled:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        await asyncio.sleep(min(pause, left))
-        pause = min(pause * 2, 0.25)
-    failures = list(accepted.failures)
-    # one indexed field in the filter (NOTES); deliveries known to fail at accept have 0 attempts
-    async for doc in runtime.store.deliveries.find(
-        {"dispatch_id": accepted.dispatch_id},
-        {"status": 1, "attempts": 1, "user_id": 1, "channel": 1, "last_error": 1},
-    ):
-        if doc["status"] == "failed" and doc.get("attempts", 0) > 0:
-            error = doc.get("last_error") or {}
-            failures.append(
-                Failure(user_id=doc["user_id"], channel=doc["channel"], error=_provider_failure(error))
-            )
-    return SendAccepted(failures=failures, dispatch_id=accepted.dispatch_id)
-
-
-def _provider_failure(error: dict[str, Any]) -> str:
-    message = str(error.get("message") or "delivery failed")
-    code = error.get("code")
-    return f"{message} (code {code})" if code and str(code) not in message else message
 
 
 @post(
@@ -82,7 +48,7 @@ async def send(
     """Accept a send request: stored first, answered with the failures already known."""
     accepted = await runtime.dispatch.accept(data)
     if wait > 0 and accepted.send_at is msgspec.UNSET:  # a scheduled one settles later, not now
-        return await wait_for_settlement(runtime, accepted, wait)
+        return await runtime.dispatches.wait_settled(accepted, wait)
     return accepted
 
 
@@ -108,15 +74,12 @@ async def saga_send(
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         if isinstance(key, str):
             notifier.notify(key, success=False)
-        return error_response(400, _decode_message(exc))
+        if isinstance(exc, msgspec.ValidationError):
+            return error_response(400, field_message(*validation_problem(exc)))
+        return error_response(400, f"body: {exc}")  # not JSON at all
     except RequestError as exc:
         if isinstance(key, str):
             notifier.notify(key, success=False)
         return error_response(exc.status_code, exc.message)
     notifier.notify(command.key, success=True)
     return Response(content=b"", status_code=200, media_type="application/json")
-
-
-def _decode_message(exc: Exception) -> str:
-    message, found, path = str(exc).rpartition(" - at `$")
-    return field_message(path.rstrip("`").lstrip("."), message) if found else f"body: {exc}"

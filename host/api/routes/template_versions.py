@@ -10,9 +10,8 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from host.api.routes.templates import TemplateView, caller_name, find_template, store_version, template_view
+from host.api.routes.templates import TemplateView, caller_name, template_view
 from host.runtime.wiring import Runtime
-from host.templates.history import as_template, list_versions, load_version, version_of
 
 __all__ = [
     "ROUTES",
@@ -22,8 +21,6 @@ __all__ = [
     "list_template_versions",
     "restore_template_version",
 ]
-
-_RESTORED_KEYS = ("_id", "version", "updated_by", "created_at", "updated_at")
 
 
 class TemplateVersionSummary(msgspec.Struct, rename="camel", kw_only=True):
@@ -48,8 +45,8 @@ async def list_template_versions(
     template_id: FromPath[str], runtime: NamedDependency[Runtime]
 ) -> TemplateVersionList:
     """Every version kept, newest first; each save (and each restore) adds one."""
-    template = await find_template(runtime, template_id)
-    current = version_of(template)
+    template = await runtime.templates.find(template_id)
+    current = int(template.get("version") or 1)
     items = [
         TemplateVersionSummary(
             version=v["version"],
@@ -58,7 +55,7 @@ async def list_template_versions(
             saved_at=v.get("saved_at"),
             current=v["version"] == current,
         )
-        for v in await list_versions(runtime.store, template)
+        for v in await runtime.templates.versions(template)
     ]
     return TemplateVersionList(template_id=str(template["_id"]), items=items)
 
@@ -68,8 +65,8 @@ async def get_template_version(
     template_id: FromPath[str], version: FromPath[int], runtime: NamedDependency[Runtime]
 ) -> TemplateView:
     """The template's fields as they were at this version (``updatedBy``/``updatedAt``: its save)."""
-    template = await find_template(runtime, template_id)
-    return template_view(as_template(await load_version(runtime.store, template, version), template))
+    template = await runtime.templates.find(template_id)
+    return template_view(await runtime.templates.version(template, version))
 
 
 @post(
@@ -84,10 +81,8 @@ async def restore_template_version(
     runtime: NamedDependency[Runtime],
 ) -> TemplateView:
     """Save that version's fields as a new version (history only ever grows); returns the template."""
-    template = await find_template(runtime, template_id)
-    kept = await load_version(runtime.store, template, version)
-    fields = {k: v for k, v in as_template(kept, template).items() if k not in _RESTORED_KEYS}
-    return await store_version(runtime, template, fields, caller_name(request))
+    template = await runtime.templates.find(template_id)
+    return template_view(await runtime.templates.restore(template, version, caller_name(request)))
 
 
 #: the route handlers of this module, registered by the application plugin

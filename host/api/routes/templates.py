@@ -1,7 +1,7 @@
-"""Tidings' own template API: list, read, create, replace and delete message templates.
+"""Tidings' own template API: list, read, create, replace and delete message templates (scope ``manage``).
 
-Every text field is compiled when a template is saved, so a template that does not compile is refused
-with the field and line named, instead of failing later at delivery.
+Every text field is compiled when a template is saved (host.templates.service), so a template that does
+not compile is refused with the field and line named, instead of failing later at delivery.
 """
 
 from __future__ import annotations
@@ -10,55 +10,33 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from bson import ObjectId
 from litestar import Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
-from pymongo.errors import DuplicateKeyError
 
-from host.api.paging import Limit, name_query
-from host.errors import NotFound, RenderError, RequestError
+from host.api.paging import Limit
 from host.runtime.wiring import Runtime
-from host.templates.history import save_template, version_of
-from host.templates.locales import check_variants
-from host.templates.rendering import Renderer
-from host.templates.rendering.locales import parse_locale
+from host.storage.queries import name_query
+from host.templates.fields import TEXT_KEYS, Category, LocaleVariant
 
 __all__ = [
     "ROUTES",
-    "TEXT_FIELDS",
     "AttachmentBody",
-    "LocaleVariant",
     "TemplateBody",
     "TemplatePage",
     "TemplateView",
     "caller_name",
     "create_template",
     "delete_template",
-    "find_template",
     "get_template",
     "list_templates",
     "replace_template",
-    "store_version",
+    "template_fields",
+    "template_view",
 ]
 
 Doc = dict[str, Any]
 Syntax = Literal["jinja", "handlebars"]
-#: ``transactional``: opt-outs do not apply and e-mails carry no List-Unsubscribe (host.audience.opt_outs)
-Category = Literal["standard", "transactional"]
-
-#: the text fields of a template (storage keys), all compiled on save; the HTML one is compiled as HTML
-TEXT_FIELDS: tuple[str, ...] = (
-    "email_title",
-    "email_message",
-    "email_html_message",
-    "sms_message",
-    "voice_message",
-    "push_title",
-    "push_subtitle",
-    "push_message",
-)
-_HTML_FIELD = "email_html_message"
 
 
 class AttachmentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -68,21 +46,6 @@ class AttachmentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: str | None = None
     size: int | None = None
     location: str | None = None
-
-
-class LocaleVariant(
-    msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True, omit_defaults=True
-):
-    """The text fields of one locale that differ from the template's default ones."""
-
-    email_title: str | None = None
-    email_message: str | None = None
-    email_html_message: str | None = None
-    sms_message: str | None = None
-    voice_message: str | None = None
-    push_title: str | None = None
-    push_subtitle: str | None = None
-    push_message: str | None = None
 
 
 class TemplateBody(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
@@ -108,9 +71,6 @@ class TemplateBody(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_
     category: Category = "standard"
 
 
-_JSON_NAMES = {field.name: field.encode_name for field in msgspec.structs.fields(TemplateBody)}
-
-
 class TemplateView(TemplateBody, kw_only=True):
     """A stored template: its id (use it as ``templateId`` in /send), its version, who wrote it, when."""
 
@@ -133,46 +93,32 @@ def template_view(doc: Doc) -> TemplateView:
     return TemplateView(
         id=str(doc["_id"]),
         name=doc["name"],
-        **{key: doc.get(key) for key in TEXT_FIELDS},
+        **{key: doc.get(key) for key in TEXT_KEYS},
         email_attachments=[AttachmentBody(**a) for a in doc.get("email_attachments") or []],
         push_data=doc.get("push_data") or {},
         syntax=doc.get("syntax", "jinja"),
         category=doc.get("category") or "standard",
         locales={tag: LocaleVariant(**fields) for tag, fields in (doc.get("locales") or {}).items()},
-        version=version_of(doc),
+        version=int(doc.get("version") or 1),
         updated_by=doc.get("updated_by"),
         created_at=doc.get("created_at"),
         updated_at=doc.get("updated_at"),
     )
 
 
-def compile_fields(renderer: Renderer, body: TemplateBody) -> None:
-    """Compile every text field with the template's syntax; 400 naming the field and line if one fails."""
-    for key in TEXT_FIELDS:
-        source = getattr(body, key)
-        if source is None:
-            continue
-        try:
-            renderer.check(source, field=_JSON_NAMES[key], html=key == _HTML_FIELD, syntax=body.syntax)
-        except RenderError as exc:
-            raise RequestError(str(exc)) from exc
-    for tag in body.locales:
-        try:
-            parse_locale(tag)
-        except RenderError as exc:
-            raise RequestError(f"locales.{tag}: {exc.reason}") from None
-    try:
-        check_variants(renderer, _variants(body), _JSON_NAMES, (_HTML_FIELD,), body.syntax)
-    except RenderError as exc:
-        raise RequestError(str(exc)) from exc
-
-
-def _variants(body: TemplateBody) -> dict[str, dict[str, str]]:
-    """The locale variants in storage form: snake_case keys, only the fields given."""
-    return {
+def template_fields(body: TemplateBody) -> Doc:
+    """A body as the stored fields of a template (snake_case; locale variants with only given fields)."""
+    doc: Doc = {key: getattr(body, key) for key in TEXT_KEYS}
+    doc["name"] = body.name
+    doc["email_attachments"] = msgspec.to_builtins(body.email_attachments)
+    doc["push_data"] = body.push_data
+    doc["syntax"] = body.syntax
+    doc["category"] = body.category
+    doc["locales"] = {
         tag: {key: value for key, value in msgspec.structs.asdict(variant).items() if value is not None}
         for tag, variant in body.locales.items()
     }
+    return doc
 
 
 def caller_name(request: Request[Any, Any, Any]) -> str:
@@ -189,33 +135,6 @@ def caller_name(request: Request[Any, Any, Any]) -> str:
     return "api"
 
 
-def _document(body: TemplateBody) -> Doc:
-    doc: Doc = {key: getattr(body, key) for key in TEXT_FIELDS}
-    doc["name"] = body.name
-    doc["email_attachments"] = msgspec.to_builtins(body.email_attachments)
-    doc["push_data"] = body.push_data
-    doc["syntax"] = body.syntax
-    doc["category"] = body.category
-    doc["locales"] = _variants(body)
-    return doc
-
-
-def _lookup(template_id: str) -> Doc:
-    return {"_id": ObjectId(template_id)} if ObjectId.is_valid(template_id) else {"name": template_id}
-
-
-async def find_template(runtime: Runtime, template_id: str) -> Doc:
-    """The template with this id or name; NotFound (404) if none."""
-    doc = await runtime.store.templates.find_one(_lookup(template_id))
-    if doc is None:
-        raise NotFound(f"templateId: no template with id or name {template_id!r}")
-    return doc
-
-
-def _duplicate(name: str) -> RequestError:
-    return RequestError(f"name: a template named {name!r} already exists", status_code=409)
-
-
 @get("/templates", summary="List templates, searched by name")
 async def list_templates(
     runtime: NamedDependency[Runtime],
@@ -224,16 +143,14 @@ async def list_templates(
     limit: Limit = 100,
 ) -> TemplatePage:
     """Templates in name order; ``name`` matches any part of the name, ignoring case."""
-    query = name_query(name, after)
-    docs = await runtime.store.templates.find(query).sort("name", 1).limit(limit).to_list(None)
-    items = [template_view(doc) for doc in docs]
+    items = [template_view(doc) for doc in await runtime.templates.search(name_query(name, after), limit)]
     return TemplatePage(items=items, next_after=items[-1].name if len(items) == limit else None)
 
 
 @get("/templates/{template_id:str}", summary="A template, by id or by name")
 async def get_template(template_id: FromPath[str], runtime: NamedDependency[Runtime]) -> TemplateView:
     """The template with this id (an ObjectId) or, failing that, this name."""
-    return template_view(await find_template(runtime, template_id))
+    return template_view(await runtime.templates.find(template_id))
 
 
 @post("/templates", status_code=201, summary="Create a template")
@@ -241,14 +158,7 @@ async def create_template(
     request: Request[Any, Any, Any], data: JSONBody[TemplateBody], runtime: NamedDependency[Runtime]
 ) -> TemplateView:
     """Compile every field, then store as version 1; 409 if the name is taken."""
-    compile_fields(runtime.renderer, data)
-    if await runtime.store.templates.find_one({"name": data.name}, {"_id": 1}) is not None:
-        raise _duplicate(data.name)
-    try:
-        doc = await save_template(runtime.store, None, _document(data), caller_name(request))
-    except DuplicateKeyError:
-        raise _duplicate(data.name) from None
-    return template_view(doc)
+    return template_view(await runtime.templates.create(template_fields(data), caller_name(request)))
 
 
 @put("/templates/{template_id:str}", summary="Replace a template's fields")
@@ -262,28 +172,16 @@ async def replace_template(
 
     The version replaced stays readable under ``/templates/{id}/versions``.
     """
-    current = await find_template(runtime, template_id)
-    compile_fields(runtime.renderer, data)
-    return await store_version(runtime, current, _document(data), caller_name(request))
-
-
-async def store_version(runtime: Runtime, current: Doc, fields: Doc, saved_by: str) -> TemplateView:
-    """Save ``fields`` over ``current`` as its next version; 409 if the new name is taken."""
-    name = fields["name"]
-    if name != current["name"] and await runtime.store.templates.find_one({"name": name}, {"_id": 1}):
-        raise _duplicate(name)
-    try:
-        doc = await save_template(runtime.store, current, fields, saved_by)
-    except DuplicateKeyError:
-        raise _duplicate(name) from None
-    return template_view(doc)
+    current = await runtime.templates.find(template_id)
+    return template_view(
+        await runtime.templates.replace(current, template_fields(data), caller_name(request))
+    )
 
 
 @delete("/templates/{template_id:str}", summary="Delete a template")
 async def delete_template(template_id: FromPath[str], runtime: NamedDependency[Runtime]) -> None:
     """Deliveries still pending for a dispatch that uses it will fail: they render when sent."""
-    current = await find_template(runtime, template_id)
-    await runtime.store.templates.delete_one({"_id": current["_id"]})
+    await runtime.templates.delete(await runtime.templates.find(template_id))
 
 
 #: the route handlers of this module, registered by the application plugin

@@ -16,8 +16,7 @@ from litestar import MediaType, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from host.access.unsubscribe_links import InvalidLink, LinkTarget, UnsubscribeLinks
-from host.audience.opt_outs import record_opt_out
+from host.access.unsubscribe_links import InvalidLink, LinkTarget
 from host.runtime.wiring import Runtime
 
 __all__ = ["ROUTES", "confirm_unsubscribe", "unsubscribe"]
@@ -60,10 +59,9 @@ def _invalid() -> Response[str]:
 
 
 def _target(runtime: Runtime, token: str) -> LinkTarget:
-    env = runtime.settings.env
-    if not env.secret_key:
-        raise InvalidLink()  # nothing was signed: no link can be valid
-    return UnsubscribeLinks(env.secret_key, env.public_url).read(token)
+    if runtime.unsubscribe_links is None:
+        raise InvalidLink()  # no secret key: nothing was signed, so no link can be valid
+    return runtime.unsubscribe_links.read(token)
 
 
 @get("/unsubscribe/{token:str}", opt=_PUBLIC, include_in_schema=False)
@@ -88,7 +86,7 @@ async def unsubscribe(token: FromPath[str], runtime: NamedDependency[Runtime]) -
         target = _target(runtime, token)
     except InvalidLink:
         return _invalid()
-    await record_opt_out(runtime.store.db, target.user_id, target.channel, "link", "unsubscribe link")
+    await runtime.opt_outs.record(target.user_id, target.channel, "link", "unsubscribe link")
     channel = "e-mail" if target.channel == "email" else escape(target.channel)
     return _page(
         "Unsubscribed", f"<p>You are unsubscribed: you will no longer receive these {channel} messages.</p>"

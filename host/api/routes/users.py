@@ -7,7 +7,6 @@ field as it was written. They are addressed by the mapped id field, never by Mon
 from __future__ import annotations
 
 import datetime
-import re
 from typing import Annotated, Any
 
 import msgspec
@@ -18,14 +17,9 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from host.api.paging import Limit, decode_cursor, next_cursor
 from host.audience.user_import import (
     BulkResult,
-    InvalidUser,
-    UserUpserter,
-    id_filter,
-    prepare_user,
-    write_field,
 )
 from host.audience.user_records import RecordError, json_array_records, ndjson_records
-from host.errors import NotFound, RequestError
+from host.errors import RequestError
 from host.runtime.wiring import Runtime
 from host.settings import UserFields
 
@@ -73,21 +67,16 @@ def user_view(fields: UserFields, doc: Doc) -> dict[str, Any]:
 
 async def page_of_users(runtime: Runtime, query: Doc, after: str | None, limit: int) -> UserPage:
     """One page of the users matching ``query``, in ``_id`` order, after the ``after`` cursor."""
-    if after is not None:
-        cursor_query = {"_id": {"$gt": decode_cursor(after)}}
-        query = {"$and": [query, cursor_query]} if query else cursor_query
-    docs = await runtime.store.users.find(query).sort("_id", 1).limit(limit).to_list(None)
-    fields = runtime.store.fields
+    resume = decode_cursor(after) if after is not None else None
+    docs = await runtime.users.page(query, after=resume, limit=limit)
+    fields = runtime.users.fields
     return UserPage(items=[user_view(fields, doc) for doc in docs], next_after=next_cursor(docs, limit))
 
 
 @get("/users/{user_id:str}", summary="A user, by the mapped id field")
 async def get_user(user_id: FromPath[str], runtime: NamedDependency[Runtime]) -> dict[str, Any]:
     """The whole user document, every field included."""
-    doc = await runtime.store.users.find_one(id_filter(runtime.store.fields, user_id))
-    if doc is None:
-        raise NotFound(f"id: no user with {runtime.store.fields.id} {user_id!r}")
-    return user_view(runtime.store.fields, doc)
+    return user_view(runtime.users.fields, await runtime.users.get(user_id))
 
 
 @get("/users", summary="List users, filtered by cluster, address or id prefix")
@@ -101,17 +90,7 @@ async def list_users(
     limit: Limit = 100,
 ) -> UserPage:
     """Users in ``_id`` order; the filters (exact address, cluster membership, id prefix) combine."""
-    fields = runtime.store.fields
-    conditions: list[Doc] = []
-    if cluster is not None:
-        conditions.append({fields.clusters: cluster})
-    if email is not None:
-        conditions.append({fields.email_address: email})
-    if phone is not None:
-        conditions.append({fields.phone_number: phone})
-    if id_prefix:
-        conditions.append({fields.id: {"$regex": "^" + re.escape(id_prefix)}})
-    query: Doc = conditions[0] if len(conditions) == 1 else {"$and": conditions} if conditions else {}
+    query = runtime.users.filter(cluster=cluster, email=email, phone=phone, id_prefix=id_prefix)
     return await page_of_users(runtime, query, after, limit)
 
 
@@ -120,32 +99,14 @@ async def put_user(
     user_id: FromPath[str], data: JSONBody[dict[str, Any]], runtime: NamedDependency[Runtime]
 ) -> Response[dict[str, Any]]:
     """The body is the whole user (extra fields kept); 201 when created, 200 when replaced."""
-    fields = runtime.store.fields
-    record = dict(data)
-    try:
-        if record.get(fields.id, user_id) != user_id and "." not in fields.id:
-            raise InvalidUser(f"{fields.id}: {record[fields.id]!r} differs from the id in the path")
-        write_field(record, fields.id, user_id)
-        _, document = prepare_user(fields, record)
-    except InvalidUser as exc:
-        raise RequestError(str(exc)) from None
-    users = runtime.store.users
-    current = await users.find_one(id_filter(fields, user_id), {"_id": 1})
-    if current is None:
-        await users.insert_one(document)
-        return Response(user_view(fields, document), status_code=201)
-    if fields.id == "_id":
-        document["_id"] = current["_id"]
-    await users.replace_one({"_id": current["_id"]}, document)
-    return Response(user_view(fields, {**document, "_id": current["_id"]}), status_code=200)
+    document, created = await runtime.users.put(user_id, data)
+    return Response(user_view(runtime.users.fields, document), status_code=201 if created else 200)
 
 
 @delete("/users/{user_id:str}", summary="Delete a user")
 async def delete_user(user_id: FromPath[str], runtime: NamedDependency[Runtime]) -> None:
     """Deliveries already planned for the user are kept (they name the user by id)."""
-    deleted = await runtime.store.users.delete_one(id_filter(runtime.store.fields, user_id))
-    if deleted.deleted_count == 0:
-        raise NotFound(f"id: no user with {runtime.store.fields.id} {user_id!r}")
+    await runtime.users.delete(user_id)
 
 
 @post(
@@ -170,7 +131,7 @@ async def bulk_upsert_users(request: Request[Any, Any, Any], runtime: NamedDepen
             f"content-type: {content_type or 'none'!r} is not application/x-ndjson or application/json",
             status_code=415,
         )
-    upserter = UserUpserter(runtime.store.users, runtime.store.fields)
+    upserter = runtime.users.upserter()
     try:
         async for line, record in records:
             await upserter.add(line, record)

@@ -22,6 +22,7 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from host.errors import TidingsError
+from host.settings import load_environment
 
 __all__ = ["SERVER_VERSION", "DevDatabase", "DevDatabaseError", "cache_dir", "ensure_jars"]
 
@@ -47,8 +48,7 @@ class DevDatabaseError(TidingsError):
 
 def cache_dir() -> Path:
     """Return the per-user cache folder: ``$TIDINGS_CACHE_DIR``, else ``~/.cache/tidings``."""
-    configured = os.environ.get("TIDINGS_CACHE_DIR")
-    return Path(configured) if configured else Path.home() / ".cache" / "tidings"
+    return load_environment().cache_path()
 
 
 def _require(tool: str) -> str:

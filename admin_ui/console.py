@@ -1,0 +1,25 @@
+"""The console's own storage: staff accounts, login throttling and sessions, on the application's database.
+
+Built by the console plugin's lifespan once the Runtime is up, and handed to pages as the ``console``
+dependency (``console: NamedDependency[Console]``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from admin_ui.sessions import SESSIONS_COLLECTION
+from admin_ui.staff import LoginThrottle, StaffAccounts
+
+__all__ = ["Console"]
+
+
+class Console:
+    """The console's own storage, bound to the running application's database (the ``console`` dependency)."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.accounts = StaffAccounts(db)
+        self.throttle = LoginThrottle(db)
+        self.sessions_collection = db[SESSIONS_COLLECTION]

@@ -1,0 +1,175 @@
+"""Expansion: a stored dispatch's audience turned into queued deliveries, resumably.
+
+A short list of recipients is expanded inside the request (host.dispatch.accept), so its failures are in
+the answer; clusters and long lists are expanded after the answer by the fan-out actor, which records
+its progress on the dispatch and resumes where it stopped. Delivery ids are deterministic, so running an
+expansion twice writes each delivery once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Sequence
+from typing import Any
+
+from host.audience.opt_outs import OptOuts
+from host.audience.planning import DeliveryPlanner, Failure, PlannedBatch
+from host.audience.users import read_field, stream_cluster_users, user_projection
+from host.dispatch.outbox import Outbox
+from host.dispatch.writes import DispatchWrites
+from host.plugins.channel import Channel
+from host.plugins.registry import ChannelRegistry
+from host.storage.documents import utcnow
+from host.storage.store import Store
+
+__all__ = ["FANOUT_BATCH", "FANOUT_WRITES", "INLINE_RECIPIENTS", "Expansion"]
+
+#: recipients lists up to this size are expanded in the request; larger ones by the fan-out actor
+INLINE_RECIPIENTS = 1000
+FANOUT_BATCH = 2000
+#: batches of a fan-out written at the same time
+FANOUT_WRITES = 3
+
+Doc = dict[str, Any]
+
+
+class Expansion:
+    """Plans and writes the deliveries of dispatches, grouped across concurrent requests."""
+
+    def __init__(self, store: Store, registry: ChannelRegistry, outbox: Outbox, opt_outs: OptOuts) -> None:
+        self._store = store
+        self._registry = registry
+        self._outbox = outbox
+        self._opt_outs = opt_outs
+        self._writes = DispatchWrites(store, outbox, opt_outs)
+
+    def insert_dispatch(self, doc: Doc) -> Awaitable[None]:
+        """Store a new dispatch, grouped with concurrent requests' (host.dispatch.writes)."""
+        return self._writes.insert_dispatch(doc)
+
+    async def recipients_done(self, dispatch_id: str) -> None:
+        """Record that the listed recipients are expanded (the clusters follow in the fan-out)."""
+        await self._store.dispatches.update_one({"_id": dispatch_id}, {"$set": {"recipients_done": True}})
+
+    async def mark_expanded(self, dispatch_id: str) -> None:
+        await self._writes.mark_expanded(dispatch_id)
+
+    async def _store_planned(self, planned: PlannedBatch, *, grouped: bool = True) -> None:
+        """Insert the batch's deliveries, then hand the queued ones to the broker.
+
+        No outbox entry first: the dispatch is still ``expanding`` and its progress is recorded only
+        after this, so a crash in between is repaired by expanding again (the sweep restarts a stalled
+        dispatch; ids are deterministic and claims make a second enqueue harmless). A request's few
+        deliveries are grouped with other requests'; a fan-out's large batches go on their own, so
+        that several can be in flight.
+        """
+        if not planned.docs:
+            return
+        if grouped:
+            await self._writes.insert_deliveries(planned.docs)
+            await self._writes.hand_over(planned.queued)
+        else:
+            await self._writes.insert_deliveries_now(planned.docs)
+            await self._outbox.hand_over(planned.queued)
+
+    async def find_users(
+        self, recipients: Sequence[str], channels: Sequence[tuple[str, Channel]]
+    ) -> dict[str, Doc]:
+        projection = user_projection(self._store.fields, [c for _, c in channels])
+        return await self._writes.find_users((recipients, projection))
+
+    async def expand_recipients(
+        self,
+        dispatch_id: str,
+        recipients: Sequence[str],
+        channels: Sequence[tuple[str, Channel]],
+        lookup: Awaitable[dict[str, Doc]] | None = None,
+        category: str | None = None,
+    ) -> list[Failure]:
+        """Write the deliveries of listed recipients; ``lookup`` already finds a list that fits one chunk."""
+        opt_outs = self._opt_outs.fanout_lookup(
+            (name for name, _ in channels), category, self._writes.find_opt_outs
+        )
+        planner = DeliveryPlanner(dispatch_id, channels, self._store.fields, opt_outs)
+        failures: list[Failure] = []
+        for start in range(0, len(recipients), INLINE_RECIPIENTS):
+            chunk = recipients[start : start + INLINE_RECIPIENTS]
+            if lookup is not None and len(recipients) <= INLINE_RECIPIENTS:
+                found = await lookup
+            else:
+                found = await self.find_users(chunk, channels)
+            planned = await planner.plan_batch([(uid, found.get(uid)) for uid in chunk], utcnow())
+            await self._store_planned(planned)
+            failures.extend(planned.failures)
+        return failures
+
+    async def expand(self, dispatch_id: str) -> None:
+        """The fan-out: expand a stored dispatch's whole audience, resuming from its recorded progress."""
+        dispatch = await self._store.dispatches.find_one({"_id": dispatch_id})
+        if dispatch is None or dispatch["state"] == "expanded":
+            return
+        channels = [(name, self._registry[name]) for name in dispatch["channels"] if name in self._registry]
+        if not dispatch.get("recipients_done"):
+            await self.expand_recipients(
+                dispatch_id, dispatch["recipients"], channels, category=dispatch.get("category")
+            )
+            await self._store.dispatches.update_one(
+                {"_id": dispatch_id}, {"$set": {"recipients_done": True, "heartbeat_at": utcnow()}}
+            )
+        if dispatch["clusters"]:
+            await self._expand_clusters(dispatch, channels)
+        await self.mark_expanded(dispatch_id)
+
+    async def _expand_clusters(self, dispatch: Doc, channels: Sequence[tuple[str, Channel]]) -> None:
+        dispatch_id, fields = dispatch["_id"], self._store.fields
+        after = dispatch.get("fanout_after")
+        # users are streamed in the order of their (mapped) id, which decodes faster than an ObjectId
+        # `_id`; progress recorded without a key was made in `_id` order
+        key = dispatch.get("fanout_key") or ("_id" if after is not None else fields.id)
+        batches = stream_cluster_users(
+            self._store,
+            dispatch["clusters"],
+            user_projection(fields, [c for _, c in channels]),
+            after=after,
+            key=key,
+            batch_size=FANOUT_BATCH,
+        )
+        opt_outs = self._opt_outs.fanout_lookup((name for name, _ in channels), dispatch.get("category"))
+        planner = DeliveryPlanner(dispatch_id, channels, fields, opt_outs)
+        # up to FANOUT_WRITES batches are written while the next one is read and planned; progress is
+        # recorded in batch order, each after its own write, so it never passes a batch not written
+        writing: deque[tuple[asyncio.Task[None], Any, int]] = deque()
+        try:
+            async for batch in batches:
+                planned = await planner.plan_batch(_with_ids(batch, fields.id), utcnow())
+                task = asyncio.create_task(self._store_planned(planned, grouped=False))
+                writing.append((task, read_field(batch[-1], key), len(planned.docs)))
+                if len(writing) >= FANOUT_WRITES:
+                    await self._record_progress(dispatch_id, key, *writing.popleft())
+            while writing:
+                await self._record_progress(dispatch_id, key, *writing.popleft())
+        finally:
+            for task, _, _ in writing:
+                task.cancel()
+
+    async def _record_progress(
+        self, dispatch_id: str, key: str, written: asyncio.Task[None], after: Any, count: int
+    ) -> None:
+        await written
+        await self._store.dispatches.update_one(
+            {"_id": dispatch_id},
+            {
+                "$set": {"fanout_after": after, "fanout_key": key, "heartbeat_at": utcnow()},
+                "$inc": {"expanded_count": count},
+            },
+        )
+
+
+def _with_ids(users: Sequence[Doc], id_field: str) -> list[tuple[str, Doc]]:
+    """Pair each user with its id (on the mapped field); users without one are left out."""
+    if "." in id_field:
+        ids = [read_field(user, id_field) for user in users]
+    else:
+        ids = [user.get(id_field) for user in users]
+    return [(str(uid), user) for uid, user in zip(ids, users, strict=True) if uid is not None]

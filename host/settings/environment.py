@@ -1,0 +1,138 @@
+"""The environment: connections, secrets and process options, read from environment variables only.
+
+Every variable Tidings reads is a field of :class:`Environment` (the channel plugins' own variables are
+read by the registry from the same mapping, through each channel's ``config_type``). Values are decoded
+once, typed; a malformed one raises ConfigurationError naming the variable. Mia's variable names are
+accepted as aliases of Tidings' own (the README lists them): the first name set wins.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from host.errors import ConfigurationError
+
+__all__ = ["ENV_NAMES", "Environment", "load_environment", "parse_flag"]
+
+_ON = frozenset({"1", "true", "yes", "on"})
+_OFF = frozenset({"0", "false", "no", "off"})
+_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+
+
+def parse_flag(value: str | None, variable: str, *, default: bool) -> bool:
+    """A yes/no variable (``on``/``off``, ``true``/``false``, ``1``/``0``, ``yes``/``no``)."""
+    text = (value or "").strip().lower()
+    if not text:
+        return default
+    if text in _ON:
+        return True
+    if text in _OFF:
+        return False
+    raise ConfigurationError(variable, f"must be on or off, not {value!r}")
+
+
+class Environment(msgspec.Struct, frozen=True, kw_only=True):
+    """Connections, secrets and process options (``__repr__`` prints none of them)."""
+
+    mongodb_url: str | None = None
+    mongodb_database: str = "tidings"
+    redis_url: str | None = None
+    users_collection: str = "users"
+    file_service_url: str | None = None
+    flow_manager_url: str | None = None
+    configuration_path: str | None = None
+    #: signs the unsubscribe links of e-mails (host.access.unsubscribe_links); never logged
+    secret_key: str | None = None
+    #: where recipients reach Tidings' public pages (unsubscribe links, provider callbacks)
+    public_url: str = "http://127.0.0.1:8000"
+    #: API keys required on the JSON API (off only behind an authenticating gateway)
+    api_auth: bool = True
+    #: apply pending migrations at start-up instead of refusing to start
+    auto_migrate: bool = False
+    #: signs outbound delivery events; required once webhooks are configured
+    webhook_secret: str | None = None
+    #: the console's cookies are Secure (off only for plain HTTP on loopback)
+    console_secure_cookies: bool = True
+    #: Twilio's auth token, which also signs its status callbacks (host.feedback)
+    twilio_auth_token: str | None = None
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    #: the embedded mode's files (default ``~/.local/share/tidings``)
+    data_dir: str | None = None
+    #: downloaded tools, e.g. the development database's jars (default ``~/.cache/tidings``)
+    cache_dir: str | None = None
+
+    def __repr__(self) -> str:
+        # URLs may carry credentials, and secrets live here: never print them
+        return "Environment(...)"
+
+    def data_path(self) -> Path:
+        """The embedded mode's data directory, created on first use."""
+        path = Path(self.data_dir) if self.data_dir else Path.home() / ".local" / "share" / "tidings"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def cache_path(self) -> Path:
+        """Where downloaded tools are kept."""
+        return Path(self.cache_dir) if self.cache_dir else Path.home() / ".cache" / "tidings"
+
+
+#: field → the variable names that set it, Tidings' own first, then Mia's aliases
+ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "mongodb_url": ("MONGODB_URL",),
+    "mongodb_database": ("MONGODB_DATABASE",),
+    "redis_url": ("REDIS_URL",),
+    "users_collection": ("USERS_COLLECTION",),
+    "file_service_url": ("FILE_SERVICE_URL",),
+    "flow_manager_url": ("FLOW_MANAGER_URL",),
+    "configuration_path": ("CONFIGURATION_PATH",),
+    "secret_key": ("TIDINGS_SECRET_KEY",),
+    "public_url": ("TIDINGS_PUBLIC_URL",),
+    "api_auth": ("TIDINGS_API_AUTH",),
+    "auto_migrate": ("TIDINGS_AUTO_MIGRATE",),
+    "webhook_secret": ("TIDINGS_WEBHOOK_SECRET",),
+    "console_secure_cookies": ("CONSOLE_SECURE_COOKIES",),
+    "twilio_auth_token": ("TWILIO_AUTH_TOKEN",),
+    "log_level": ("TIDINGS_LOG_LEVEL",),
+    "log_format": ("TIDINGS_LOG_FORMAT",),
+    "data_dir": ("TIDINGS_DATA_DIR",),
+    "cache_dir": ("TIDINGS_CACHE_DIR",),
+}
+_FLAGS = {"api_auth": True, "auto_migrate": False, "console_secure_cookies": True}
+
+
+def _first(environ: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str] | None:
+    for name in names:
+        value = environ.get(name)
+        if value:
+            return name, value
+    return None
+
+
+def load_environment(environ: Mapping[str, str] | None = None) -> Environment:
+    """Decode the environment (``os.environ`` by default); ConfigurationError names a bad variable."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for field, names in ENV_NAMES.items():
+        found = _first(environ, names)
+        if found is None:
+            continue
+        variable, value = found
+        if field in _FLAGS:
+            values[field] = parse_flag(value, variable, default=_FLAGS[field])
+        elif field == "log_level":
+            if value.strip().upper() not in _LEVELS:
+                raise ConfigurationError(variable, f"must be one of {', '.join(sorted(_LEVELS))}")
+            values[field] = value.strip().upper()
+        elif field == "log_format":
+            if value.strip().lower() not in ("text", "json"):
+                raise ConfigurationError(variable, f"must be text or json, not {value!r}")
+            values[field] = value.strip().lower()
+        else:
+            values[field] = value
+    return msgspec.convert(values, Environment)

@@ -1,0 +1,104 @@
+"""The service configuration file (``CONFIGURATION_PATH``): channels, user fields, senders, policies.
+
+Decoded with msgspec into frozen Structs that refuse unknown keys, so a typo is named; anything invalid
+raises ConfigurationError with the exact key (``sender.email``, ``channels.voice.providers[1]`` ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from host.errors import ConfigurationError, validation_problem
+from host.settings.webhooks import WebhookEndpoint
+
+__all__ = [
+    "DeliveryPolicy",
+    "FlowManagerEvents",
+    "ServiceConfig",
+    "UserFields",
+    "camel",
+    "load_service_config",
+]
+
+
+class UserFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """Names of the user-document fields Tidings reads (SPEC §3)."""
+
+    id: str = "_id"
+    email_address: str = "emailAddress"
+    phone_number: str = "phoneNumber"
+    device_token: str = "deviceToken"  # noqa: S105 (a field name, not a secret)
+    clusters: str = "clusters"
+    locale: str = "locale"
+
+    def field_for(self, key: str) -> str:
+        """Return the user-document field mapped to a ``userFields`` key such as ``emailAddress``."""
+        for name, value in msgspec.structs.asdict(self).items():
+            if camel(name) == key:
+                return str(value)
+        # a plugin channel may name a field that has no mapping: read it as is
+        return key
+
+
+class DeliveryPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """How transient failures are retried."""
+
+    max_attempts: int = 5
+    min_backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 300.0
+    #: a delivery left `sending` this long (a worker died mid-send) is handed out again
+    sending_lease_seconds: float = 300.0
+    #: a delivery left `queued` and enqueued this long ago is enqueued again
+    enqueue_lease_seconds: float = 900.0
+
+
+class FlowManagerEvents(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """Labels of the events sent back to the Flow Manager after /saga/send."""
+
+    success_event_label: str
+    fail_event_label: str
+
+
+class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """The JSON service configuration file at ``CONFIGURATION_PATH``."""
+
+    active_channels: list[str]
+    user_fields: UserFields = UserFields()
+    #: sender per channel (``email``, ``sms``, ``voice`` or a plugin channel's name); checked on load
+    sender: dict[str, Any] = {}
+    android_intent_action: str | None = None
+    #: per-channel options, e.g. ``{"voice": {"voice": "alice", "language": "it-IT"}}``
+    channels: dict[str, dict[str, Any]] = {}
+    delivery: DeliveryPolicy = DeliveryPolicy()
+    flow_manager: FlowManagerEvents | None = None
+    default_locale: str = "en-US"
+    default_timezone: str = "UTC"
+    #: endpoints that receive signed delivery events (host.events.webhooks)
+    webhooks: list[WebhookEndpoint] = []
+
+
+def camel(name: str) -> str:
+    """The camelCase spelling of a snake_case name (``email_address`` → ``emailAddress``)."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def load_service_config(raw: bytes | str) -> ServiceConfig:
+    """Decode and check a service configuration document, naming the wrong key on error."""
+    try:
+        config = msgspec.json.decode(raw, type=ServiceConfig)
+    except msgspec.ValidationError as exc:
+        key, problem = validation_problem(exc)
+        raise ConfigurationError(key or "(root)", problem) from exc
+    except msgspec.DecodeError as exc:
+        raise ConfigurationError("(file)", f"not valid JSON: {exc}") from exc
+    if not config.active_channels:
+        raise ConfigurationError("activeChannels", "must list at least one channel")
+    if len(set(config.active_channels)) != len(config.active_channels):
+        raise ConfigurationError("activeChannels", "lists a channel twice")
+    for channel, sender in config.sender.items():
+        if not isinstance(sender, str) or not sender.strip():
+            raise ConfigurationError(f"sender.{channel}", "must be a non-empty string")
+    return config

@@ -1,0 +1,121 @@
+"""The template service: the one way the API and the console read, check, save and delete templates.
+
+A template is stored as a document with snake_case keys (host.templates.fields). Saving compiles every
+text field and every locale variant with the template's syntax first, so a template that does not
+compile is refused with the field and line named (RequestError, a 400), whoever saves it; each save is
+a new version (host.templates.history) and a taken name is a 409.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from host.errors import RenderError, RequestError
+from host.storage.store import Store
+from host.templates import history
+from host.templates.fields import HTML_KEYS, JSON_NAMES, TEXT_KEYS
+from host.templates.locales import check_variants
+from host.templates.rendering import Renderer, Syntax
+from host.templates.rendering.locales import parse_locale
+
+__all__ = ["TemplateService"]
+
+Doc = dict[str, Any]
+#: the keys of a stored template that describe a version rather than its content
+_VERSION_KEYS = ("_id", "version", "updated_by", "created_at", "updated_at")
+
+
+def _duplicate(name: str) -> RequestError:
+    return RequestError(f"name: a template named {name!r} already exists", status_code=409)
+
+
+class TemplateService:
+    """Templates of one store, compiled with one renderer."""
+
+    def __init__(self, store: Store, renderer: Renderer) -> None:
+        self._store = store
+        self._renderer = renderer
+
+    async def total(self) -> int:
+        """About how many templates are stored (the collection's estimate)."""
+        return await self._store.templates.estimated_document_count()
+
+    async def find(self, template_id: str) -> Doc:
+        """The template with this id (an ObjectId) or, failing that, this name; NotFound (404) if none."""
+        return await history.find_template(self._store, template_id)
+
+    async def search(self, query: Mapping[str, Any], limit: int) -> list[Doc]:
+        """Templates matching a query on their stored fields, in name order."""
+        cursor = self._store.templates.find(dict(query)).sort("name", 1).limit(limit)
+        return await cursor.to_list(None)
+
+    def check(self, fields: Mapping[str, Any]) -> None:
+        """Compile every text field and locale variant; RequestError naming the field if one fails."""
+        syntax: Syntax = "handlebars" if fields.get("syntax") == "handlebars" else "jinja"
+        try:
+            for key in TEXT_KEYS:
+                source = fields.get(key)
+                if source:
+                    self._renderer.check(source, field=JSON_NAMES[key], html=key in HTML_KEYS, syntax=syntax)
+        except RenderError as exc:
+            raise RequestError(str(exc)) from exc
+        variants: Mapping[str, Mapping[str, str | None]] = fields.get("locales") or {}
+        for tag in variants:
+            try:
+                parse_locale(tag)
+            except RenderError as exc:
+                raise RequestError(f"locales.{tag}: {exc.reason}") from None
+        try:
+            check_variants(self._renderer, variants, JSON_NAMES, HTML_KEYS, syntax)
+        except RenderError as exc:
+            raise RequestError(str(exc)) from exc
+
+    async def create(self, fields: Mapping[str, Any], saved_by: str | None) -> Doc:
+        """Check, then store as version 1; 409 if the name is taken."""
+        self.check(fields)
+        name = fields["name"]
+        if await self._store.templates.find_one({"name": name}, {"_id": 1}) is not None:
+            raise _duplicate(name)
+        try:
+            return await history.save_template(self._store, None, fields, saved_by)
+        except DuplicateKeyError:
+            raise _duplicate(name) from None
+
+    async def replace(
+        self, current: Mapping[str, Any], fields: Mapping[str, Any], saved_by: str | None
+    ) -> Doc:
+        """Check, then save ``fields`` over ``current`` as its next version; 409 if the new name is taken."""
+        self.check(fields)
+        name = fields["name"]
+        if name != current["name"] and await self._store.templates.find_one({"name": name}, {"_id": 1}):
+            raise _duplicate(name)
+        try:
+            return await history.save_template(self._store, current, fields, saved_by)
+        except DuplicateKeyError:
+            raise _duplicate(name) from None
+
+    async def delete(self, template: Mapping[str, Any]) -> None:
+        """Delete a template (its kept versions stay, for dispatches that name them)."""
+        await self._store.templates.delete_one({"_id": template["_id"]})
+
+    async def versions(self, template: Mapping[str, Any]) -> list[Doc]:
+        """Every kept version, newest first (host.templates.history)."""
+        return await history.list_versions(self._store, template)
+
+    async def version(self, template: Mapping[str, Any], number: int) -> Doc:
+        """The template as it was at one version; NotFound if that version is not kept."""
+        kept = await history.load_version(self._store, template, number)
+        return history.as_template(kept, template)
+
+    async def restore(self, template: Mapping[str, Any], number: int, saved_by: str | None) -> Doc:
+        """Save an older version's fields as a new version (history only ever grows)."""
+        old = await self.version(template, number)
+        fields = {key: value for key, value in old.items() if key not in _VERSION_KEYS}
+        return await self.replace(template, fields, saved_by)
+
+    async def for_dispatch(self, dispatch: Mapping[str, Any]) -> Doc | None:
+        """The template of a dispatch at the version it was accepted with (None: it has no template)."""
+        return await history.template_for_dispatch(self._store, dispatch)
