@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -303,3 +304,17 @@ def test_the_service_account_never_reaches_repr(fcm: FakeFcm) -> None:
     config = PushConfig(fcm_service_account_json=account, private_key="secret-vapid-key")
     for text in (repr(config), str(list(config.__rich_repr__()))):
         assert "PRIVATE KEY" not in text and "secret-vapid-key" not in text
+
+
+async def test_no_key_or_token_reaches_a_log_line(fcm: FakeFcm, caplog: pytest.LogCaptureFixture) -> None:
+    account = fcm.service_account()
+    caplog.set_level(logging.DEBUG)
+    channel = fcm_channel(fcm, account)
+    await push(channel, fcm.register_device())
+    fcm.revoke_tokens()
+    await push(channel, fcm.register_device())  # a refresh too
+    key_body = account["private_key"].splitlines()[1]
+    assert '"POST /token HTTP/1.1" 200' in caplog.text  # DEBUG lines were captured
+    assert key_body not in caplog.text
+    assert "ya29." not in caplog.text
+    assert "assertion=" not in caplog.text

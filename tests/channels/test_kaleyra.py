@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -178,3 +179,14 @@ def test_the_api_key_never_reaches_repr() -> None:
     config = KaleyraConfig(api_key=secret, sid="HX1")
     assert secret not in repr(config)
     assert secret not in json.dumps([str(item) for item in config.__rich_repr__()])
+
+
+async def test_the_api_key_never_reaches_a_log_line(
+    kaleyra: FakeKaleyra, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await send(voice(kaleyra), "x")
+    kaleyra.script([429])
+    with pytest.raises(TransientChannelError):
+        await send(sms(kaleyra), "x")
+    assert kaleyra.api_key not in caplog.text
