@@ -169,11 +169,11 @@ def _entry(
             key, f"env {prefix!r} must be upper-case letters, digits and '_', ending in '_'"
         )
     variables = _prefixed_variables(provider_type, prefix)
+    reader = f"{channel_type.name}.{entry.type} provider" if entry.type else f"{channel_type.name} channel"
     if prefix != provider_type.env_prefix and variables and not any(environ.get(v) for v in variables):
         raise ConfigurationError(
             key,
-            f"no environment variable {prefix}* is set (the {channel_type.name} provider "
-            f"{entry.type or 'of the channel'} reads " + ", ".join(variables) + ")",
+            f"no environment variable {prefix}* is set (the {reader} reads " + ", ".join(variables) + ")",
         )
     return msgspec.structs.replace(entry, env=prefix), provider_type
 
