@@ -1,21 +1,29 @@
 """A channel's providers and circuit settings: ``channels.<name>.providers`` and ``channels.<name>.circuit``.
 
 A channel may be configured with several providers, in the order they are tried; each one is an instance
-of the same channel class, built from its own environment-variable prefix::
+of the channel class, or of a provider type registered for the channel (``tidings.providers`` entry
+points, such as ``voice.kaleyra``), built from its own environment-variable prefix::
 
-    "channels": {"email": {
-        "providers": [{"name": "primary", "env": "SMTP_"}, {"name": "backup", "env": "SMTP_BACKUP_"}],
+    "channels": {"voice": {
+        "providers": [{"name": "twilio", "env": "TWILIO_"}, {"name": "kaleyra", "type": "kaleyra"}],
         "circuit": {"failures": 5, "coolDownSeconds": 30}
     }}
 
 The host reads both keys and never hands them to the channel. Anything wrong stops start-up naming the
-entry (``channels.email.providers[1]``): an entry that is not ``{"name", "env"}``, a repeated name or
-prefix, a prefix under which no variable of the channel is set (a typo), or settings the channel refuses.
-Without ``providers`` the channel has one provider, its own prefix; without either key it has no circuit.
+entry (``channels.voice.providers[1]``): an entry that is not ``{"name", "type", "env"}``, an unknown type,
+a repeated name or prefix, a prefix under which no variable of the provider is set (a typo), or settings
+the provider refuses. Without ``type`` an entry is the channel's own class; without ``env``, the prefix of
+its type. Without ``circuit`` (and ``providers``) the channel has no circuit.
+
+Without ``providers`` the channel has one provider: its own class, unless none of that class's variables
+is set while exactly one provider type registered for the channel has some of its own set: then that
+type. So a deployment that sets only ``KALEYRA_API_KEY`` and ``KALEYRA_SID`` (as Mia's does) places its
+calls through Kaleyra with no ``providers`` list.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, NamedTuple
@@ -35,7 +43,10 @@ __all__ = [
     "ProviderSlot",
     "build_providers",
     "circuit_policy",
+    "config_variables",
 ]
+
+log = logging.getLogger(__name__)
 
 PROVIDERS_OPTION = "providers"
 CIRCUIT_OPTION = "circuit"
@@ -45,13 +56,18 @@ FAILOVER_OPTIONS = frozenset({PROVIDERS_OPTION, CIRCUIT_OPTION})
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _PREFIX = re.compile(r"[A-Z][A-Z0-9_]*_")
 
+#: builds one provider: its class and its environment-variable prefix
+MakeProvider = Callable[[type[Channel], str], Channel]
+
 
 class ProviderEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One entry of ``channels.<name>.providers``."""
 
     #: how deliveries name the provider that sent them (``"backup (smtp://host:port)"``)
     name: str
-    #: the environment-variable prefix of this provider's settings (default: the channel's own)
+    #: the provider type registered for the channel (``kaleyra``); default: the channel's own class
+    type: str | None = None
+    #: the environment-variable prefix of this provider's settings (default: its type's own)
     env: str | None = None
 
 
@@ -69,6 +85,34 @@ class ProviderSlot(NamedTuple):
 
     name: str | None
     channel: Channel
+
+
+def config_variables(channel_type: type[Channel], prefix: str) -> dict[str, tuple[str, ...]]:
+    """The environment variables each field of the channel's settings is read from, first set wins.
+
+    A field is ``<prefix><FIELD_NAME_UPPER>``, unless the config type's ``env_variables`` class attribute
+    names its variables itself (absolute names, whatever the prefix: e.g. the push channel's FCM account,
+    ``FCM_SERVICE_ACCOUNT_FILE`` or Mia's ``GOOGLE_APPLICATION_CREDENTIALS``).
+    """
+    explicit: Mapping[str, tuple[str, ...]] = getattr(channel_type.config_type, "env_variables", {})
+    return {
+        field.name: tuple(explicit.get(field.name, (prefix + field.name.upper(),)))
+        for field in msgspec.structs.fields(channel_type.config_type)
+    }
+
+
+def _prefixed_variables(channel_type: type[Channel], prefix: str) -> list[str]:
+    explicit: Mapping[str, tuple[str, ...]] = getattr(channel_type.config_type, "env_variables", {})
+    return [
+        prefix + field.name.upper()
+        for field in msgspec.structs.fields(channel_type.config_type)
+        if field.name not in explicit
+    ]
+
+
+def _any_set(channel_type: type[Channel], environ: Mapping[str, str]) -> bool:
+    variables = config_variables(channel_type, channel_type.env_prefix)
+    return any(environ.get(name) for names in variables.values() for name in names)
 
 
 def _options(config: ServiceConfig, name: str) -> Mapping[str, Any]:
@@ -89,27 +133,70 @@ def circuit_policy(config: ServiceConfig, name: str) -> CircuitPolicy | None:
         raise ConfigurationError(where, problem) from exc
 
 
-def _entry(raw: object, key: str, channel_type: type[Channel], environ: Mapping[str, str]) -> ProviderEntry:
+def _provider_type(
+    entry: ProviderEntry, key: str, channel_type: type[Channel], types: Mapping[str, type[Channel]]
+) -> type[Channel]:
+    if entry.type is None:
+        return channel_type
+    found = types.get(entry.type)
+    if found is None:
+        known = ", ".join(sorted(types)) or "none"
+        raise ConfigurationError(
+            key,
+            f"unknown provider type {entry.type!r} for the {channel_type.name} channel (registered: {known})",
+        )
+    return found
+
+
+def _entry(
+    raw: object,
+    key: str,
+    channel_type: type[Channel],
+    types: Mapping[str, type[Channel]],
+    environ: Mapping[str, str],
+) -> tuple[ProviderEntry, type[Channel]]:
     try:
         entry = msgspec.convert(raw, ProviderEntry)
     except msgspec.ValidationError as exc:
-        raise ConfigurationError(key, f'must be {{"name": ..., "env": ...}}: {exc}') from exc
+        raise ConfigurationError(key, f'must be {{"name": ..., "type": ..., "env": ...}}: {exc}') from exc
     if not _NAME.fullmatch(entry.name):
         raise ConfigurationError(key, f"name {entry.name!r} must be 1-64 letters, digits, '_', '.' or '-'")
-    prefix = entry.env if entry.env is not None else channel_type.env_prefix
+    provider_type = _provider_type(entry, key, channel_type, types)
+    prefix = entry.env if entry.env is not None else provider_type.env_prefix
     if not _PREFIX.fullmatch(prefix):
         raise ConfigurationError(
             key, f"env {prefix!r} must be upper-case letters, digits and '_', ending in '_'"
         )
-    fields = [field.name.upper() for field in msgspec.structs.fields(channel_type.config_type)]
-    if prefix != channel_type.env_prefix and fields and not any(environ.get(prefix + f) for f in fields):
+    variables = _prefixed_variables(provider_type, prefix)
+    reader = f"{channel_type.name}.{entry.type} provider" if entry.type else f"{channel_type.name} channel"
+    if prefix != provider_type.env_prefix and variables and not any(environ.get(v) for v in variables):
         raise ConfigurationError(
             key,
-            f"no environment variable {prefix}* is set (the {channel_type.name} channel reads "
-            + ", ".join(prefix + f for f in fields)
-            + ")",
+            f"no environment variable {prefix}* is set (the {reader} reads " + ", ".join(variables) + ")",
         )
-    return ProviderEntry(name=entry.name, env=prefix)
+    return msgspec.structs.replace(entry, env=prefix), provider_type
+
+
+def _implicit_type(
+    name: str, channel_type: type[Channel], types: Mapping[str, type[Channel]], environ: Mapping[str, str]
+) -> type[Channel]:
+    """The channel's own class, or the one provider type whose variables alone are set (module doc)."""
+    if _any_set(channel_type, environ):
+        return channel_type
+    configured = {kind: t for kind, t in types.items() if t is not channel_type and _any_set(t, environ)}
+    if len(configured) != 1:
+        return channel_type
+    [(kind, provider_type)] = configured.items()
+    log.info(
+        "%s channel: no %s* variable is set and %s* variables are: it sends through %s "
+        "(set channels.%s.providers to choose otherwise)",
+        name,
+        channel_type.env_prefix,
+        provider_type.env_prefix,
+        kind,
+        name,
+    )
+    return provider_type
 
 
 def build_providers(
@@ -117,12 +204,18 @@ def build_providers(
     name: str,
     channel_type: type[Channel],
     environ: Mapping[str, str],
-    make: Callable[[str], Channel],
+    make: MakeProvider,
+    types: Mapping[str, type[Channel]] | None = None,
 ) -> tuple[ProviderSlot, ...]:
-    """Build the channel's providers in order with ``make(env_prefix)``; the first one is the primary."""
+    """Build the channel's providers in order with ``make(type, env_prefix)``; the first one is the primary.
+
+    ``types`` are the provider types registered for this channel (``{"kaleyra": KaleyraVoice}``).
+    """
+    types = types or {}
     options = _options(config, name)
     if PROVIDERS_OPTION not in options:
-        return (ProviderSlot(None, make(channel_type.env_prefix)),)
+        implicit = _implicit_type(name, channel_type, types, environ)
+        return (ProviderSlot(None, make(implicit, implicit.env_prefix)),)
     raw = options[PROVIDERS_OPTION]
     key = f"channels.{name}.{PROVIDERS_OPTION}"
     if not isinstance(raw, list) or not raw:
@@ -131,7 +224,7 @@ def build_providers(
     prefixes: set[str] = set()
     for index, item in enumerate(raw):
         where = f"{key}[{index}]"
-        entry = _entry(item, where, channel_type, environ)
+        entry, provider_type = _entry(item, where, channel_type, types, environ)
         assert entry.env is not None
         if any(slot.name == entry.name for slot in slots):
             raise ConfigurationError(where, f"a provider named {entry.name!r} is listed twice")
@@ -139,7 +232,7 @@ def build_providers(
             raise ConfigurationError(where, f"env {entry.env!r} is used by another provider")
         prefixes.add(entry.env)
         try:
-            slots.append(ProviderSlot(entry.name, make(entry.env)))
+            slots.append(ProviderSlot(entry.name, make(provider_type, entry.env)))
         except ConfigurationError as exc:
             raise ConfigurationError(where, f"{exc.key}: {exc.reason}") from exc
     return tuple(slots)

@@ -2,10 +2,16 @@
 
 Built-in channels are registered exactly like third-party ones. A malformed plugin is refused at
 registration with a PluginError naming what it lacks, so mistakes fail at start-up, not at 3 a.m.
+
+Providers are plugins too: the ``tidings.providers`` group registers other implementations of a channel
+as ``<channel>.<type>`` (``voice.kaleyra = channels.kaleyra:KaleyraVoice``). A provider type is a class
+keeping the Channel protocol under the channel's name and address field; ``channels.<name>.providers``
+entries pick one with ``"type"`` (host.plugins.providers).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
 from importlib.metadata import EntryPoint, entry_points
@@ -16,12 +22,28 @@ import msgspec
 from host.delivery.rate_limits import HOST_CHANNEL_OPTIONS, configured_rate
 from host.errors import ConfigurationError, PluginError
 from host.plugins.channel import Channel, ChannelContext, Limits, Message
-from host.plugins.providers import FAILOVER_OPTIONS, ProviderSlot, build_providers, circuit_policy
+from host.plugins.providers import (
+    FAILOVER_OPTIONS,
+    ProviderSlot,
+    build_providers,
+    circuit_policy,
+    config_variables,
+)
 from host.settings import ServiceConfig
 
-__all__ = ["ENTRY_POINT_GROUP", "ChannelRegistry", "discover_channel_types"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PROVIDER_ENTRY_POINT_GROUP",
+    "ChannelRegistry",
+    "discover_channel_types",
+    "discover_provider_types",
+]
 
 ENTRY_POINT_GROUP = "tidings.channels"
+PROVIDER_ENTRY_POINT_GROUP = "tidings.providers"
+
+#: provider types by channel name, then by type name: ``{"voice": {"kaleyra": KaleyraVoice}}``
+ProviderTypes = Mapping[str, Mapping[str, type[Channel]]]
 
 _REQUIRED_ATTRIBUTES: dict[str, type | tuple[type, ...]] = {
     "name": str,
@@ -36,8 +58,12 @@ _REQUIRED_ATTRIBUTES: dict[str, type | tuple[type, ...]] = {
 _REQUIRED_METHODS = ("parse_address", "startup", "open", "shutdown")
 
 
-def _check_plugin(entry_point_name: str, plugin: Any) -> type[Channel]:
-    where = f"channel plugin {entry_point_name!r} ({getattr(plugin, '__module__', '?')})"
+def _check_plugin(
+    entry_point_name: str, plugin: Any, channel_name: str | None = None, group: str = "channel"
+) -> type[Channel]:
+    """Check a class against the Channel protocol; ``channel_name`` is the name it must declare."""
+    where = f"{group} plugin {entry_point_name!r} ({getattr(plugin, '__module__', '?')})"
+    channel_name = entry_point_name if channel_name is None else channel_name
     if not isinstance(plugin, type):
         raise PluginError(f"{where}: must be a class, got {type(plugin).__name__}")
     for attribute, kind in _REQUIRED_ATTRIBUTES.items():
@@ -51,8 +77,8 @@ def _check_plugin(entry_point_name: str, plugin: Any) -> type[Channel]:
         if not callable(getattr(plugin, method, None)):
             raise PluginError(f"{where}: method {method!r} is missing")
     declared = getattr(plugin, "name")  # noqa: B009 (plugin is a plain type here)
-    if declared != entry_point_name:
-        raise PluginError(f"{where}: declares name {declared!r} but is registered as {entry_point_name!r}")
+    if declared != channel_name:
+        raise PluginError(f"{where}: declares name {declared!r} but is registered as {channel_name!r}")
     attributes = {field.name for field in msgspec.structs.fields(Message)}
     for attr in getattr(plugin, "template_fields"):  # noqa: B009
         if attr not in attributes:
@@ -75,23 +101,59 @@ def discover_channel_types(points: Iterable[EntryPoint] | None = None) -> dict[s
     return found
 
 
+def discover_provider_types(
+    channel_types: Mapping[str, type[Channel]], points: Iterable[EntryPoint] | None = None
+) -> dict[str, dict[str, type[Channel]]]:
+    """Load and check every provider type registered as ``<channel>.<type>`` under ``tidings.providers``.
+
+    A provider of a registered channel must read its addresses from the same user field.
+    """
+    found: dict[str, dict[str, type[Channel]]] = {}
+    for point in entry_points(group=PROVIDER_ENTRY_POINT_GROUP) if points is None else points:
+        channel, dot, kind = point.name.partition(".")
+        if not dot or not channel or not kind or "." in kind:
+            raise PluginError(f"provider plugin {point.name!r} must be registered as '<channel>.<type>'")
+        if kind in found.get(channel, {}):
+            raise PluginError(f"two provider plugins are registered as {point.name!r}")
+        try:
+            plugin = point.load()
+        except Exception as exc:
+            raise PluginError(f"provider plugin {point.name!r} failed to import: {exc}") from exc
+        checked = _check_plugin(point.name, plugin, channel, group="provider")
+        own = channel_types.get(channel)
+        if own is not None and checked.address_field != own.address_field:
+            raise PluginError(
+                f"provider plugin {point.name!r}: reads addresses from {checked.address_field!r}, "
+                f"the {channel} channel from {own.address_field!r}"
+            )
+        found.setdefault(channel, {})[kind] = checked
+    return found
+
+
 def _channel_config(
     channel_type: type[Channel], environ: Mapping[str, str], prefix: str | None = None
 ) -> Any:
     prefix = channel_type.env_prefix if prefix is None else prefix
     values: dict[str, str] = {}
-    for field in msgspec.structs.fields(channel_type.config_type):
-        variable = prefix + field.name.upper()
-        if environ.get(variable):
-            values[field.name] = environ[variable]
+    read_from: dict[str, str] = {}
+    for field, variables in config_variables(channel_type, prefix).items():
+        for variable in variables:
+            if environ.get(variable):
+                values[field] = environ[variable]
+                read_from[field] = variable
+                break
     try:
         return msgspec.convert(values, channel_type.config_type, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigurationError(f"{prefix}*", f"{channel_type.name} channel: {exc}") from exc
+        # a field with its own variable name is named by it; the others by their prefix
+        match = re.search(r"at `\$\.(?P<field>\w+)", str(exc))
+        variable = read_from.get(match.group("field"), "") if match else ""
+        key = variable if variable and not variable.startswith(prefix) else f"{prefix}*"
+        raise ConfigurationError(key, f"{channel_type.name} channel: {exc}") from exc
 
 
 def _instance(
-    channel_type: type[Channel], environ: Mapping[str, str], context: ChannelContext, prefix: str
+    environ: Mapping[str, str], context: ChannelContext, channel_type: type[Channel], prefix: str
 ) -> Channel:
     return channel_type(_channel_config(channel_type, environ, prefix), context)
 
@@ -114,9 +176,11 @@ class ChannelRegistry:
         config: ServiceConfig,
         environ: Mapping[str, str],
         types: Mapping[str, type[Channel]] | None = None,
+        provider_types: ProviderTypes | None = None,
     ) -> ChannelRegistry:
         """Instantiate every active channel; unknown channels or missing senders name the key."""
         types = discover_channel_types() if types is None else types
+        provider_types = discover_provider_types(types) if provider_types is None else provider_types
         channels: dict[str, Channel] = {}
         providers: dict[str, tuple[ProviderSlot, ...]] = {}
         for index, name in enumerate(config.active_channels):
@@ -140,8 +204,10 @@ class ChannelRegistry:
             )
             configured_rate(config, name, channel_type)  # a wrong ratePerSecond stops start-up here
             circuit_policy(config, name)  # so does a wrong circuit, or a wrong provider entry below
-            make = partial(_instance, channel_type, environ, context)
-            providers[name] = build_providers(config, name, channel_type, environ, make)
+            make = partial(_instance, environ, context)
+            providers[name] = build_providers(
+                config, name, channel_type, environ, make, provider_types.get(name, {})
+            )
             channels[name] = providers[name][0].channel
         return cls(channels, providers)
 

@@ -1,8 +1,10 @@
 """The contract every registered channel keeps, against its real peer: one suite, parametrized by channel.
 
-Each channel type found under the ``tidings.channels`` entry points (built-in or third-party) needs a
+Each channel type found under the ``tidings.channels`` entry points (built-in or third-party), and each
+provider type under ``tidings.providers`` that is not the channel's own class (``voice.kaleyra``), needs a
 harness here: how to reach its local peer, an address, and how to make the peer refuse for a while
-(transient) or for good (permanent). A registered channel without a harness fails the suite.
+(transient) or for good (permanent). A registered channel or provider without a harness fails the suite.
+The push channel runs twice: for a Web Push subscription and for an FCM token (``push.fcm``).
 """
 
 from __future__ import annotations
@@ -16,15 +18,25 @@ import pytest
 
 from host.errors import InvalidAddress, PermanentChannelError, TransientChannelError
 from host.plugins.channel import Channel, Limits, Message, Receipt
-from host.plugins.registry import ChannelRegistry, discover_channel_types
+from host.plugins.registry import ChannelRegistry, discover_channel_types, discover_provider_types
 from host.settings import load_service_config
 from tests.conftest import TWILIO_SENDER, channel_env
+from tests.fakes.fcm import FakeFcm, ScriptedFcm
+from tests.fakes.kaleyra import FakeKaleyra
 from tests.fakes.push import PushService, ScriptedPush
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import FakeTwilio, ScriptedResponse
 from tests.fakes.webhook import WebhookReceiver
 
-REGISTERED = sorted(discover_channel_types())
+CHANNELS = discover_channel_types()
+#: provider types other than a channel's own class, as ``<channel>.<type>``
+PROVIDER_TYPES = sorted(
+    f"{channel}.{kind}"
+    for channel, kinds in discover_provider_types(CHANNELS).items()
+    for kind, provider in kinds.items()
+    if provider is not CHANNELS.get(channel)
+)
+REGISTERED = sorted(CHANNELS) + PROVIDER_TYPES + ["push.fcm"]
 GARBAGE: list[object] = [None, 42, "", "   ", {"x": 1}, ["a"], "not an address, with spaces ☃"]
 MESSAGE = Message(subject="Contract", text="Hello from the contract suite", data={"k": "v"})
 
@@ -45,6 +57,8 @@ class Peers:
     push: PushService
     webhook: WebhookReceiver
     vapid_public: str
+    kaleyra: FakeKaleyra
+    fcm: FakeFcm
 
 
 def _email(peers: Peers) -> Harness:
@@ -72,6 +86,23 @@ def _push(peers: Peers) -> Harness:
     )
 
 
+def _kaleyra(peers: Peers) -> Harness:
+    return Harness(
+        "+393330000001",
+        transient=lambda: peers.kaleyra.script([503]),
+        permanent=lambda: peers.kaleyra.script([400]),
+    )
+
+
+def _fcm(peers: Peers) -> Harness:
+    token = peers.fcm.register_device()
+    return Harness(
+        token,
+        transient=lambda: peers.fcm.script([ScriptedFcm(429, retry_after="2")], device=token),
+        permanent=lambda: peers.fcm.unregister(token),
+    )
+
+
 def _webhook(peers: Peers) -> Harness:
     return Harness(
         "@contract",
@@ -85,6 +116,9 @@ HARNESSES: dict[str, Callable[[Peers], Harness]] = {
     "sms": _twilio,
     "voice": _twilio,
     "push": _push,
+    "push.fcm": _fcm,
+    "sms.kaleyra": _kaleyra,
+    "voice.kaleyra": _kaleyra,
     "webhook": _webhook,
 }
 
@@ -96,28 +130,61 @@ def smtp() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture(scope="module")
-def registry(
+def kaleyra() -> Iterator[FakeKaleyra]:
+    with FakeKaleyra(bridges={TWILIO_SENDER.removeprefix("+")}) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def fcm() -> Iterator[FakeFcm]:
+    with FakeFcm() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def environ(
     smtp: SmtpSink,
     fake_twilio: FakeTwilio,
-    push_service: PushService,
     webhook_receiver: WebhookReceiver,
     vapid_keys: tuple[str, str],
-) -> ChannelRegistry:
-    """Every registered channel, built by the registry as the service builds them."""
-    config = load_service_config(
-        json.dumps(
-            {
-                "activeChannels": REGISTERED,
-                "sender": {"email": "noreply@tidings.test", "sms": TWILIO_SENDER, "voice": TWILIO_SENDER},
-            }
-        )
-    )
-    environ = {
+    kaleyra: FakeKaleyra,
+    fcm: FakeFcm,
+) -> dict[str, str]:
+    return {
         **channel_env(fake_twilio, vapid_keys, webhook_receiver),
+        **kaleyra.environ(),
+        "FCM_SERVICE_ACCOUNT_JSON": json.dumps(fcm.service_account()),
+        "FCM_API_BASE": fcm.url,
         "SMTP_HOST": smtp.host,
         "SMTP_PORT": str(smtp.port),
     }
-    return ChannelRegistry.build(config, environ)
+
+
+def _config(**channels: Any) -> Any:
+    return load_service_config(
+        json.dumps(
+            {
+                "activeChannels": sorted(CHANNELS),
+                "sender": {"email": "noreply@tidings.test", "sms": TWILIO_SENDER, "voice": TWILIO_SENDER},
+                "channels": channels,
+            }
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def registry(environ: dict[str, str]) -> ChannelRegistry:
+    """Every registered channel, built by the registry as the service builds them."""
+    return ChannelRegistry.build(_config(), environ)
+
+
+@pytest.fixture(scope="module")
+def provider_registry(environ: dict[str, str]) -> ChannelRegistry:
+    """The channels whose first provider is each registered provider type."""
+    kinds = dict(name.split(".") for name in PROVIDER_TYPES)
+    return ChannelRegistry.build(
+        _config(**{c: {"providers": [{"name": kind, "type": kind}]} for c, kind in kinds.items()}), environ
+    )
 
 
 @pytest.fixture
@@ -127,8 +194,10 @@ def peers(
     push_service: PushService,
     webhook_receiver: WebhookReceiver,
     vapid_keys: tuple[str, str],
+    kaleyra: FakeKaleyra,
+    fcm: FakeFcm,
 ) -> Peers:
-    return Peers(smtp, fake_twilio, push_service, webhook_receiver, vapid_keys[1])
+    return Peers(smtp, fake_twilio, push_service, webhook_receiver, vapid_keys[1], kaleyra, fcm)
 
 
 @pytest.fixture(params=REGISTERED)
@@ -138,8 +207,10 @@ def name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def channel(registry: ChannelRegistry, name: str) -> Channel:
-    return registry[name]
+def channel(registry: ChannelRegistry, provider_registry: ChannelRegistry, name: str) -> Channel:
+    if name in PROVIDER_TYPES:
+        return provider_registry.providers(name.split(".")[0])[0].channel
+    return registry[name.split(".")[0]]
 
 
 @pytest.fixture
@@ -159,9 +230,13 @@ def test_the_builtin_channels_are_registered() -> None:
     assert {"email", "sms", "voice", "push"} <= set(REGISTERED)
 
 
+def test_the_builtin_provider_types_have_harnesses() -> None:
+    assert {"sms.kaleyra", "voice.kaleyra"} <= set(PROVIDER_TYPES)
+
+
 def test_declares_itself_as_data(channel: Channel, name: str) -> None:
     assert isinstance(channel, Channel)
-    assert channel.name == name
+    assert channel.name == name.split(".")[0]
     assert isinstance(channel.limits, Limits)
     assert channel.limits.batch_size >= 1
     assert channel.limits.rate_per_second is None or channel.limits.rate_per_second > 0

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
 
-from channels.push import MAX_PAYLOAD, PushChannel, VapidConfig
+from channels.push import MAX_PAYLOAD, PushChannel, PushConfig
 from host.errors import ConfigurationError, InvalidAddress, PermanentChannelError, TransientChannelError
 from host.plugins.channel import Channel, ChannelContext, Message
 from tests.fakes.push import PushService, ScriptedPush, b64url
@@ -53,7 +53,7 @@ def vapid() -> VapidKey:
 
 def make_channel(private_key: str, **config: Any) -> PushChannel:
     return PushChannel(
-        VapidConfig(private_key=private_key, subject=SUBJECT, timeout=5.0, **config),
+        PushConfig(private_key=private_key, subject=SUBJECT, timeout=5.0, **config),
         ChannelContext(android_intent_action=INTENT),
     )
 
@@ -74,7 +74,7 @@ def test_declares_itself_as_data(channel: PushChannel) -> None:
     assert PushChannel.name == "push"
     assert PushChannel.address_field == "deviceToken"
     assert PushChannel.env_prefix == "VAPID_"
-    assert PushChannel.config_type is VapidConfig
+    assert PushChannel.config_type is PushConfig
     assert dict(PushChannel.template_fields) == {
         "subject": "pushTitle",
         "subtitle": "pushSubtitle",
@@ -254,19 +254,19 @@ def test_parse_address_refuses(channel: PushChannel, raw: object) -> None:
 @pytest.mark.parametrize(
     ("config", "key"),
     [
-        (VapidConfig(subject=SUBJECT), "VAPID_PRIVATE_KEY"),
-        (VapidConfig(private_key="bm90IGEga2V5", subject=SUBJECT), "VAPID_PRIVATE_KEY"),
-        (VapidConfig(private_key="x"), "VAPID_SUBJECT"),
-        (VapidConfig(private_key="x", subject="ops@tidings.example"), "VAPID_SUBJECT"),
+        (PushConfig(subject=SUBJECT), "VAPID_PRIVATE_KEY"),
+        (PushConfig(private_key="bm90IGEga2V5", subject=SUBJECT), "VAPID_PRIVATE_KEY"),
+        (PushConfig(private_key="x"), "VAPID_SUBJECT"),
+        (PushConfig(private_key="x", subject="ops@tidings.example"), "VAPID_SUBJECT"),
     ],
 )
-def test_configuration_errors_name_the_key(config: VapidConfig, key: str) -> None:
+def test_configuration_errors_name_the_key(config: PushConfig, key: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         PushChannel(config, ChannelContext())
     assert caught.value.key == key
 
 
 def test_private_key_never_in_repr(vapid: VapidKey) -> None:
-    config = VapidConfig(private_key=vapid.private, subject=SUBJECT)
+    config = PushConfig(private_key=vapid.private, subject=SUBJECT)
     assert vapid.private not in repr(config)
     assert vapid.private not in str(list(config.__rich_repr__()))
