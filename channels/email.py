@@ -23,6 +23,7 @@ from host.errors import (
     TransientChannelError,
 )
 from host.plugins.channel import ChannelContext, Limits, Message, Receipt
+from host.plugins.conventions import masked_fields, masked_repr
 
 __all__ = ["EmailChannel", "EmailConfig", "Envelope", "SmtpSender", "compose", "parse_address"]
 
@@ -53,18 +54,10 @@ class EmailConfig(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("SMTP_PASSWORD is set but SMTP_USER is not")
 
     def __repr__(self) -> str:
-        password = None if self.password is None else "***"
-        return (
-            f"EmailConfig(host={self.host!r}, port={self.port!r}, user={self.user!r}, "
-            f"password={password!r}, tls={self.tls!r}, timeout={self.timeout!r}, "
-            f"validate_certs={self.validate_certs!r})"
-        )
+        return masked_repr(self, ("password",))
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
-        return [
-            (name, "***" if name == "password" and value is not None else value)
-            for name, value in msgspec.structs.asdict(self).items()
-        ]
+        return masked_fields(self, ("password",))
 
 
 class Envelope(NamedTuple):

@@ -32,7 +32,6 @@ import requests
 from google.auth.transport.requests import Request as GoogleRequest
 from google.oauth2 import service_account
 
-from channels.retry_after import parse_retry_after
 from host.errors import (
     ChannelError,
     ConfigurationError,
@@ -41,6 +40,7 @@ from host.errors import (
     TransientChannelError,
 )
 from host.plugins.channel import Message, Receipt
+from host.plugins.conventions import retry_after_seconds
 
 __all__ = [
     "DEFAULT_API_BASE",
@@ -291,7 +291,7 @@ class Fcm:
                 self.url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout)
             ) as response:
                 text = await response.text()
-                return response.status, text, parse_retry_after(response.headers.get("Retry-After"))
+                return response.status, text, retry_after_seconds(response.headers.get("Retry-After"))
         except TimeoutError as exc:
             raise TransientChannelError("FCM did not answer in time", code="timeout") from exc
         except (aiohttp.ClientError, OSError) as exc:

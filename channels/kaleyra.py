@@ -28,7 +28,6 @@ from urllib.parse import quote
 import aiohttp
 import msgspec
 
-from channels.retry_after import parse_retry_after
 from channels.sms import parse_phone_number
 from host.errors import (
     ChannelError,
@@ -38,6 +37,7 @@ from host.errors import (
     TransientChannelError,
 )
 from host.plugins.channel import ChannelContext, Limits, Message, Receipt, Sender
+from host.plugins.conventions import masked_fields, masked_repr, retry_after_seconds
 
 __all__ = ["KaleyraConfig", "KaleyraSms", "KaleyraVoice", "translate_kaleyra_error"]
 
@@ -61,15 +61,10 @@ class KaleyraConfig(msgspec.Struct, frozen=True, kw_only=True):
     sms_type: str = "DEFAULT"
 
     def __repr__(self) -> str:
-        # the API key must never reach a log line
-        fields = ", ".join(f"{name}={value!r}" for name, value in self.__rich_repr__())
-        return f"KaleyraConfig({fields})"
+        return masked_repr(self, ("api_key",))
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
-        return [
-            (name, "***" if name == "api_key" and value is not None else value)
-            for name, value in msgspec.structs.asdict(self).items()
-        ]
+        return masked_fields(self, ("api_key",))
 
 
 def _require_credentials(config: KaleyraConfig, channel: str) -> None:
@@ -139,7 +134,7 @@ class _KaleyraClient:
             ) as response:
                 text = await response.text()
                 status = response.status
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         except TimeoutError as exc:
             raise TransientChannelError("Kaleyra did not answer in time", code="timeout") from exc
         except (aiohttp.ClientError, OSError) as exc:

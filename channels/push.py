@@ -20,6 +20,7 @@ from channels.fcm import Fcm, load_service_account, parse_registration_token
 from channels.webpush import MAX_PAYLOAD, WebPush, parse_subscription
 from host.errors import ConfigurationError, InvalidAddress, PermanentChannelError
 from host.plugins.channel import ChannelContext, Limits, Message, Receipt, Sender
+from host.plugins.conventions import masked_fields, masked_repr
 
 __all__ = ["MAX_PAYLOAD", "PushChannel", "PushConfig", "parse_subscription"]
 
@@ -68,16 +69,10 @@ class PushConfig(msgspec.Struct, frozen=True, kw_only=True):
     fcm_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
 
     def __repr__(self) -> str:
-        # the VAPID key and the service account's private key must never reach a log line
-        fields = ", ".join(f"{name}={value!r}" for name, value in self.__rich_repr__())
-        return f"PushConfig({fields})"
+        return masked_repr(self, _SECRETS)
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
-        # msgspec's own __rich_repr__ would print the keys (rich, structlog's dev console)
-        return [
-            (name, "***" if name in _SECRETS and value is not None else value)
-            for name, value in msgspec.structs.asdict(self).items()
-        ]
+        return masked_fields(self, _SECRETS)
 
 
 def _web_push(config: PushConfig) -> WebPush | None:

@@ -7,9 +7,7 @@ raises into the channel error tree (transient: 429, 5xx, network; permanent: eve
 
 from __future__ import annotations
 
-import email.utils
 import re
-import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -27,6 +25,7 @@ from twilio.rest import Client
 import twilio.rest.api.v2010.account  # noqa: F401  isort: skip
 
 from host.errors import ChannelError, ConfigurationError, PermanentChannelError, TransientChannelError
+from host.plugins.conventions import masked_fields, masked_repr, retry_after_seconds
 
 __all__ = [
     "PROVIDER",
@@ -76,19 +75,10 @@ class TwilioConfig(msgspec.Struct, frozen=True, kw_only=True):
     status_callback: Annotated[str, msgspec.Meta(pattern=r"^https?://[^/\s]+(/.*)?$")] | None = None
 
     def __repr__(self) -> str:
-        # the auth token must never reach a log line
-        token = "***" if self.auth_token else None
-        return (
-            f"TwilioConfig(account_sid={self.account_sid!r}, auth_token={token}, "
-            f"api_base={self.api_base!r}, timeout={self.timeout!r})"
-        )
+        return masked_repr(self, ("auth_token",))
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
-        # msgspec's own __rich_repr__ would print the token (rich, structlog's dev console)
-        return [
-            (name, "***" if name == "auth_token" and value is not None else value)
-            for name, value in msgspec.structs.asdict(self).items()
-        ]
+        return masked_fields(self, ("auth_token",))
 
 
 def require_credentials(config: TwilioConfig, channel: str) -> None:
@@ -97,22 +87,6 @@ def require_credentials(config: TwilioConfig, channel: str) -> None:
         raise ConfigurationError("TWILIO_ACCOUNT_SID", f"required because {channel!r} is an active channel")
     if not config.auth_token:
         raise ConfigurationError("TWILIO_AUTH_TOKEN", f"required because {channel!r} is an active channel")
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
 
 
 class RoutedTwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
@@ -159,7 +133,7 @@ class RoutedTwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
             allow_redirects=allow_redirects,
         ) as response:
             text = await response.text()
-        _retry_after.set(_parse_retry_after(response.headers.get("Retry-After")))
+        _retry_after.set(retry_after_seconds(response.headers.get("Retry-After")))
         return Response(response.status, text, response.headers)
 
 

@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush_async
 
-from channels.retry_after import parse_retry_after
 from host.errors import ChannelError, InvalidAddress, PermanentChannelError, TransientChannelError
 from host.plugins.channel import Message, Receipt
+from host.plugins.conventions import retry_after_seconds
 
 __all__ = ["MAX_PAYLOAD", "WebPush", "load_vapid_key", "parse_subscription"]
 
@@ -89,7 +89,7 @@ def _translate(exc: WebPushException) -> ChannelError:
             f"push subscription is gone ({status})", code=str(status), address_gone=True
         )
     if status == 429:
-        return TransientChannelError(detail, code="429", retry_after=parse_retry_after(exc.retry_after))
+        return TransientChannelError(detail, code="429", retry_after=retry_after_seconds(exc.retry_after))
     if status >= 500 or status == 408:
         return TransientChannelError(detail, code=str(status))
     return PermanentChannelError(detail, code=str(status))

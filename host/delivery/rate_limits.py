@@ -22,44 +22,27 @@ import random
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from dramatiq.rate_limits import WindowRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend
 
-from host.errors import ConfigurationError
 from host.plugins.channel import Channel
+from host.plugins.rates import configured_rate
 from host.settings import ServiceConfig
 
 __all__ = [
-    "HOST_CHANNEL_OPTIONS",
-    "RATE_OPTION",
     "ChannelThrottle",
     "LocalWindow",
     "RedisWindow",
     "build_throttles",
     "configured_rate",
+    "window_for",
 ]
 
-RATE_OPTION = "ratePerSecond"
-#: keys of ``channels.<name>`` read by the host, never passed to the channel
-HOST_CHANNEL_OPTIONS = frozenset({RATE_OPTION})
 #: slots are not taken in the last part of a second (see the module docstring)
 SECOND_GUARD = 0.1
 KEY_PREFIX = "tidings:rate:"
-
-
-def configured_rate(config: ServiceConfig, name: str, channel_type: type[Channel] | Channel) -> float | None:
-    """The rate for this channel: the file's ``channels.<name>.ratePerSecond``, else the declared one."""
-    options: Mapping[str, Any] = config.channels.get(name, {})
-    if RATE_OPTION not in options:
-        return channel_type.limits.rate_per_second
-    value = options[RATE_OPTION]
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigurationError(f"channels.{name}.{RATE_OPTION}", "must be a positive number or null")
-    return float(value)
 
 
 def window_for(rate: float) -> tuple[int, int]:

@@ -13,16 +13,20 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Collection
+from typing import Any
 
 import msgspec
 
-__all__ = ["masked_repr", "retry_after_seconds"]
+__all__ = ["MAX_RETRY_AFTER", "masked_fields", "masked_repr", "retry_after_seconds"]
+
+#: a provider asking for more than a day is treated as asking for a day
+MAX_RETRY_AFTER = 24 * 3600.0
 
 
 def retry_after_seconds(
-    value: str | None, *, cap: float | None = None, now: float | None = None
+    value: str | None, *, cap: float = MAX_RETRY_AFTER, now: float | None = None
 ) -> float | None:
-    """Seconds to wait from a Retry-After value, at least 0 and at most ``cap``; None if absent or bad."""
+    """Seconds to wait from a Retry-After value (RFC 9110 §10.2.3), in [0, ``cap``]; None if absent or bad."""
     if not value or not value.strip():
         return None
     text = value.strip()
@@ -34,14 +38,21 @@ def retry_after_seconds(
         except (TypeError, ValueError):
             return None
         seconds = moment.timestamp() - (time.time() if now is None else now)
-    seconds = max(0.0, seconds)
-    return min(seconds, cap) if cap is not None else seconds
+    return min(max(0.0, seconds), cap)
+
+
+def masked_fields(config: msgspec.Struct, secrets: Collection[str]) -> list[tuple[str, Any]]:
+    """(field, value) pairs with the ``secrets`` fields shown as ``"***"`` when set: a ``__rich_repr__``.
+
+    msgspec's own ``__rich_repr__`` would print them (rich, structlog's dev console).
+    """
+    return [
+        (name, "***" if name in secrets and value is not None else value)
+        for name, value in msgspec.structs.asdict(config).items()
+    ]
 
 
 def masked_repr(config: msgspec.Struct, secrets: Collection[str]) -> str:
-    """``Name(field=value, ...)`` with the fields named in ``secrets`` shown as ``'***'`` when set."""
-    parts = []
-    for field, value in msgspec.structs.asdict(config).items():
-        shown = "***" if field in secrets and value is not None else value
-        parts.append(f"{field}={shown!r}")
-    return f"{type(config).__name__}({', '.join(parts)})"
+    """``Name(field=value, ...)`` with the ``secrets`` fields shown as ``'***'`` when set: a ``__repr__``."""
+    fields = ", ".join(f"{name}={value!r}" for name, value in masked_fields(config, secrets))
+    return f"{type(config).__name__}({fields})"

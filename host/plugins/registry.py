@@ -19,7 +19,6 @@ from typing import Any
 
 import msgspec
 
-from host.delivery.rate_limits import HOST_CHANNEL_OPTIONS, configured_rate
 from host.errors import ConfigurationError, PluginError
 from host.plugins.channel import Channel, ChannelContext, Limits, Message
 from host.plugins.providers import (
@@ -29,6 +28,7 @@ from host.plugins.providers import (
     circuit_policy,
     config_variables,
 )
+from host.plugins.rates import HOST_CHANNEL_OPTIONS, configured_rate
 from host.settings import ServiceConfig
 
 __all__ = [
