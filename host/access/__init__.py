@@ -1,1 +1,4 @@
-"""access."""
+"""Access: API keys, idempotency keys and signed links (who may call, and what a link may do).
+
+May import: host.errors, host.settings, host.storage.
+"""

@@ -83,7 +83,7 @@ class IdempotencyKeys:
             await self._collection.delete_one({"_id": doc_id, "state": "running"})
         raise RequestError(f"Idempotency-Key {key!r} is contended; try again", 409)
 
-    async def store(
+    async def keep(
         self, path: str, key: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes
     ) -> None:
         """Keep the answer of the request that holds the key."""

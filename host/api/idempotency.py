@@ -130,6 +130,6 @@ async def _run_and_keep(
         await store.release(path, key)
         raise
     if 200 <= status < 300:
-        await store.store(path, key, status, headers, b"".join(answer))
+        await store.keep(path, key, status, headers, b"".join(answer))
     else:
         await store.release(path, key)

@@ -1,8 +1,8 @@
 """Configuration in one place: the environment (connections, secrets, process options) and the file.
 
-Room rule: this package imports only host.errors; every other room may import it. Nothing outside it
-reads ``os.environ`` (channel plugins get their own variables through the registry, from
-:attr:`Settings.environ`). Everything is decoded once, at start-up, into typed frozen Structs:
+Every other room may import this one. Nothing outside it reads ``os.environ`` (channel plugins get
+their own variables through the registry, from :attr:`Settings.environ`). Everything is decoded once,
+at start-up, into typed frozen Structs:
 
 - :mod:`host.settings.environment`: :class:`Environment` and the variable names (with Mia's aliases);
 - :mod:`host.settings.service`: :class:`ServiceConfig`, the JSON file at ``CONFIGURATION_PATH``;
@@ -10,6 +10,8 @@ reads ``os.environ`` (channel plugins get their own variables through the regist
 
 Anything invalid raises ConfigurationError naming the exact variable or key; the CLI prints that one
 line and exits with code 2.
+
+May import: host.errors.
 """
 
 from __future__ import annotations

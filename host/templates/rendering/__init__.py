@@ -22,6 +22,8 @@ Each title or body is a template rendered with two objects, ``user`` (the user's
   files, imports or network; bounded output, value sizes, ``range()``, work and time. Every failure,
   at compile or at render, is a :class:`~host.errors.RenderError` naming the field (and line).
 - **Cache**: compiled templates are kept in an LRU keyed by (source, html, syntax).
+
+May import: host.errors, host.settings.
 """
 
 from __future__ import annotations
