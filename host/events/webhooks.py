@@ -20,8 +20,6 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import os
-import socket
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +27,7 @@ from typing import Any
 import httpx
 
 from host.delivery.backoff import backoff_seconds
+from host.delivery.worker import worker_name
 from host.events.log import EventLog, event_body
 from host.plugins.conventions import retry_after_seconds
 from host.settings.webhooks import WebhookEndpoint
@@ -101,7 +100,7 @@ class WebhookPoster:
 
     def __init__(self, events: EventLog, worker: str | None = None) -> None:
         self._events = events
-        self._worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+        self._worker = worker or worker_name()
         self._client: httpx.AsyncClient | None = None
         self._last_scan = 0.0
 
