@@ -113,7 +113,17 @@ def compose(message: Message, address: str, default_sender: str | None) -> Envel
     except ValueError as exc:
         raise PermanentChannelError(f"cannot build the e-mail: {exc}", code="invalid-message") from None
     copies = [box.address for box in (*cc, *bcc)]
-    return Envelope(sender.address, address, copies, data, message_id)
+    return Envelope(_envelope_sender(message, sender.address), address, copies, data, message_id)
+
+
+def _envelope_sender(message: Message, visible: str) -> str:
+    """``MAIL FROM``: the host's bounce address when it gives one (VERP), else the visible sender's."""
+    if not message.envelope_sender:
+        return visible
+    try:
+        return parse_address(message.envelope_sender)
+    except InvalidAddress as exc:
+        raise PermanentChannelError(f"invalid envelope sender: {exc}", code="invalid-sender") from None
 
 
 def _response_error(exc: aiosmtplib.SMTPResponseException, stage: str) -> ChannelError:

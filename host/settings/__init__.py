@@ -6,7 +6,8 @@ at start-up, into typed frozen Structs:
 
 - :mod:`host.settings.environment`: :class:`Environment` and the variable names (with Mia's aliases);
 - :mod:`host.settings.service`: :class:`ServiceConfig`, the JSON file at ``CONFIGURATION_PATH``;
-- :mod:`host.settings.webhooks`: the ``webhooks`` entries of that file.
+- :mod:`host.settings.webhooks`: the ``webhooks`` entries of that file;
+- :mod:`host.settings.bounces`: its ``bounces`` object (VERP domain, soft bounces, provider webhooks).
 
 Anything invalid raises ConfigurationError naming the exact variable or key; the CLI prints that one
 line and exits with code 2.
@@ -23,6 +24,7 @@ from pathlib import Path
 import msgspec
 
 from host.errors import ConfigurationError
+from host.settings.bounces import BounceConfig, SesConfig, SoftBouncePolicy
 from host.settings.environment import Environment, load_environment, parse_flag
 from host.settings.service import (
     DeliveryPolicy,
@@ -36,12 +38,15 @@ from host.settings.webhooks import EVENT_TYPES, EventType, WebhookEndpoint
 
 __all__ = [
     "EVENT_TYPES",
+    "BounceConfig",
     "DeliveryPolicy",
     "Environment",
     "EventType",
     "FlowManagerEvents",
     "ServiceConfig",
+    "SesConfig",
     "Settings",
+    "SoftBouncePolicy",
     "UserFields",
     "WebhookEndpoint",
     "camel",

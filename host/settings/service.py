@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from host.errors import ConfigurationError, validation_problem
+from host.settings.bounces import BounceConfig
 from host.settings.webhooks import WebhookEndpoint
 
 __all__ = [
@@ -77,6 +78,8 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, ren
     default_timezone: str = "UTC"
     #: endpoints that receive signed delivery events (host.events.webhooks)
     webhooks: list[WebhookEndpoint] = []
+    #: bounces and complaints: the VERP domain, soft-bounce policy, provider webhooks (host.feedback)
+    bounces: BounceConfig = BounceConfig()
 
 
 def camel(name: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from host.access.bounce_addresses import BounceAddresses
 from host.access.unsubscribe_links import UnsubscribeLinks
 from host.errors import RequestError
 from host.plugins.channel import Attachment, Channel, Message
@@ -74,10 +75,13 @@ class Composer:
         template: Mapping[str, Any] | None,
         attachments: Sequence[Attachment] = (),
         unsubscribe: UnsubscribeLinks | None = None,
+        bounces: BounceAddresses | None = None,
     ) -> None:
         # e-mails get RFC 8058 one-click unsubscribe headers, unless the dispatch is transactional
         mails = channel.name == "email" and opt_outs_apply(dispatch.get("category"))
         self._unsubscribe = unsubscribe if mails else None
+        # every e-mail, transactional too, gets its VERP envelope sender (host.access.bounce_addresses)
+        self._bounces = bounces if channel.name == "email" else None
         # every variant is compiled here, once per dispatch and channel, never per user
         self._variants: dict[str | None, dict[str, CompiledTemplate]] = {}
         for variant in [None, *((template or {}).get("locales") or {})]:
@@ -104,18 +108,25 @@ class Composer:
         }
 
     def compose(
-        self, user: Mapping[str, Any], locale: str | None = None, user_id: str | None = None
+        self,
+        user: Mapping[str, Any],
+        locale: str | None = None,
+        user_id: str | None = None,
+        delivery_id: str | None = None,
     ) -> Message:
         """The message for this user in the variant of ``locale`` (host.templates.locales).
 
         Raises RenderError naming the field. A locale Babel does not know formats in the default one.
-        With ``user_id``, an e-mail carries the user's unsubscribe link (host.access.unsubscribe_links).
+        With ``user_id``, an e-mail carries the user's unsubscribe link (host.access.unsubscribe_links);
+        with ``delivery_id``, its envelope sender is the delivery's bounce address.
         """
         compiled = self._variants[pick_variant((v for v in self._variants if v is not None), locale)]
         language = render_locale(locale)
         rendered: dict[str, Any] = {
             attr: t.render(user, self._data, locale=language) for attr, t in compiled.items()
         }
+        if self._bounces is not None and delivery_id is not None:
+            rendered["envelope_sender"] = self._bounces.envelope_sender(delivery_id)
         if self._unsubscribe is not None and user_id is not None:
             return Message(**rendered, **self._fixed, headers=self._unsubscribe.headers(user_id, "email"))
         return Message(**rendered, **self._fixed)
