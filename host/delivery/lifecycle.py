@@ -8,6 +8,7 @@ what became of a ``sent`` message, and staff may put a failed or skipped one bac
         │           ▲                 │  ▲ └──▶ failed | skipped ──staff retry──┐
         │           └──retry later────┘  └──claimed again after the lease       │
         └──▶ skipped | failed ◀──────────────────────────────────────────────────┘ (back to queued)
+    sent ──a bounce or a complaint about an e-mail (host.feedback)──▶ bounced | complained
 
 Every writer of a delivery's status (the planner, the worker's claim, the outcome recorder, the provider
 callbacks, the console's retry) asks :func:`advance` (or :func:`check`) first, so an illegal move raises
@@ -39,7 +40,9 @@ __all__ = [
     "check",
 ]
 
-Status = Literal["queued", "sending", "sent", "failed", "skipped", "delivered", "undelivered"]
+Status = Literal[
+    "queued", "sending", "sent", "failed", "skipped", "delivered", "undelivered", "bounced", "complained"
+]
 STATUSES: tuple[Status, ...] = get_args(Status)
 
 #: (from, to) → why the move happens; ``None`` as the origin is a delivery being planned
@@ -57,6 +60,8 @@ TRANSITIONS: dict[tuple[Status | None, Status], str] = {
     ("sent", "undelivered"): "the provider reported the message undelivered",
     ("delivered", "undelivered"): "a later callback of the provider corrected an earlier one",
     ("undelivered", "delivered"): "a later callback of the provider corrected an earlier one",
+    ("sent", "bounced"): "a bounce came back for the e-mail (a DSN, or the e-mail provider's report)",
+    ("sent", "complained"): "the recipient reported the e-mail as spam (an ARF report, or the provider's)",
     ("failed", "queued"): "retried by staff",
     ("skipped", "queued"): "retried by staff",
 }

@@ -2,9 +2,10 @@
 
 Process-wide metrics live in prometheus_client's default registry, counted where things happen:
 ``count_request`` (the API's before-send hook), ``count_outcome`` and ``observe_send`` (the delivery
-worker, when it records results and around each provider call). Worker processes count their own;
-``DeliveryTotals`` gives every process's work at once, by aggregating the database, cached for a few
-seconds so a scrape never costs more than one pass over the deliveries and attempts per interval.
+worker, when it records results and around each provider call), ``count_feedback`` (each bounce or
+complaint recorded, host.feedback). Worker processes count their own; ``DeliveryTotals`` gives every
+process's work at once, by aggregating the database (deliveries, attempts, suppressions by reason), cached
+for a few seconds so a scrape never costs more than one pass over them per interval.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from host.storage.feedback_documents import SUPPRESSIONS_COLLECTION
 from host.storage.store import Store
 
 __all__ = [
     "CONTENT_TYPE",
     "DeliveryTotals",
+    "count_feedback",
     "count_outcome",
     "count_request",
     "observe_send",
@@ -42,6 +45,12 @@ DELIVERY_OUTCOMES = Counter(
     "Delivery attempts recorded by this process, by channel and outcome (sent, retry, failed)",
     ["channel", "outcome"],
 )
+FEEDBACK_REPORTS = Counter(
+    "tidings_feedback_reports",
+    "Bounces and complaints recorded by this process, by source (smtp, ses, sendgrid, mailgun) and kind "
+    "(hard-bounce, soft-bounce, complaint)",
+    ["source", "kind"],
+)
 PROVIDER_LATENCY = Histogram(
     "tidings_provider_send_seconds",
     "Time a channel's provider took to take one message",
@@ -60,6 +69,11 @@ def count_outcome(channel: str, outcome: str) -> None:
     DELIVERY_OUTCOMES.labels(channel, outcome).inc()
 
 
+def count_feedback(source: str, kind: str) -> None:
+    """Count one bounce or complaint recorded (a duplicate is not counted)."""
+    FEEDBACK_REPORTS.labels(source, kind).inc()
+
+
 def observe_send(channel: str, seconds: float) -> None:
     """Record how long one provider call took."""
     PROVIDER_LATENCY.labels(channel).observe(seconds)
@@ -74,6 +88,7 @@ class DeliveryTotals(Collector):
         self._taken = -ttl
         self._deliveries: dict[tuple[str, str], int] = {}
         self._attempts: dict[str, int] = {}
+        self._suppressions: dict[str, int] = {}
 
     async def refresh(self) -> None:
         """Aggregate again unless the last snapshot is younger than the TTL."""
@@ -91,7 +106,13 @@ class DeliveryTotals(Collector):
             [{"$group": {"_id": "$outcome", "count": {"$sum": 1}}}]
         ):
             attempts[str(row["_id"])] = int(row["count"])
+        suppressions: dict[str, int] = {}
+        async for row in await store.db[SUPPRESSIONS_COLLECTION].aggregate(
+            [{"$unwind": "$reasons"}, {"$group": {"_id": "$reasons", "count": {"$sum": 1}}}]
+        ):
+            suppressions[str(row["_id"])] = int(row["count"])
         self._deliveries, self._attempts, self._taken = deliveries, attempts, time.monotonic()
+        self._suppressions = suppressions
 
     def collect(self) -> Iterator[Metric]:
         """The last snapshot (prometheus_client calls this while rendering)."""
@@ -109,6 +130,14 @@ class DeliveryTotals(Collector):
         for outcome, count in sorted(self._attempts.items()):
             attempts.add_metric([outcome], count)
         yield attempts
+        suppressed = GaugeMetricFamily(
+            "tidings_suppressions",
+            "Suppressed e-mail addresses in the database by reason (hard-bounce, soft-bounces, complaint)",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self._suppressions.items()):
+            suppressed.add_metric([reason], count)
+        yield suppressed
 
 
 def render_metrics(totals: DeliveryTotals) -> bytes:

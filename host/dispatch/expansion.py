@@ -15,6 +15,7 @@ from typing import Any
 
 from host.audience.opt_outs import OptOuts
 from host.audience.planning import DeliveryPlanner, Failure, PlannedBatch
+from host.audience.suppressions import Suppressions
 from host.audience.users import read_field, stream_cluster_users, user_projection
 from host.dispatch.outbox import Outbox
 from host.dispatch.writes import DispatchWrites
@@ -37,12 +38,20 @@ Doc = dict[str, Any]
 class Expansion:
     """Plans and writes the deliveries of dispatches, grouped across concurrent requests."""
 
-    def __init__(self, store: Store, registry: ChannelRegistry, outbox: Outbox, opt_outs: OptOuts) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: ChannelRegistry,
+        outbox: Outbox,
+        opt_outs: OptOuts,
+        suppressions: Suppressions | None = None,
+    ) -> None:
         self._store = store
         self._registry = registry
         self._outbox = outbox
         self._opt_outs = opt_outs
-        self._writes = DispatchWrites(store, outbox, opt_outs)
+        self._suppressions = suppressions or Suppressions(store)
+        self._writes = DispatchWrites(store, outbox, opt_outs, self._suppressions)
 
     def insert_dispatch(self, doc: Doc) -> Awaitable[None]:
         """Store a new dispatch, grouped with concurrent requests' (host.dispatch.writes)."""
@@ -55,8 +64,10 @@ class Expansion:
     async def mark_expanded(self, dispatch_id: str) -> None:
         await self._writes.mark_expanded(dispatch_id)
 
-    async def _store_planned(self, planned: PlannedBatch, *, grouped: bool = True) -> None:
-        """Insert the batch's deliveries, then hand the queued ones to the broker.
+    async def _store_planned(
+        self, planner: DeliveryPlanner, planned: PlannedBatch, *, grouped: bool = True
+    ) -> None:
+        """Skip the batch's suppressed e-mails, insert its deliveries, then hand the queued ones over.
 
         No outbox entry first: the dispatch is still ``expanding`` and its progress is recorded only
         after this, so a crash in between is repaired by expanding again (the sweep restarts a stalled
@@ -66,6 +77,7 @@ class Expansion:
         """
         if not planned.docs:
             return
+        await planner.skip_suppressed(planned)
         if grouped:
             await self._writes.insert_deliveries(planned.docs)
             await self._writes.hand_over(planned.queued)
@@ -91,7 +103,8 @@ class Expansion:
         opt_outs = self._opt_outs.fanout_lookup(
             (name for name, _ in channels), category, self._writes.find_opt_outs
         )
-        planner = DeliveryPlanner(dispatch_id, channels, self._store.fields, opt_outs)
+        suppressions = self._suppressions.lookup(category, self._writes.find_suppressions)
+        planner = DeliveryPlanner(dispatch_id, channels, self._store.fields, opt_outs, suppressions)
         failures: list[Failure] = []
         for start in range(0, len(recipients), INLINE_RECIPIENTS):
             chunk = recipients[start : start + INLINE_RECIPIENTS]
@@ -100,7 +113,7 @@ class Expansion:
             else:
                 found = await self.find_users(chunk, channels)
             planned = await planner.plan_batch([(uid, found.get(uid)) for uid in chunk], utcnow())
-            await self._store_planned(planned)
+            await self._store_planned(planner, planned)
             failures.extend(planned.failures)
         return failures
 
@@ -135,15 +148,17 @@ class Expansion:
             key=key,
             batch_size=FANOUT_BATCH,
         )
-        opt_outs = self._opt_outs.fanout_lookup((name for name, _ in channels), dispatch.get("category"))
-        planner = DeliveryPlanner(dispatch_id, channels, fields, opt_outs)
+        category = dispatch.get("category")
+        opt_outs = self._opt_outs.fanout_lookup((name for name, _ in channels), category)
+        suppressions = self._suppressions.lookup(category)
+        planner = DeliveryPlanner(dispatch_id, channels, fields, opt_outs, suppressions)
         # up to FANOUT_WRITES batches are written while the next one is read and planned; progress is
         # recorded in batch order, each after its own write, so it never passes a batch not written
         writing: deque[tuple[asyncio.Task[None], Any, int]] = deque()
         try:
             async for batch in batches:
                 planned = await planner.plan_batch(_with_ids(batch, fields.id), utcnow())
-                task = asyncio.create_task(self._store_planned(planned, grouped=False))
+                task = asyncio.create_task(self._store_planned(planner, planned, grouped=False))
                 writing.append((task, read_field(batch[-1], key), len(planned.docs)))
                 if len(writing) >= FANOUT_WRITES:
                     await self._record_progress(dispatch_id, key, *writing.popleft())
