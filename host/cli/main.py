@@ -1,4 +1,4 @@
-"""The ``tidings`` command: run (embedded), api, worker."""
+"""The ``tidings`` command: run (embedded), api, worker, bounces."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 
 from host import __version__
 from host.cli.apikey import apikey
+from host.cli.bounces import bounces
 from host.cli.users import users
 from host.errors import ConfigurationError, TidingsError
 from host.plugins.app import EmbeddedContext, discover_app_plugins
@@ -24,6 +25,7 @@ Tidings {version}: embedded mode
                       for trying Tidings out and for tests only; production uses MongoDB
   broker              in-process (no Redis); workers run in this process
   e-mail              SMTP {smtp}
+  bounces             SMTP {bounces}
   API                 {auth}
 Press Ctrl-C to stop."""
 
@@ -44,6 +46,15 @@ def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
         )
     _check_migrations(settings, apply=migrate)
     require_secret_key(settings)  # it signs the unsubscribe links of e-mails
+    check_feedback_keys(settings)
+
+
+def check_feedback_keys(settings: Any) -> None:
+    """A provider webhook's key that cannot be used stops start-up, naming the variable."""
+    from host.feedback.sendgrid import load_public_key
+
+    if settings.env.sendgrid_webhook_public_key:
+        load_public_key(settings.env.sendgrid_webhook_public_key)
 
 
 def _check_migrations(settings: Any, *, apply: bool) -> None:
@@ -63,7 +74,13 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--port", default=8000, show_default=True, help="HTTP port on 127.0.0.1")
-def run(port: int) -> None:
+@click.option(
+    "--bounce-port",
+    default=2525,
+    show_default=True,
+    help="the bounce listener's SMTP port on 127.0.0.1 (0: off)",
+)
+def run(port: int, bounce_port: int) -> None:
     """Run everything in one process on embedded defaults (no external service needed)."""
     import uvicorn
 
@@ -73,9 +90,12 @@ def run(port: int) -> None:
     from host.runtime.logs import configure_logging
 
     configure_logging()
-    with embedded_services() as (settings, actors, database):
+    with embedded_services(bounce_port=bounce_port or None) as (settings, actors, database):
         _check_migrations(settings, apply=True)  # the embedded mode keeps its own database current
+        check_feedback_keys(settings)
         smtp = f"{settings.environ.get('SMTP_HOST')}:{settings.environ.get('SMTP_PORT')}"
+        listener = actors.worker_runtime().bounce_listener
+        where = f"127.0.0.1:{listener.port}, mail to @{listener.domain}" if listener else "off"
         click.echo(
             BANNER.format(
                 version=__version__,
@@ -84,6 +104,7 @@ def run(port: int) -> None:
                 db=database.url,
                 data=settings.env.data_path(),
                 smtp=smtp,
+                bounces=where,
                 auth=describe_api_auth(settings.env.api_auth),
             )
         )
@@ -149,6 +170,7 @@ def migrate(backward: bool, distance: int) -> None:
 
 cli.add_command(users)
 cli.add_command(apikey)
+cli.add_command(bounces)
 for _plugin in discover_app_plugins():  # app plugins' commands: `tidings staff` is the console's
     for _command in _plugin.commands():
         cli.add_command(_command)
