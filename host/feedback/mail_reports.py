@@ -18,6 +18,9 @@ naming why; mapping it to a delivery is the mailbox's business (host.feedback.ma
 
 from __future__ import annotations
 
+import base64
+import binascii
+import quopri
 import re
 from email import policy
 from email.message import Message
@@ -120,10 +123,24 @@ def _payload_text(part: Message) -> str:
 def _blocks(part: Message) -> list[Message]:
     """The header blocks of a delivery-status or feedback-report part, however the parser left them."""
     payload = part.get_payload()
+    encoding = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
     if isinstance(payload, list) and payload and all(isinstance(block, Message) for block in payload):
-        # delivery-status: one message per block; feedback-report: one nested message, its headers the fields
-        return list(payload)
-    text = _payload_text(part).replace("\r\n", "\n")
+        if encoding not in ("base64", "quoted-printable"):
+            # delivery-status: one message per block; feedback-report: one nested message, its fields
+            return list(payload)
+        # the parser split encoded text as if it were fields: decode the text it holds instead
+        encoded = "\n".join(str(block) for block in payload)
+        try:
+            raw = (
+                base64.b64decode("".join(encoded.split()))
+                if encoding == "base64"
+                else quopri.decodestring(encoded)
+            )
+        except (binascii.Error, ValueError):
+            raise UnreadableMail(f"the {part.get_content_type()} part is not valid {encoding}") from None
+        text = raw.decode("utf-8", "replace").replace("\r\n", "\n")
+    else:
+        text = _payload_text(part).replace("\r\n", "\n")
     return [HeaderParser().parsestr(block) for block in re.split(r"\n[ \t]*\n", text) if block.strip()]
 
 
