@@ -15,6 +15,7 @@ from litestar.params import FromPath
 from admin_ui.pages import PAGE_SIZE, is_htmx, page, partial
 from host.errors import NotFound
 from host.runtime.wiring import Runtime
+from host.settings import EVENT_TYPES
 
 __all__ = ["list_events", "replay_event"]
 
@@ -30,7 +31,7 @@ async def list_events(request: Request[Any, Any, Any], runtime: NamedDependency[
     name = "_event_rows.html" if is_htmx(request) else "events.html"
     return page(
         request, name, events=events, endpoints=runtime.events.endpoints,
-        event_type=event_type, skip=skip, size=PAGE_SIZE,
+        event_type=event_type, event_types=EVENT_TYPES, skip=skip, size=PAGE_SIZE,
     )  # fmt: skip
 
 

@@ -33,6 +33,7 @@ from admin_ui import (
     login,
     opt_out_pages,
     staff_pages,
+    suppression_pages,
     template_history_pages,
     template_pages,
 )
@@ -107,6 +108,11 @@ ROUTE_HANDLERS = [
     directory_pages.user_page,
     opt_out_pages.add_opt_out,
     opt_out_pages.remove_user_opt_out,
+    suppression_pages.list_suppressions,
+    suppression_pages.remove_suppression,
+    suppression_pages.bounce_mail,
+    suppression_pages.bounce_mail_raw,
+    suppression_pages.read_bounce_mail_again,
 ]
 
 
