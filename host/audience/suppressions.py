@@ -13,12 +13,16 @@ A delivery to a suppressed address ends ``skipped`` with the code ``suppressed``
 receipt, a password reset) is suppressed for ``hard-bounce`` and ``soft-bounces`` only: the address does
 not take mail, whereas a complaint is about mail the user can decline, not what they asked for. Every check
 is one ``$in`` on ``_id`` per batch: at fan-out (host.audience.planning, so suppressed users are in the
-``failures`` of /send) and again at send time (host.delivery.opt_out_checks).
+``failures`` of /send) and again at send time (host.delivery.opt_out_checks). The fan-out skips its lookups
+while the list is empty (most deployments' first weeks, and every benchmark): "empty" is believed for
+:data:`EMPTY_FOR_SECONDS` after it was last seen, and a suppression recorded in this process ends it at once;
+one recorded by another process reaches the fan-out within that time, and the send-time check at once.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +34,7 @@ from host.storage.store import Store
 from host.templates.fields import TRANSACTIONAL
 
 __all__ = [
+    "EMPTY_FOR_SECONDS",
     "REASONS",
     "SUPPRESSED",
     "SuppressionLookup",
@@ -48,6 +53,10 @@ SUPPRESSED = "suppressed"
 REASONS: tuple[SuppressionReason, ...] = ("hard-bounce", "soft-bounces", "complaint")
 #: the reasons that also stop transactional mail: the address does not take mail at all
 _UNDELIVERABLE = frozenset({"hard-bounce", "soft-bounces"})
+#: how long the fan-out believes the suppression list empty before it looks again
+EMPTY_FOR_SECONDS = 5.0
+#: databases of this process known to hold suppressions (every Suppressions of one database shares it)
+_NOT_EMPTY: set[str] = set()
 
 
 def suppression_key(address: str) -> str:
@@ -70,8 +79,23 @@ def suppressed_message(reasons: Sequence[str]) -> str:
 class Suppressions:
     """The suppressions of one database: the service behind the API, the console and the checks."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
         self._collection: AsyncCollection[Doc] = store.db[SUPPRESSIONS_COLLECTION]
+        self._database = store.db.name
+        self._clock = clock
+        self._empty_since = clock() - EMPTY_FOR_SECONDS
+
+    async def any(self) -> bool:
+        """Whether any address may be suppressed (an empty list is believed for a few seconds)."""
+        if self._database in _NOT_EMPTY:
+            return True
+        if self._clock() - self._empty_since < EMPTY_FOR_SECONDS:
+            return False
+        if await self._collection.find_one({}, {"_id": 1}) is not None:
+            _NOT_EMPTY.add(self._database)
+            return True
+        self._empty_since = self._clock()
+        return False
 
     async def find(self, addresses: Iterable[str]) -> dict[str, list[str]]:
         """The reasons of each suppressed one of these addresses (by key): one ``$in`` on ``_id``."""
@@ -90,6 +114,8 @@ class Suppressions:
         ask = find or self.find
 
         async def lookup(addresses: Sequence[str]) -> Mapping[str, Sequence[str]]:
+            if not await self.any():
+                return {}
             found = await ask([suppression_key(address) for address in addresses])
             blocking = {key: blocking_reasons(reasons, category) for key, reasons in found.items()}
             return {key: reasons for key, reasons in blocking.items() if reasons}
@@ -100,6 +126,7 @@ class Suppressions:
         """Suppress the address for this reason (again: the latest report's details are kept)."""
         now = utcnow()
         key = suppression_key(address)
+        _NOT_EMPTY.add(self._database)
         await self._collection.update_one(
             {"_id": key},
             {

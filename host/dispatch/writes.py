@@ -48,11 +48,13 @@ def _errors_by_job(
 class DispatchWrites:
     """Grouped writes of one Store and Outbox (so of one event loop)."""
 
-    def __init__(self, store: Store, outbox: Outbox, opt_outs: OptOuts, suppressions: Suppressions) -> None:
+    def __init__(
+        self, store: Store, outbox: Outbox, opt_outs: OptOuts, suppressions: Suppressions | None = None
+    ) -> None:
         self._store = store
         self._outbox = outbox
         self._opt_outs = opt_outs
-        self._suppressions = suppressions
+        self._suppressions = suppressions or Suppressions(store)
         self.insert_dispatch = GroupCommit[Doc, None](self._insert_dispatches, max_size=500)
         self.find_users = GroupCommit[tuple[Sequence[str], Mapping[str, int]], dict[str, Doc]](
             self._find_users, size=lambda job: len(job[0]), max_size=1000
