@@ -104,6 +104,9 @@ class BounceListener:
 
     async def start(self) -> None:
         """Listen (port 0 picks a free one, then ``port`` says which)."""
+        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+            # aiosmtpd logs every command and recipient at INFO: addresses do not belong in the log
+            logging.getLogger("mail.log").setLevel(logging.WARNING)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._session, host=self.host, port=self.port)
         sockets: Any = self._server.sockets
