@@ -218,7 +218,8 @@ class FeedbackRecorder:
             "last_error": {"channel": "email", "code": code, "message": message[:1000]},
         }
         await self._store.deliveries.update_one({"_id": delivery["_id"]}, {"$set": fields})
-        await self._events.emit([self._events.delivery_event(delivery | fields)])
+        if self._events.enabled:
+            await self._events.emit([self._events.delivery_event(delivery | fields)])
         return "recorded"
 
     async def run_once(self, now: datetime | None = None, limit: int = 500) -> int:

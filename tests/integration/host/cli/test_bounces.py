@@ -15,6 +15,7 @@ from pymongo import AsyncMongoClient
 
 from host.access.bounce_addresses import BounceAddresses
 from host.storage.devdb import DevDatabase
+from host.storage.documents import utcnow
 from tests.conftest import BASE_CONFIG, TEST_SECRET_KEY
 from tests.fakes.dsn import delivery_status_notification
 from tests.fakes.smtp import free_port
@@ -50,6 +51,8 @@ async def test_tidings_bounces_records_a_dsn_and_stops_on_sigterm(tmp_path: Path
             "status": "sent",
             "attempts": 1,
             "provider_id": "<cli@x>",
+            "created_at": utcnow(),
+            "updated_at": utcnow(),
         }
     )
     process = subprocess.Popen(
@@ -80,6 +83,8 @@ async def test_tidings_bounces_records_a_dsn_and_stops_on_sigterm(tmp_path: Path
         found = await db["deliveries"].find_one({"_id": delivery_id})
         assert found is not None and found["status"] == "bounced"
         assert await db["suppressions"].find_one({"_id": "cli-user@example.org"}) is not None
+        [mail] = await db["bounce_mail"].find().to_list(None)
+        assert (mail["state"], mail.get("raw")) == ("recorded", None)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     finally:

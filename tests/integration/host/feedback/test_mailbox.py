@@ -175,6 +175,9 @@ async def test_bounces_and_complaints_come_back_over_smtp_and_suppress(
     soft_now = (await stack.client.get(f"/suppressions/{who['soft'][1]}")).json()
     assert [(r["reason"], r["count"]) for r in soft_now["reasons"]] == [("soft-bounces", SOFT_LIMIT)]
 
+    read = await stack.runtime.bounce_mail.recent(limit=100)
+    assert [m["state"] for m in read if m["state"] not in ("recorded",)] == [], read  # all read, none kept
+
     metrics = (await stack.client.get("/metrics")).text
     assert 'tidings_suppressions{reason="hard-bounce"}' in metrics
     assert 'tidings_feedback_reports_total{kind="complaint",source="smtp"}' in metrics
