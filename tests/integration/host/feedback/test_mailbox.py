@@ -13,7 +13,6 @@ from typing import Any
 
 import aiosmtplib
 from bson import ObjectId
-from pymongo import AsyncMongoClient
 
 from host.access.bounce_addresses import BounceAddresses
 from host.feedback.mailbox import TRY_LATER, BounceMailbox
@@ -21,7 +20,6 @@ from host.storage.documents import utcnow
 from host.storage.store import Store
 from tests.conftest import TEST_SECRET_KEY, Stack
 from tests.fakes.dsn import delivery_status_notification
-from tests.fakes.smtp import free_port
 from tests.fakes.webhook import WebhookReceiver
 from tests.integration.host.feedback.conftest import DOMAIN, MAX_MESSAGE, SOFT_LIMIT, Feedback
 from tests.samples.feedback.make_postfix_samples import CASES
@@ -459,18 +457,22 @@ async def test_a_dsn_received_twice_counts_once(feedback: Feedback, unique: Call
     assert await stack.runtime.suppressions.get(address) is None  # one soft bounce, not SOFT_LIMIT
 
 
-async def test_an_outage_answers_451_and_mail_left_unread_is_read_again(
+async def test_a_message_that_cannot_be_stored_is_451_and_mail_left_unread_is_read_again(
     feedback: Feedback, unique: Callable[[str], str]
 ) -> None:
     stack = feedback.stack
-    dead = Store(
-        AsyncMongoClient(f"mongodb://127.0.0.1:{free_port()}", serverSelectionTimeoutMS=300), stack.settings
-    )
+    # the database refuses the write (here a unique index the message breaks; an outage takes the same
+    # path): nothing is stored, so the listener must not say 250
+    refusing = Store(stack.runtime.store.client, stack.settings)
+    refusing.db = refusing.client[unique("refusing").replace("-", "_")]
     try:
-        mailbox = BounceMailbox(dead, stack.runtime.feedback, VERP)
+        await refusing.db["bounce_mail"].create_index("mail_from", unique=True)
+        await refusing.db["bounce_mail"].insert_one({"mail_from": ""})
+        mailbox = BounceMailbox(refusing, stack.runtime.feedback, VERP)
         assert await mailbox.receive("", [f"fbl@{DOMAIN}"], dsn_for("x@example.org")) == TRY_LATER
+        assert await refusing.db["bounce_mail"].count_documents({}) == 1
     finally:
-        await dead.close()
+        await refusing.client.drop_database(refusing.db.name)
 
     # a message stored, then not read (the process died): the feedback loop reads it
     delivery_id = f"{'0' * 23}7:email:{unique('cr')}"
