@@ -206,6 +206,9 @@ class DeliveryWorker:
         if not claimed:
             return
         users = await find_users(self._store, [doc["user_id"] for doc in claimed], {})
+        claimed = await self._opt_outs.skip_inactive(name, claimed, users)
+        if not claimed:
+            return
         outcomes = await self._send(name, channel, claimed, users, throttle)
         await self._outcomes.record(name, claimed, outcomes)
 
