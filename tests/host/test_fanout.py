@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
+import host.dispatch.accept
 import host.dispatch.expansion
 from host.audience.planning import DeliveryPlanner
 from host.dispatch.accept import Dispatcher
@@ -75,8 +76,10 @@ async def test_a_cluster_is_expanded_in_batches_into_one_delivery_each(
 
 
 async def test_a_fanout_resumes_after_its_recorded_user_id(
-    stack: Stack, unique: Callable[[str], str]
+    stack: Stack, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a small cluster is expanded in the request: make this one the fan-out actor's, then resume it
+    monkeypatch.setattr(host.dispatch.accept, "INLINE_AUDIENCE", 0)
     group = unique("resume")
     users = await _cluster(stack, group, 12)
     service = _service(stack, Enqueued())
@@ -90,8 +93,10 @@ async def test_a_fanout_resumes_after_its_recorded_user_id(
 
 
 async def test_progress_recorded_in_id_order_resumes_in_id_order(
-    stack: Stack, unique: Callable[[str], str]
+    stack: Stack, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a small cluster is expanded in the request: make this one the fan-out actor's, then resume it
+    monkeypatch.setattr(host.dispatch.accept, "INLINE_AUDIENCE", 0)
     # a dispatch whose fan-out stopped before the resume key was recorded: `fanout_after` is a user _id
     group = unique("legacy")
     await _cluster(stack, group, 6)
