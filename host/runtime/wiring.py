@@ -35,6 +35,7 @@ from host.runtime.background import BackgroundLoop
 from host.settings import Settings
 from host.storage.documents import ALL_DOCUMENTS
 from host.storage.store import Store
+from host.templates.catalogue import catalogue_for
 from host.templates.rendering import Renderer
 from host.templates.service import TemplateService
 
@@ -61,7 +62,8 @@ class Runtime:
         batch_sizes = {name: channel.limits.batch_size for name, channel in self.registry.items()}
         self.outbox = Outbox(self.store, enqueue, batch_sizes)
         # the services the API and the console call
-        self.templates = TemplateService(self.store, self.renderer)
+        # Tidings' own templates, or Mia's collection in place (TEMPLATES_CRUD_NAME)
+        self.templates = TemplateService(self.store, self.renderer, catalogue_for(self.store, settings))
         self.users = UserDirectory(self.store)
         self.clusters = ClusterService(self.store, self.users)
         self.opt_outs = OptOuts(self.store)

@@ -65,8 +65,10 @@ class TemplateBody(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_
     push_title: str | None = None
     push_subtitle: str | None = None
     push_message: str | None = None
-    push_data: dict[str, Any] = {}
-    syntax: Syntax = "jinja"
+    #: an object sent as it is, or (Mia's type) a string holding JSON, interpolated then parsed
+    push_data: dict[str, Any] | str = {}
+    #: ``jinja`` or ``handlebars``; when left out, the store's default (Handlebars for Mia's templates)
+    syntax: Syntax | None = None
     locales: dict[str, LocaleVariant] = {}
     category: Category = "standard"
 
@@ -96,7 +98,7 @@ def template_view(doc: Doc) -> TemplateView:
         **{key: doc.get(key) for key in TEXT_KEYS},
         email_attachments=[AttachmentBody(**a) for a in doc.get("email_attachments") or []],
         push_data=doc.get("push_data") or {},
-        syntax=doc.get("syntax", "jinja"),
+        syntax=doc.get("syntax") or "jinja",
         category=doc.get("category") or "standard",
         locales={tag: LocaleVariant(**fields) for tag, fields in (doc.get("locales") or {}).items()},
         version=int(doc.get("version") or 1),
