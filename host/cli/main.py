@@ -9,6 +9,7 @@ import click
 
 from host import __version__
 from host.cli.apikey import apikey
+from host.cli.templates import templates
 from host.cli.users import users
 from host.errors import ConfigurationError, TidingsError
 from host.plugins.app import EmbeddedContext, discover_app_plugins
@@ -162,6 +163,7 @@ def migrate(backward: bool, distance: int) -> None:
 
 
 cli.add_command(users)
+cli.add_command(templates)
 cli.add_command(apikey)
 for _plugin in discover_app_plugins():  # app plugins' commands: `tidings staff` is the console's
     for _command in _plugin.commands():
