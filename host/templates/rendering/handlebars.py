@@ -25,6 +25,11 @@ as they are), which browsers read the same way. In HTML bodies, ``{{x}}`` also t
 ``<br/>``; ``{{{x}}}`` prints the value untouched.
 
 The generated source keeps the template's line numbers, so Jinja errors point at the Handlebars line.
+
+A translation, not a Handlebars library: pybars3 compiles templates to Python that runs outside any
+sandbox, and an embedded JavaScript engine running handlebars.js would sit beside the Jinja sandbox
+with its own limits; translating keeps one sandbox, one render budget and one error shape for both
+syntaxes.
 """
 
 from __future__ import annotations
