@@ -1,4 +1,4 @@
-"""helm, kubeconform and the Kubernetes schemas for the chart tests: built from the Go module proxy, cached.
+"""helm, kubeconform, Kubernetes and Compose schemas for the chart tests: from the Go module proxy, cached.
 
 ``python -m tests.charts.tools`` (run by ``scripts/test``) makes sure they are all there and prints where;
 the tests call the same functions. Everything lives under ``<cache>/tools`` (``~/.cache/tidings/tools``
@@ -29,6 +29,7 @@ __all__ = [
     "HELM",
     "KUBECONFORM",
     "KUBERNETES_VERSIONS",
+    "compose_schema",
     "ensure_all",
     "helm",
     "kubeconform",
@@ -36,11 +37,25 @@ __all__ = [
     "tools_dir",
 ]
 
-#: (binary, package, pinned version, linker flags: stripped, and helm told its version as its release does)
-HELM = ("helm", "helm.sh/helm/v3/cmd/helm", "v3.22.0", "-X helm.sh/helm/v3/internal/version.version=v3.22.0")
+#: (binary, package, pinned version, linker flags: stripped, and helm told its versions as its release is)
+_HELM_FLAGS = " ".join(
+    f"-X helm.sh/helm/v3/{variable}"
+    for variable in (
+        "internal/version.version=v3.22.0",
+        # the Kubernetes version `helm template` and `helm lint` assume, set as helm's Makefile does
+        # from its client-go (v0.37: Kubernetes 1.37)
+        "pkg/chartutil.k8sVersionMajor=1",
+        "pkg/chartutil.k8sVersionMinor=37",
+        "pkg/lint/rules.k8sVersionMajor=1",
+        "pkg/lint/rules.k8sVersionMinor=37",
+    )
+)
+HELM = ("helm", "helm.sh/helm/v3/cmd/helm", "v3.22.0", _HELM_FLAGS)
 KUBECONFORM = ("kubeconform", "github.com/yannh/kubeconform/cmd/kubeconform", "v0.8.0", "")
 #: the oldest Kubernetes the chart declares (Chart.yaml kubeVersion) and a recent one
 KUBERNETES_VERSIONS = ("1.29.0", "1.35.0")
+#: the Compose Specification's JSON schema ships in compose-go, the library docker compose reads files with
+COMPOSE_GO = "v2.16.2"
 #: the Go that builds both (their go.mod asks for 1.26), fetched when the machine's is older
 GO_TOOLCHAIN = "1.26.8"
 
@@ -125,7 +140,9 @@ def _binary(spec: tuple[str, str, str, str]) -> Path:
         print(f"building {name} {version} with go install (once; kept in {path.parent})", file=sys.stderr)
         env = {**_scratch_env(scratch), "GOBIN": str(scratch / "bin")}
         command = [go, "install", f"-ldflags=-s -w {ldflags}".strip(), f"{package}@{version}"]
-        subprocess.run(command, env=env, check=True)
+        built = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if built.returncode != 0:
+            raise SystemExit(f"tests.charts.tools: go install {package}@{version} failed:\n{built.stderr}")
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(scratch / "bin" / name, path)
         print(f"built {name} in {time.monotonic() - started:.0f} s", file=sys.stderr)
@@ -161,9 +178,24 @@ def kubernetes_schemas(version: str) -> Path:
     return target
 
 
+def compose_schema() -> Path:
+    """The Compose Specification's JSON schema, from the compose-go module."""
+    target = tools_dir() / f"compose-spec-{COMPOSE_GO}.json"
+    if target.exists():
+        return target
+    scratch = _scratch()
+    try:
+        info = _download(_go(scratch), f"github.com/compose-spec/compose-go/v2@{COMPOSE_GO}", scratch)
+        shutil.copyfile(Path(info["Dir"]) / "schema" / "compose-spec.json", target)
+    finally:
+        _clean(scratch)
+    return target
+
+
 def ensure_all() -> None:
     """Build or find every tool the chart tests use; one line each."""
-    for path in (helm(), kubeconform(), *(kubernetes_schemas(v) for v in KUBERNETES_VERSIONS)):
+    schemas = [kubernetes_schemas(version) for version in KUBERNETES_VERSIONS]
+    for path in (helm(), kubeconform(), *schemas, compose_schema()):
         print(f"chart tools: {path}", file=sys.stderr)
 
 
