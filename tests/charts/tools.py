@@ -29,6 +29,7 @@ __all__ = [
     "HELM",
     "KUBECONFORM",
     "KUBERNETES_VERSIONS",
+    "ToolError",
     "compose_schema",
     "ensure_all",
     "helm",
@@ -60,6 +61,10 @@ COMPOSE_GO = "v2.16.2"
 GO_TOOLCHAIN = "1.26.8"
 
 
+class ToolError(RuntimeError):
+    """A tool could not be built or fetched; the message says which and why."""
+
+
 def tools_dir() -> Path:
     """Where the tools are kept: ``<cache>/tools``."""
     return cache_dir() / "tools"
@@ -86,7 +91,7 @@ def _go(scratch: Path) -> str:
     """A ``go`` command recent enough for the pinned tools, fetching the toolchain module if needed."""
     system = shutil.which("go")
     if system is None:
-        raise SystemExit("tests.charts.tools: `go` is not installed (Debian: apt-get install golang-go)")
+        raise ToolError("`go` is not installed (Debian: apt-get install golang-go)")
     wanted = tuple(int(part) for part in GO_TOOLCHAIN.split("."))
     if _go_version(system) >= wanted:
         return system
@@ -113,7 +118,7 @@ def _download(go: str, module: str, scratch: Path) -> dict[str, str]:
     )
     info: dict[str, str] = json.loads(done.stdout or "{}")
     if done.returncode != 0 or "Dir" not in info:
-        raise SystemExit(f"tests.charts.tools: cannot download {module}: {info.get('Error') or done.stderr}")
+        raise ToolError(f"cannot download {module}: {info.get('Error') or done.stderr}")
     return info
 
 
@@ -142,7 +147,7 @@ def _binary(spec: tuple[str, str, str, str]) -> Path:
         command = [go, "install", f"-ldflags=-s -w {ldflags}".strip(), f"{package}@{version}"]
         built = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if built.returncode != 0:
-            raise SystemExit(f"tests.charts.tools: go install {package}@{version} failed:\n{built.stderr}")
+            raise ToolError(f"go install {package}@{version} failed:\n{built.stderr}")
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(scratch / "bin" / name, path)
         print(f"built {name} in {time.monotonic() - started:.0f} s", file=sys.stderr)
@@ -200,4 +205,8 @@ def ensure_all() -> None:
 
 
 if __name__ == "__main__":
-    ensure_all()
+    try:
+        ensure_all()
+    except ToolError as exc:
+        print(f"tests.charts.tools: {exc}", file=sys.stderr)
+        sys.exit(1)
