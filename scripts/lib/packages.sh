@@ -28,7 +28,7 @@ install_needed() {
   local why="$1"
   [ ${#tidings_missing[@]} -eq 0 ] && return 0
   local packages
-  # one package named by several commands (nodejs for node and npm's dependencies) is installed once
+  # a package noted twice (by two commands) is installed once
   packages=$(printf '%s\n' "${tidings_missing[@]}" | awk '!seen[$0]++' | tr '\n' ' ')
   packages=${packages% }
   if ! _tidings_apt_prefix; then
