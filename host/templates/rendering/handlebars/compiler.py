@@ -272,8 +272,12 @@ class Compiler:
         pairs = [(key, self.expression(value)) for key, value in reversed(hashed.pairs if hashed else [])]
 
         def invoke(env: Env, fn: Any, inverse: Any, *leading: Any) -> Any:
-            args = [*leading, *(get(env) for get in getters)]
-            options = Options(name=name, hash={key: get(env) for key, get in pairs}, data=env.data)
+            args = [get(env) for get in getters]
+            if leading:
+                args[:0] = leading
+            options = Options(
+                name=name, hash={key: get(env) for key, get in pairs} if pairs else {}, data=env.data
+            )
             if fn is not None:
                 options["fn"] = fn
                 options["inverse"] = inverse

@@ -61,6 +61,8 @@ class Undefined:
 
 UNDEFINED: Final = Undefined()
 _PLAIN = (str, bool, int, float, type(None), Undefined, dict, list, tuple)
+_SCALAR = frozenset({str, bool, int, float, type(None), Undefined})
+_TYPEOF = {str: "string", bool: "boolean", int: "number", float: "number", dict: "object", list: "object"}
 _INDEX = re.compile(r"0|[1-9][0-9]{0,9}")
 _MAX_INDEX = 2**32 - 2
 
@@ -91,7 +93,7 @@ def is_nullish(value: Any) -> bool:
 
 def is_array(value: Any) -> bool:
     """``Array.isArray(value)``."""
-    return isinstance(value, list | tuple)
+    return value.__class__ is list or isinstance(value, list | tuple)
 
 
 def is_object(value: Any) -> bool:
@@ -101,6 +103,9 @@ def is_object(value: Any) -> bool:
 
 def typeof(value: Any) -> str:
     """The ``typeof`` operator."""
+    kind = _TYPEOF.get(value.__class__)
+    if kind is not None:
+        return kind
     value = plain(value)
     if value is UNDEFINED:
         return "undefined"
@@ -176,6 +181,8 @@ def to_string(value: Any) -> str:
 
 def to_primitive(value: Any) -> Any:
     """ToPrimitive with the number hint: arrays and objects become their string, the rest stays."""
+    if value.__class__ in _SCALAR:
+        return value
     value = plain(value)
     if isinstance(value, Mapping) or is_array(value) or callable(value):
         return to_string(value)
@@ -184,6 +191,8 @@ def to_primitive(value: Any) -> Any:
 
 def to_number(value: Any) -> float | int:
     """``Number(value)``: NaN for what does not read as a number, 0 for null, "" and []."""
+    if value.__class__ is int or value.__class__ is float:
+        return value
     value = to_primitive(value)
     if value is UNDEFINED:
         return math.nan

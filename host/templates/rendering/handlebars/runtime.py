@@ -44,6 +44,8 @@ _ESCAPES = {
 _SPECIAL = re.compile("[&<>\"'`=]")
 _NEWLINES = re.compile(r"\r\n|\n\r|\r|\n")
 _INDEX = re.compile(r"0|[1-9][0-9]*")
+_PLAIN_VALUES = frozenset({str, int, float, bool, dict, list, type(None), js.Undefined})
+_OBJECTS = frozenset({dict, list})
 
 
 class Env:
@@ -96,7 +98,11 @@ def make_program(body: Callable[[Env], str], parent: Env) -> Program:
 
     def program(context: Any = UNDEFINED, data: Any = None, block_params: Any = None) -> str:
         depths = parent.depths
-        if not (context is depths[0] or js.loose_equals(context, depths[0])):
+        outer = depths[0]
+        if context is not outer and (
+            (context.__class__ in _OBJECTS and outer.__class__ in _OBJECTS)  # two objects: never ==
+            or not js.loose_equals(context, outer)
+        ):
             depths = (context, *depths)
         env = Env(context, depths, parent.data if data is None else data, (block_params, *parent.params))
         return body(env)
@@ -116,6 +122,9 @@ def create_frame(data: Any, *extensions: Any) -> dict[str, Any]:
 
 def lookup_property(parent: Any, name: str) -> Any:
     """``parent[name]`` if it is the parent's own property; undefined otherwise (null and undefined too)."""
+    if parent.__class__ is dict:
+        value = parent.get(name, UNDEFINED)
+        return value if value.__class__ in _PLAIN_VALUES else js.plain(value)
     if isinstance(parent, Mapping):
         if name in parent:
             return js.plain(parent[name])

@@ -126,6 +126,10 @@ def is_undefined(value: Any) -> bool:
 
 def is_number(value: Any) -> bool:
     """The is-number package: a finite number, or a string that reads as one."""
+    if value.__class__ is int:
+        return True
+    if value.__class__ is float:
+        return math.isfinite(value)
     value = js.plain(value)
     if isinstance(value, str):
         if not js_text.trim(value):
