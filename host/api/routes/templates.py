@@ -103,7 +103,8 @@ class TemplateBody(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_
     push_subtitle: str | None = None
     push_message: str | None = None
     push_data: dict[str, Any] = {}
-    syntax: Syntax = "jinja"
+    #: absent: the service's ``templateSyntax`` for a new template, the stored one's for a replaced one
+    syntax: Syntax | None = None
     locales: dict[str, LocaleVariant] = {}
     category: Category = "standard"
 
@@ -148,12 +149,13 @@ def template_view(doc: Doc) -> TemplateView:
 
 def compile_fields(renderer: Renderer, body: TemplateBody) -> None:
     """Compile every text field with the template's syntax; 400 naming the field and line if one fails."""
+    syntax = body.syntax or renderer.inline_syntax
     for key in TEXT_FIELDS:
         source = getattr(body, key)
         if source is None:
             continue
         try:
-            renderer.check(source, field=_JSON_NAMES[key], html=key == _HTML_FIELD, syntax=body.syntax)
+            renderer.check(source, field=_JSON_NAMES[key], html=key == _HTML_FIELD, syntax=syntax)
         except RenderError as exc:
             raise RequestError(str(exc)) from exc
     for tag in body.locales:
@@ -162,7 +164,7 @@ def compile_fields(renderer: Renderer, body: TemplateBody) -> None:
         except RenderError as exc:
             raise RequestError(f"locales.{tag}: {exc.reason}") from None
     try:
-        check_variants(renderer, _variants(body), _JSON_NAMES, (_HTML_FIELD,), body.syntax)
+        check_variants(renderer, _variants(body), _JSON_NAMES, (_HTML_FIELD,), syntax)
     except RenderError as exc:
         raise RequestError(str(exc)) from exc
 
@@ -241,6 +243,7 @@ async def create_template(
     request: Request[Any, Any, Any], data: JSONBody[TemplateBody], runtime: NamedDependency[Runtime]
 ) -> TemplateView:
     """Compile every field, then store as version 1; 409 if the name is taken."""
+    data = msgspec.structs.replace(data, syntax=data.syntax or runtime.settings.config.template_syntax)
     compile_fields(runtime.renderer, data)
     if await runtime.store.templates.find_one({"name": data.name}, {"_id": 1}) is not None:
         raise _duplicate(data.name)
@@ -263,6 +266,7 @@ async def replace_template(
     The version replaced stays readable under ``/templates/{id}/versions``.
     """
     current = await find_template(runtime, template_id)
+    data = msgspec.structs.replace(data, syntax=data.syntax or current.get("syntax", "jinja"))
     compile_fields(runtime.renderer, data)
     return await store_version(runtime, current, _document(data), caller_name(request))
 
