@@ -63,6 +63,7 @@ UNDEFINED: Final = Undefined()
 _PLAIN = (str, bool, int, float, type(None), Undefined, dict, list, tuple)
 _SCALAR = frozenset({str, bool, int, float, type(None), Undefined})
 _TYPEOF = {str: "string", bool: "boolean", int: "number", float: "number", dict: "object", list: "object"}
+_KIND = {**_TYPEOF, list: "array", tuple: "array", type(None): "null", Undefined: "undefined"}
 _INDEX = re.compile(r"0|[1-9][0-9]{0,9}")
 _MAX_INDEX = 2**32 - 2
 
@@ -122,6 +123,9 @@ def typeof(value: Any) -> str:
 
 def kind_of(value: Any) -> str:
     """The kind-of package (v6): typeof, with ``'null'`` and ``'array'`` told apart from objects."""
+    kind = _KIND.get(value.__class__)
+    if kind is not None:
+        return kind
     value = plain(value)
     if value is None:
         return "null"
@@ -132,15 +136,22 @@ def kind_of(value: Any) -> str:
 
 def to_boolean(value: Any) -> bool:
     """``Boolean(value)``: false for undefined, null, false, 0, NaN and ""; true for any object."""
-    if value is None or value is UNDEFINED or value is False:
+    kind = value.__class__
+    if kind is str:
+        return bool(value != "")
+    if kind is bool:
+        return bool(value)
+    if kind is int:
+        return bool(value != 0)
+    if kind is float:
+        return bool(value == value and value != 0)
+    if value is None or value is UNDEFINED:
         return False
     if isinstance(value, bool):
-        return True
+        return bool(value)
     if isinstance(value, int | float):
-        return value == value and value != 0
-    if isinstance(value, str):
-        return value != ""
-    return True
+        return bool(value == value and value != 0)
+    return not isinstance(value, str) or value != ""
 
 
 def _join(values: Sequence[Any], seen: set[int]) -> str:

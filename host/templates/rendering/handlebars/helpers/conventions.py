@@ -14,7 +14,7 @@ from typing import Any
 from host.errors import RenderError
 from host.templates.rendering.handlebars import js, js_numbers, js_text
 from host.templates.rendering.handlebars.js import UNDEFINED
-from host.templates.rendering.handlebars.runtime import lookup_property
+from host.templates.rendering.handlebars.runtime import Options, lookup_property
 
 __all__ = [
     "block_fn",
@@ -35,6 +35,7 @@ __all__ = [
     "to_key",
 ]
 
+_NEVER_OPTIONS = frozenset({str, int, float, bool, list, tuple, type(None), js.Undefined})
 _FALSEY_WORDS = ("none", "nil", "nope", "no", "nada", "0", "false")
 
 
@@ -59,6 +60,10 @@ def property_of(value: Any, name: str) -> Any:
 
 def is_options(value: Any) -> bool:
     """``utils.isOptions``: an object whose ``hash`` is an object."""
+    if value.__class__ is Options:
+        return True
+    if value.__class__ in _NEVER_OPTIONS:
+        return False
     return js.is_object(value) and js.is_object(lookup_property(value, "hash"))
 
 
@@ -79,7 +84,7 @@ def is_block(options: Any) -> bool:
 
 def call(function: Any, *args: Any) -> Any:
     """Call a JavaScript function value; a TypeError if it is not one."""
-    if js.typeof(function) != "function":
+    if not callable(function) or isinstance(function, type):
         raise RenderError(f"{js.to_string(function)} is not a function")
     return function(*args)
 
