@@ -18,6 +18,7 @@ from host.templates.rendering.handlebars import js, js_numbers, js_text
 from host.templates.rendering.handlebars.helpers.conventions import (
     block_value,
     call,
+    ensure_fits,
     get_value,
     is_number,
     is_options,
@@ -144,7 +145,9 @@ def join(this: Any, args: list[Any]) -> Any:
         return ""
     glue = separator if is_string(separator) else ", "
     budget.tick(len(array))
-    return glue.join("" if js.is_nullish(item) else js.to_string(item) for item in array)
+    texts = ["" if js.is_nullish(item) else js.to_string(item) for item in array]
+    ensure_fits(sum(map(len, texts)) + max(len(texts) - 1, 0) * len(glue), "the result of join")
+    return glue.join(texts)
 
 
 def equals_length(this: Any, args: list[Any]) -> Any:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from host.errors import RenderError
+from host.templates.rendering import budget
 from host.templates.rendering.handlebars import js, js_numbers, js_text
 from host.templates.rendering.handlebars.js import UNDEFINED
 from host.templates.rendering.handlebars.runtime import Options, lookup_property
@@ -20,6 +21,7 @@ __all__ = [
     "block_fn",
     "block_inverse",
     "block_value",
+    "ensure_fits",
     "falsey",
     "get_value",
     "handlebars_options",
@@ -225,6 +227,13 @@ def handlebars_options(this: Any, locals_: Any, options: Any) -> dict[str, Any]:
     if not js.is_nullish(name) and js.to_boolean(merged.get(js.to_string(name), UNDEFINED)):
         merged = _assign(merged[js.to_string(name)], merged)
     return merged
+
+
+def ensure_fits(length: int, what: str) -> None:
+    """Refuse, before building it, a value longer than the render allows (a string a helper would make)."""
+    limit = budget.max_value()
+    if length > limit:
+        raise RenderError(f"{what} would be too large ({length} characters, at most {limit})")
 
 
 def to_int_index(value: Any) -> int:

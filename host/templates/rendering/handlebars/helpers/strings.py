@@ -16,6 +16,7 @@ from host.templates.rendering import budget
 from host.templates.rendering.handlebars import js, js_numbers, js_text
 from host.templates.rendering.handlebars.helpers.conventions import (
     call,
+    ensure_fits,
     handlebars_options,
     is_number,
     is_string,
@@ -202,7 +203,10 @@ def replace(text: Any, old: Any, new: Any) -> Any:
         return ""
     if not is_string(old):
         return text
-    return (new if is_string(new) else "").join(js_text.split(text, old))
+    glue = new if is_string(new) else ""
+    pieces = js_text.split(text, old)
+    ensure_fits(len(text) + (len(pieces) - 1) * (len(glue) - len(old)), "the result of replace")
+    return glue.join(pieces)
 
 
 def replace_first(text: Any, old: Any, new: Any) -> Any:
