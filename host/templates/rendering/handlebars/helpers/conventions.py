@@ -13,7 +13,7 @@ from typing import Any
 
 from host.errors import RenderError
 from host.templates.rendering import budget
-from host.templates.rendering.handlebars import js, js_numbers, js_text
+from host.templates.rendering.handlebars import js, js_text
 from host.templates.rendering.handlebars.js import UNDEFINED
 from host.templates.rendering.handlebars.runtime import Options, lookup_property
 
@@ -21,6 +21,7 @@ __all__ = [
     "block_fn",
     "block_inverse",
     "block_value",
+    "call",
     "ensure_fits",
     "falsey",
     "get_value",
@@ -32,9 +33,8 @@ __all__ = [
     "is_options",
     "is_string",
     "is_undefined",
-    "options_of",
+    "property_of",
     "spread",
-    "to_key",
 ]
 
 _NEVER_OPTIONS = frozenset({str, int, float, bool, list, tuple, type(None), js.Undefined})
@@ -46,11 +46,6 @@ def spread(args: list[Any], count: int) -> list[Any]:
     if len(args) >= count:
         return args[:count]
     return args + [UNDEFINED] * (count - len(args))
-
-
-def options_of(args: list[Any]) -> Any:
-    """The options object (always the last argument)."""
-    return args[-1] if args else UNDEFINED
 
 
 def property_of(value: Any, name: str) -> Any:
@@ -168,11 +163,6 @@ def falsey(value: Any) -> bool:
     return isinstance(value, str) and js_text.lower(value) in _FALSEY_WORDS
 
 
-def to_key(value: Any) -> str:
-    """A property key as JavaScript makes one from a value: ``String(value)``."""
-    return js.to_string(value)
-
-
 def get_value(target: Any, prop: Any) -> Any:
     """The get-value package: ``target`` at a dotted path (``a.b.c``; ``\\.`` escapes a dot)."""
     if js.is_nullish(target) or js.typeof(target) not in ("object", "function") or not js.to_boolean(prop):
@@ -234,8 +224,3 @@ def ensure_fits(length: int, what: str) -> None:
     limit = budget.max_value()
     if length > limit:
         raise RenderError(f"{what} would be too large ({length} characters, at most {limit})")
-
-
-def to_int_index(value: Any) -> int:
-    """A number argument as an integer index (``+idx`` truncated), 0 for NaN."""
-    return int(js_numbers.to_integer(js.to_number(value)))
