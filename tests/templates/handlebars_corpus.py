@@ -736,6 +736,96 @@ _MESSAGES = [
 ]
 
 
+_MIXED_DATA: dict[str, Any] = {
+    "items": [{"n": "a", "v": 1}, {"n": "b", "v": 2}],
+    "o": {"x": 1, "y": {"z": 2}},
+    "s": "hello world",
+    "num": 12.5,
+    "arr": [5, 3, 9],
+    "t": True,
+    "e": "",
+    "z": 0,
+}
+_MIXED = [
+    Case(
+        "mixed 1",
+        "{{#each data.items}}{{#with this}}{{n}}{{../v}}{{/with}}{{/each}}",
+        data=_MIXED_DATA,
+        html=True,
+    ),
+    Case("mixed 2", "{{#each data.o}}{{@key}}:{{#each this}}{{@key}}{{/each}};{{/each}}", data=_MIXED_DATA),
+    Case("mixed 3", "{{#if data.t}}{{#each data.arr}}{{this}}{{else}}none{{/each}}{{/if}}", data=_MIXED_DATA),
+    Case("mixed 4", "{{#unless data.e}}empty{{else}}full{{/unless}}", data=_MIXED_DATA, html=True),
+    Case(
+        "mixed 5",
+        "{{#each data.arr}}{{@index}}{{#if @first}}f{{else if @last}}l{{else}}m{{/if}}{{/each}}",
+        data=_MIXED_DATA,
+    ),
+    Case("mixed 6", '{{1}}{{true}}{{"s"}}{{[data]}}', data=_MIXED_DATA),
+    Case(
+        "mixed 7",
+        "{{#each data.items}}{{#each ../data.arr}}{{../n}}{{this}}{{/each}}|{{/each}}",
+        data=_MIXED_DATA,
+        html=True,
+    ),
+    Case(
+        "mixed 8",
+        "{{#with data.o as |obj|}}{{#with obj.y as |y|}}{{y.z}}{{obj.x}}{{/with}}{{/with}}",
+        data=_MIXED_DATA,
+    ),
+    Case("mixed 9", "{{#each data.arr}}{{#if (gt this 4)}}{{this}}{{/if}}{{/each}}", data=_MIXED_DATA),
+    Case("mixed 10", "{{capitalize (lowercase (upcase data.s))}}", data=_MIXED_DATA, html=True),
+    Case("mixed 11", "{{#each data.items}}{{@root.data.s}}{{/each}}", data=_MIXED_DATA),
+    Case("mixed 12", "{{#each (sort data.arr)}}{{this}},{{/each}}", data=_MIXED_DATA),
+    Case(
+        "mixed 13",
+        "{{toFixed data.num}} {{toFixed data.num 3}} {{round data.num}}",
+        data=_MIXED_DATA,
+        html=True,
+    ),
+    Case("mixed 14", "x\n  {{#each data.arr}}\n  {{this}}\n  {{/each}}\ny", data=_MIXED_DATA),
+    Case("mixed 15", "{{#if data.t}}a{{~else~}}b{{/if}}", data=_MIXED_DATA),
+    Case("mixed 16", "{{data.s}}{{data.num}}{{data.z}}{{data.t}}", data=_MIXED_DATA, html=True),
+    Case("mixed 17", "{{#each data.items}}{{n}}{{#unless @last}}, {{/unless}}{{/each}}", data=_MIXED_DATA),
+    Case("mixed 18", "{{#data.o}}{{x}}{{/data.o}}{{^data.o}}none{{/data.o}}", data=_MIXED_DATA),
+    Case("mixed 19", "{{#each data.items}}{{lookup this 'n'}}{{/each}}", data=_MIXED_DATA, html=True),
+    Case("mixed 20", "{{default data.e 'def'}} {{default data.z 'def'}}", data=_MIXED_DATA),
+    Case("mixed 21", "{{join (split data.s ' ') '+'}}", data=_MIXED_DATA),
+    Case(
+        "mixed 22",
+        "{{#each data.items as |it|}}{{#each ../data.arr as |x i|}}{{it.n}}{{x}}{{i}} {{/each}}{{/each}}",
+        data=_MIXED_DATA,
+        html=True,
+    ),
+    Case("mixed 23", "{{{{raw}}}}{{#each}}{{{{/raw}}}}", data=_MIXED_DATA),
+    Case("mixed 24", "{{#each data.arr}}{{.}}{{this}}{{/each}}", data=_MIXED_DATA),
+    Case(
+        "mixed 25",
+        "{{#with data.o}}{{#with y}}{{z}}{{../x}}{{@root.data.s}}{{/with}}{{/with}}",
+        data=_MIXED_DATA,
+        html=True,
+    ),
+    Case("mixed 26", "{{eq data.num 12.5}}{{eq data.arr data.arr}}", data=_MIXED_DATA),
+    Case(
+        "mixed 27",
+        "{{#each data.items}}{{#if v}}{{#eq v 2}}two{{else}}other{{/eq}}{{/if}}{{/each}}",
+        data=_MIXED_DATA,
+    ),
+    Case(
+        "mixed 28",
+        "{{#forEach data.items}}{{n}}{{#if isLast}}!{{/if}}{{/forEach}}",
+        data=_MIXED_DATA,
+        html=True,
+    ),
+    Case(
+        "mixed 29",
+        "{{#withFirst data.items}}{{n}}{{/withFirst}}{{#withLast data.arr}}{{this}}{{/withLast}}",
+        data=_MIXED_DATA,
+    ),
+    Case("mixed 30", "{{#each data.o.y}}{{@key}}{{this}}{{/each}}", data=_MIXED_DATA),
+]
+
+
 def _variants() -> list[Case]:
     """The same templates over other data: edge values where JavaScript's rules show."""
     values: list[Any] = [
@@ -787,5 +877,6 @@ CASES: list[Case] = [
     *_LOCALE,
     *_ERRORS,
     *_MESSAGES,
+    *_MIXED,
     *_variants(),
 ]
