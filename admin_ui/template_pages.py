@@ -91,6 +91,8 @@ async def _store(request: Request[Any, Any, Any], runtime: Runtime, template_id:
         for key in ("email_attachments", "push_data", "syntax", "category"):
             if key in current:
                 fields[key] = current[key]
+    else:  # a new template is written in the service's templateSyntax
+        fields["syntax"] = runtime.settings.config.template_syntax
     fields["name"] = name
     who = session_of(request).get("staff")
     try:
