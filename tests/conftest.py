@@ -39,6 +39,9 @@ BASE_CONFIG: dict[str, Any] = {
     "sender": {"email": "noreply@tidings.test"},
     "userFields": {"id": "fiscalCode", "emailAddress": "mail", "clusters": "groups"},
     "delivery": {"maxAttempts": 3, "minBackoffSeconds": 0.05, "maxBackoffSeconds": 0.2},
+    # these tests write their messages and templates in Jinja; the Handlebars default (templateSyntax's,
+    # as in Mia) has its own stack in tests/templates/test_handlebars_default.py
+    "templateSyntax": "jinja",
 }
 
 TWILIO_SENDER = "+15005550006"

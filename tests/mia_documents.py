@@ -8,9 +8,11 @@ too): :func:`mia_configuration_json` drops that comma, and only it.
 from __future__ import annotations
 
 __all__ = [
+    "MIA_COMPILED_EXAMPLE",
     "MIA_CONFIGURATION_EXAMPLE",
     "MIA_GET_DATA_EXAMPLE",
     "MIA_GET_TEMPLATE_ID_EXAMPLE",
+    "MIA_MESSAGE_EXAMPLE",
     "mia_configuration_json",
 ]
 
@@ -62,6 +64,19 @@ MIA_GET_DATA_EXAMPLE = """module.exports = function getData(event) {
   }
 }
 """
+
+
+#: the interpolation example of the overview page (10_overview.md, Messages interpolation): this message,
+#: for the user ``{"name": "Mario", "surname": "Rossi"}`` and the data
+#: ``{"appointmentDate": "01/01/2021", "serviceAmount": 1234567.89}`` ...
+MIA_MESSAGE_EXAMPLE = (
+    "Hello, {{user.name}}! You have a new appointment on {{data.appointmentDate}} "
+    'and you are going to pay ${{toLocale data.serviceAmount "en-US"}}'
+)
+#: ... "will be compiled in"
+MIA_COMPILED_EXAMPLE = (
+    "Hello, Mario! You have a new appointment on 01/01/2021 and you are going to pay $1,234,567.89"
+)
 
 
 def mia_configuration_json() -> str:

@@ -6,7 +6,7 @@ raises ConfigurationError with the exact key (``sender.email``, ``channels.voice
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from babel import Locale, UnknownLocaleError
@@ -79,6 +79,9 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, ren
     script_limits: ScriptLimits = ScriptLimits()
     default_locale: str = "en-US"
     default_timezone: str = "UTC"
+    #: the syntax of messages written in a request and of templates created without one: Handlebars, as
+    #: in Mia (whose configuration has no such key), or Jinja; a stored template keeps its own ``syntax``
+    template_syntax: Literal["handlebars", "jinja"] = "handlebars"
     #: endpoints that receive signed delivery events (host.events.webhooks)
     webhooks: list[WebhookEndpoint] = []
 

@@ -145,8 +145,9 @@ class MiaTemplates:
 
 
 def catalogue_for(store: Store, settings: Settings) -> Catalogue:
-    """Mia's collection when ``TEMPLATES_CRUD_NAME`` names one, else Tidings' own."""
+    """Mia's collection when ``TEMPLATES_CRUD_NAME`` names one (always Handlebars, as Mia renders), else
+    Tidings' own (new templates in ``templateSyntax``)."""
     name = settings.env.mia_templates_collection
     if name:
         return MiaTemplates(store.db[name])
-    return OwnTemplates(store.templates)
+    return OwnTemplates(store.templates, default_syntax=settings.config.template_syntax)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from host.access.unsubscribe_links import UnsubscribeLinks
-from host.errors import RequestError
+from host.errors import RenderError, RequestError
 from host.plugins.channel import Attachment, Channel, Message
 from host.templates.fields import opt_outs_apply, template_key
 from host.templates.locales import pick_variant, render_locale, variant_fields
@@ -40,8 +40,12 @@ def _sources(
     return sources
 
 
-def _syntax(template: Mapping[str, Any] | None) -> Any:
-    return (template or {}).get("syntax", "jinja")
+def _syntax(renderer: Renderer, template: Mapping[str, Any] | None) -> Any:
+    """A stored template's own syntax (Jinja when it has none: it predates the field); for a message
+    written in the request, the service's ``templateSyntax``."""
+    if template is None:
+        return renderer.inline_syntax
+    return template.get("syntax", "jinja")
 
 
 def _fixed_data(template: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -69,8 +73,10 @@ def check_content(
         for attr, (field, text) in sources.items():
             try:
                 renderer.compile(
-                    text, field=field, html=attr in channel.html_fields, syntax=_syntax(template)
+                    text, field=field, html=attr in channel.html_fields, syntax=_syntax(renderer, template)
                 )
+            except RenderError as exc:  # it names the field (and the line) itself
+                raise RequestError(str(exc)) from exc
             except Exception as exc:
                 raise RequestError(f"{field}: {exc}") from exc
 
@@ -102,7 +108,7 @@ class Composer:
                     text,
                     field=field if variant is None else f"locales.{variant}.{field}",
                     html=attr in channel.html_fields,
-                    syntax=_syntax(template),
+                    syntax=_syntax(renderer, template),
                 )
             self._variants[variant] = compiled
         self._data: Mapping[str, Any] = dispatch.get("data") or {}

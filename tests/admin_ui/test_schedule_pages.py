@@ -9,6 +9,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from admin_ui.pages import SECURITY_HEADERS
 from admin_ui.staff import hash_password
 from host.api.app import create_app
 from host.storage.documents import utcnow
@@ -42,6 +43,8 @@ async def test_an_editor_cancels_a_scheduled_dispatch(
 
     done = await signed_in.post(action, headers={"HX-Request": "true", "X-CSRF-Token": csrf_of(page.text)})
     assert done.status_code == 200 and done.headers["HX-Redirect"] == f"/console/dispatches/{dispatch_id}"
+    assert done.headers["content-security-policy"] == SECURITY_HEADERS["Content-Security-Policy"]
+    assert done.headers["x-frame-options"] == "DENY" and done.headers["cache-control"] == "no-store"
     stored = await stack.db["dispatches"].find_one({"_id": dispatch_id})
     assert stored["state"] == "cancelled" and stored["cancelled_by"].endswith("@example.test")
     after = await signed_in.get(f"/console/dispatches/{dispatch_id}")

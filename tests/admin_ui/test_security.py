@@ -89,6 +89,7 @@ async def test_login_sets_safe_cookies_and_logout_closes_access(
     assert templates.status_code == 200 and staff_email in templates.text
     out = await console.post("/console/logout", headers={"X-CSRF-Token": csrf_of(templates.text)})
     assert out.status_code == 200 and out.headers["HX-Redirect"] == "/console/login"
+    assert out.headers["x-frame-options"] == "DENY"  # the console's security headers, on redirects too
     after = await console.get("/console/templates", follow_redirects=False)
     assert after.status_code == 303
 

@@ -50,9 +50,11 @@ def api_schema(live_api: str) -> Any:
 
 
 def check_answer(case: Any, response: Any) -> None:
-    """No server error; an error body has exactly the Mia keys."""
+    """No server error; an error body has exactly the Mia keys; the status is one the document declares."""
     reproduce = case.as_curl_command()
     assert response.status_code < 500, f"{response.status_code} {response.text[:500]}\n{reproduce}"
+    declared = case.operation.definition.raw["responses"]
+    assert str(response.status_code) in declared, f"{response.status_code} not declared\n{reproduce}"
     if response.status_code >= 400 and response.request.method != "HEAD":
         body = response.json()
         assert isinstance(body, dict) and set(body) == ERROR_KEYS, f"{body}\n{reproduce}"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -101,15 +104,27 @@ async def test_get_shows_a_confirm_page_and_unsubscribes_nobody(
     assert await _opt_outs(stack, uid) == []
 
 
-def _tampered(token: str) -> list[str]:
-    payload, signature = token.split(".")
-    other_user = base64.urlsafe_b64encode(json.dumps(["someone-else", "email", 4102444800]).encode())
-    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _legacy_token(secret_key: str, user_id: str, channel: str, expires: int) -> str:
+    """A token of the first format, made exactly as ``UnsubscribeLinks.token`` made them until v2."""
+    key = hmac.new(secret_key.encode("utf-8"), b"tidings unsubscribe link v1", hashlib.sha256).digest()
+    payload = _b64(json.dumps([user_id, channel, expires], separators=(",", ":")).encode())
+    return f"{payload}.{_b64(hmac.new(key, payload.encode('ascii'), hashlib.sha256).digest())}"
+
+
+def _tampered(token: str, other: str) -> list[str]:
+    """Altered copies of ``token``; ``other`` is a valid token of the same format for someone else."""
+    payload, _, signed = token.partition(".")  # signed: "<timestamp>.<signature>", or "<signature>" (v1)
+    flipped = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
     return [
-        f"{payload}.{flipped}",  # signature changed
-        f"{other_user.rstrip(b'=').decode()}.{signature}",  # payload changed, old signature
+        flipped,  # signature changed
+        f"{other.partition('.')[0]}.{signed}",  # payload changed, old signature
         payload,  # no signature at all
         f"{payload}.",
+        f"{token.rpartition('.')[0]}.",  # signature dropped
         "not-a-token",
     ]
 
@@ -121,13 +136,59 @@ async def test_tampered_and_expired_links_are_refused(stack: Stack, unique: Call
     links = UnsubscribeLinks(TEST_SECRET_KEY, "http://127.0.0.1:8000")
     expired = links.token(uid, "email", expires=int(time.time()) - 60)
     forged = UnsubscribeLinks("another-secret-key-entirely", "http://x").token(uid, "email")
-    for bad in [*_tampered(token), expired, forged]:
+    soon = int(time.time()) + 3600
+    legacy = _legacy_token(TEST_SECRET_KEY, uid, "email", soon)
+    legacy_bad = [
+        *_tampered(legacy, _legacy_token(TEST_SECRET_KEY, "someone-else", "email", 4102444800)),
+        _legacy_token(TEST_SECRET_KEY, uid, "email", int(time.time()) - 60),  # expired
+        _legacy_token("another-secret-key-entirely", uid, "email", soon),  # forged
+    ]
+    for bad in [*_tampered(token, links.token("someone-else", "email")), expired, forged, *legacy_bad]:
         for method in ("GET", "POST"):
             answer = await stack.client.request(method, f"/unsubscribe/{bad}", **ONE_CLICK)  # type: ignore[arg-type]
             assert answer.status_code == 400, (method, bad)
             assert "invalid or has expired" in answer.text
     assert await _opt_outs(stack, uid) == []
     assert links.read(token).user_id == uid  # the untouched token was fine all along
+    assert links.read(legacy).user_id == uid
+
+
+async def test_a_link_of_the_first_format_still_unsubscribes(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    uid, _ = await _mail_user(stack, unique)
+    legacy = _legacy_token(TEST_SECRET_KEY, uid, "email", int(time.time()) + 89 * 24 * 3600)
+    page = await stack.client.get(f"/unsubscribe/{legacy}")
+    assert page.status_code == 200 and '<form method="post">' in page.text
+    done = await stack.client.post(f"/unsubscribe/{legacy}", **ONE_CLICK)  # type: ignore[arg-type]
+    assert done.status_code == 200 and "unsubscribed" in done.text
+    [opt_out] = await _opt_outs(stack, uid)
+    assert (opt_out["channel"], opt_out["source"]) == ("email", "link")
+
+
+def _decodings(token: str) -> list[bytes]:
+    """Every dot-separated part of a token, base64url-decoded where it decodes (and as it is)."""
+    parts = [token.encode()]
+    for part in token.split("."):
+        parts.append(part.encode())
+        for start in range(4):  # any alignment a reader might try
+            chunk = part[start:]
+            with contextlib.suppress(ValueError):
+                parts.append(base64.urlsafe_b64decode(chunk + "=" * (-len(chunk) % 4)))
+    return parts
+
+
+def test_tokens_do_not_show_the_user_id() -> None:
+    links = UnsubscribeLinks("k" * 32, "https://tidings.example/")
+    fiscal_code = "RSSMRA85T10H501Z"
+    token = links.token(fiscal_code, "email")
+    assert links.read(token).user_id == fiscal_code
+    for decoded in _decodings(token):
+        assert fiscal_code.encode() not in decoded and b"email" not in decoded, decoded
+    assert links.token(fiscal_code, "email") != token  # two links of one user do not look alike
+    # the first format did show it, which is why it is only read now
+    legacy = _legacy_token("k" * 32, fiscal_code, "email", 1)
+    assert any(fiscal_code.encode() in decoded for decoded in _decodings(legacy))
 
 
 async def test_transactional_mail_has_no_unsubscribe_header_and_ignores_opt_outs(
@@ -274,8 +335,10 @@ def test_tokens_round_trip_and_expire() -> None:
     assert url.startswith("https://tidings.example/unsubscribe/")
     target = links.read(url.rsplit("/", 1)[1])
     assert (target.user_id, target.channel) == ("user:with/odd chars", "email")
+    at = 2_000_000_000  # itsdangerous timestamps count from 1970: the link was signed 90 days before
     with pytest.raises(InvalidLink):
-        links.read(links.token("u", "email", expires=1000), now=1000)
+        links.read(links.token("u", "email", expires=at), now=at)
+    assert links.read(links.token("u", "email", expires=at), now=at - 1).expires == at
 
 
 def _settings(channels: list[str], **env: str) -> Settings:

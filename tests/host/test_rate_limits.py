@@ -216,3 +216,14 @@ def test_local_window_counts_per_calendar_second() -> None:
     while time.time() % 1 > 0.5:  # stay inside one second for the check
         time.sleep(0.05)
     assert [window.try_acquire() for _ in range(5)] == [True, True, True, False, False]
+
+
+def test_local_window_drops_expired_counters() -> None:
+    from host.delivery.rate_limits import _PrunedStubBackend
+
+    backend = _PrunedStubBackend()
+    for second in range(200):  # counters that expire at once, one per "second", as a long run leaves
+        backend.incr_and_sum(f"k@{second}", lambda: [], 1, maximum=5, ttl=0)
+    assert len(backend.db) < 100
+    assert backend.incr_and_sum("k@live", lambda: ["k@live"], 1, maximum=1, ttl=1000)
+    assert not backend.incr_and_sum("k@live", lambda: ["k@live"], 1, maximum=1, ttl=1000)  # still counts

@@ -159,5 +159,5 @@ def test_large_documents_are_fine_when_only_read(renderer: Renderer) -> None:
     user = {"name": "Ada", "history": [{"event": "x" * 100, "n": i} for i in range(5000)]}
     source = "{{ user.history|length }} {{ user.history[4999].n }} {{ user.get('history')|length }}"
     assert renderer.compile(source, field="t").render(user, {}) == "5000 4999 5000"
-    each = "{{#each data.items}}{{user.name}}{{/each}}"
+    each = "{{#each data.items}}{{@root.user.name}}{{/each}}"
     assert renderer.compile(each, field="t", syntax="handlebars").render(user, {"items": [1, 2]}) == "AdaAda"

@@ -24,6 +24,7 @@ from tests.cli_runs import worker_with_config
         ({"activeChannels": ["email"], "sender": {"email": 5}}, "sender.email"),
         ({"activeChannels": ["email"], "delivery": {"maxAttempts": "many"}}, "delivery.maxAttempts"),
         ({"activeChannels": ["email"], "typo": 1}, "typo"),
+        ({"activeChannels": ["email"], "templateSyntax": "mustache"}, "templateSyntax"),
     ],
 )
 def test_a_wrong_key_is_named(config: dict[str, object], key: str) -> None:
@@ -64,3 +65,13 @@ def test_the_service_refuses_to_start_and_names_the_key(tmp_path: Path) -> None:
     done = worker_with_config(tmp_path, {"activeChannels": ["email"], "sender": {}})
     assert done.returncode != 0
     assert "sender.email" in done.stderr
+
+
+def test_template_syntax_is_handlebars_unless_set_as_in_a_mia_configuration() -> None:
+    mia = load_service_config('{"activeChannels": ["email"], "sender": {"email": "a@b.co"}}')
+    assert mia.template_syntax == "handlebars"
+    jinja = load_service_config('{"activeChannels": ["email"], "templateSyntax": "jinja"}')
+    assert jinja.template_syntax == "jinja"
+    with pytest.raises(ConfigurationError) as caught:
+        load_service_config('{"activeChannels": ["email"], "templateSyntax": "mustache"}')
+    assert caught.value.key == "templateSyntax" and "mustache" in caught.value.reason

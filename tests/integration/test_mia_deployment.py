@@ -13,7 +13,7 @@ camelCase, ``pushData`` a JSON string):
 
 Every message is read at its protocol peer (SMTP sink, Web Push service decrypting the payload, fake FCM,
 fake Twilio, fake Kaleyra), and the Flow Manager fake receives the saga events. Mia's messages are
-Handlebars: these use what Tidings' translation supports today (paths, ``#if`` with ``eq``, ``dateFormat``).
+Handlebars with its helpers: ``#if (eq ...)``, ``dateFormat``, ``toLocale`` (Mia's overview example).
 """
 
 from __future__ import annotations
@@ -36,7 +36,12 @@ from tests.fakes.kaleyra import FakeKaleyra
 from tests.fakes.push import PushService
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import FakeTwilio
-from tests.mia_documents import MIA_GET_DATA_EXAMPLE, mia_configuration_json
+from tests.mia_documents import (
+    MIA_COMPILED_EXAMPLE,
+    MIA_GET_DATA_EXAMPLE,
+    MIA_MESSAGE_EXAMPLE,
+    mia_configuration_json,
+)
 from tests.services import RedisServer
 from tests.stacks import open_stack
 
@@ -62,12 +67,13 @@ def crud(doc: dict[str, Any]) -> dict[str, Any]:
 #: the appointment template of Mia's overview page, on every channel
 APPOINTMENT = {
     "name": "appointment",
-    "emailTitle": "Appuntamento per {{user.name}} {{user.surname}}",
+    # toLocale without a locale: the user's, else DEFAULT_LOCALE (it-IT on the verbatim deployment)
+    "emailTitle": "Appuntamento per {{user.name}} {{user.surname}}: € {{toLocale data.serviceAmount}}",
     "emailHtmlMessage": (
         "<p>Hello, {{user.name}}! You have a new appointment on {{data.appointmentDate}}.</p>"
         '{{#if (eq data.type "patients")}}<p>{{data.firstName}} {{data.lastName}}</p>{{/if}}'
     ),
-    "emailMessage": "Hello, {{user.name}}! (text part)",
+    "emailMessage": MIA_MESSAGE_EXAMPLE,
     "smsMessage": (
         "Hello, {{user.name}}! Appointment on "
         "{{dateFormat data.startDate format='DD/MM/YYYY' tz='Europe/Rome'}}"
@@ -84,6 +90,7 @@ APPOINTMENT = {
 }
 DATA = {
     "appointmentDate": "01/01/2021",
+    "serviceAmount": 1234567.89,
     "type": "patients",
     "firstName": "Anna",
     "lastName": "Bianchi",
@@ -278,11 +285,13 @@ async def test_send_by_template_id_over_email_and_push_on_the_verbatim_configura
     assert view["counts"] == {"email": {"sent": 2}, "push": {"sent": 2}}
 
     [mail] = verbatim.mails_to(f"{browser}@example.org")
-    assert mail.message["Subject"] == "Appuntamento per Mario Rossi"
+    assert mail.message["Subject"] == "Appuntamento per Mario Rossi: € 1.234.567,89"
     assert mail.message["From"] == "email@test.com"  # the example's sender.email
     html = mail.message.get_body(("html",)).get_content()
     assert "<p>Hello, Mario! You have a new appointment on 01/01/2021.</p><p>Anna Bianchi</p>" in html
-    assert mail.message.get_body(("plain",)).get_content().strip() == "Hello, Mario! (text part)"
+    assert (
+        mail.message.get_body(("plain",)).get_content().strip() == MIA_COMPILED_EXAMPLE
+    )  # Mia's own example
 
     [web] = push_service.delivered(subscription)
     assert web.json() == {
@@ -370,7 +379,7 @@ async def test_push_data_that_is_not_json_once_rendered_fails_that_push_only(
             "emailTitle": "Fine",
             "emailMessage": "Fine",
             "pushMessage": "Hi",
-            "pushData": '{"kind": {{data.kind}}}',  # the value is not quoted: not JSON after rendering
+            "pushData": '{"kind": {{data.kind}} }',  # the value is not quoted: not JSON after rendering
         }
     )
     await verbatim.db[TEMPLATES].insert_one(broken)
