@@ -75,8 +75,9 @@ def check_content(
                 renderer.compile(
                     text, field=field, html=attr in channel.html_fields, syntax=_syntax(renderer, template)
                 )
-            except RenderError as exc:  # it names the field (and the line) itself
-                raise RequestError(str(exc)) from exc
+            except RenderError as exc:  # "<field>: line N: <reason>", the field named once
+                line = f"line {exc.line}: " if exc.line is not None else ""
+                raise RequestError(f"{field}: {line}{exc.reason}") from exc
             except Exception as exc:
                 raise RequestError(f"{field}: {exc}") from exc
 
