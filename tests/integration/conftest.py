@@ -1,17 +1,15 @@
-"""Session-wide real services: the development database, Redis, an SMTP sink, and Tidings itself.
+"""Session-wide real services: the development database, Redis, an SMTP sink, the fakes, and Tidings itself.
 
 Tidings runs in-process (the ASGI app through Litestar's test client, a dramatiq Worker on the Redis
-broker in threads); everything it talks to is a real server on 127.0.0.1.
+broker in threads: tests.support.stacks); everything it talks to is a real server on 127.0.0.1. The
+fixtures below start on first use and are shared as their scope says; unit tests see none of them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import dramatiq
@@ -22,38 +20,17 @@ from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient
 
 from host.api.app import create_app
-from host.plugins.registry import discover_channel_types
-from host.runtime.actors import Actors, declare_actors
+from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
-from host.runtime.wiring import Runtime
-from host.settings import Settings, load_settings
 from host.storage.devdb import DevDatabase
 from tests.fakes.push import PushService, b64url
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.webhook import WebhookReceiver
 from tests.services import RedisServer
-
-BASE_CONFIG: dict[str, Any] = {
-    "activeChannels": ["email"],
-    "sender": {"email": "noreply@tidings.test"},
-    "userFields": {"id": "fiscalCode", "emailAddress": "mail", "clusters": "groups"},
-    "delivery": {"maxAttempts": 3, "minBackoffSeconds": 0.05, "maxBackoffSeconds": 0.2},
-}
-
-TWILIO_SENDER = "+15005550006"
-#: TIDINGS_SECRET_KEY of the test stacks
-TEST_SECRET_KEY = "test-secret-key-for-unsubscribe-links"
-#: the third-party channel of tests/plugins/tidings-webhook, active when installed (scripts/test does)
-WEBHOOK_INSTALLED = "webhook" in discover_channel_types()
-#: the stack's configuration: every channel active (their variables come from channel_env); users keep
-#: phone numbers and push subscriptions in the default fields, ``phoneNumber`` and ``deviceToken``
-STACK_CONFIG: dict[str, Any] = {
-    **BASE_CONFIG,
-    "activeChannels": ["email", "sms", "voice", "push", *(["webhook"] if WEBHOOK_INSTALLED else [])],
-    "sender": {"email": "noreply@tidings.test", "sms": TWILIO_SENDER, "voice": TWILIO_SENDER},
-    "androidIntentAction": "eu.tidings.test.OPEN",
-}
+from tests.support.configs import STACK_CONFIG
+from tests.support.stacks import Stack, channel_env, make_settings
+from tests.support.twilio_numbers import INVALID
 
 
 @pytest.fixture(scope="session")
@@ -99,80 +76,6 @@ def vapid_keys() -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     public = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
     return b64url(key.private_numbers().private_value.to_bytes(32, "big")), b64url(public)
-
-
-def channel_env(
-    fake_twilio: FakeTwilio, vapid_keys: tuple[str, str], webhook_receiver: WebhookReceiver
-) -> dict[str, str]:
-    """The environment variables of the SMS, voice, push and webhook channels, pointed at the fakes."""
-    return {
-        "TWILIO_ACCOUNT_SID": fake_twilio.account_sid,
-        "TWILIO_AUTH_TOKEN": fake_twilio.auth_token,
-        "TWILIO_API_BASE": fake_twilio.url,
-        "VAPID_PRIVATE_KEY": vapid_keys[0],
-        "VAPID_SUBJECT": "mailto:ops@tidings.test",
-        "WEBHOOK_URL": webhook_receiver.url,
-    }
-
-
-def make_settings(tmp: Path, devdb: DevDatabase, config: dict[str, Any], **env: str) -> Settings:
-    """Settings as the service reads them: a configuration file and environment variables."""
-    path = tmp / "configuration.json"
-    path.write_text(json.dumps(config))
-    # API key checks off unless a test turns them on (tests/api/test_auth.py passes TIDINGS_API_AUTH="on")
-    environ = {
-        "CONFIGURATION_PATH": str(path),
-        "MONGODB_URL": devdb.url,
-        "TIDINGS_API_AUTH": "off",
-        "TIDINGS_SECRET_KEY": TEST_SECRET_KEY,  # signs unsubscribe links (host.access.unsubscribe_links)
-        **env,
-    }
-    return load_settings(environ)
-
-
-@dataclass
-class Stack:
-    """Tidings running against the real services."""
-
-    settings: Settings
-    actors: Actors
-    client: AsyncTestClient[Any]
-    db: Any  # an AsyncMongoClient database of the test's own loop
-    sink: SmtpSink
-    runtime: Runtime  # services bound to the test's own loop (the API's run on the client's portal)
-
-    @property
-    def fields(self) -> Any:
-        return self.settings.config.user_fields
-
-    async def add_users(self, *users: dict[str, Any]) -> None:
-        await self.db[self.settings.env.users_collection].insert_many([dict(u) for u in users])
-
-    async def send(self, body: dict[str, Any]) -> dict[str, Any]:
-        response = await self.client.post("/send", json=body)
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-    async def wait_settled(self, dispatch_id: str, timeout: float = 20.0) -> dict[str, Any]:
-        """Poll the status API until every delivery is settled."""
-        deadline = time.monotonic() + timeout
-        while True:
-            response = await self.client.get(f"/dispatches/{dispatch_id}")
-            view: dict[str, Any] = response.json()
-            if view["settled"]:
-                return view
-            if time.monotonic() > deadline:
-                raise AssertionError(f"dispatch not settled in {timeout} s: {view}")
-            await asyncio.sleep(0.05)
-
-    async def deliveries(self, dispatch_id: str) -> list[dict[str, Any]]:
-        response = await self.client.get(f"/dispatches/{dispatch_id}/deliveries")
-        items: list[dict[str, Any]] = response.json()["items"]
-        return items
-
-    def mails_to(self, address: str) -> list[Any]:
-        return [mail for mail in self.sink.received if address in mail.rcpt_tos]
 
 
 @pytest.fixture(scope="session")
@@ -223,3 +126,17 @@ def unique() -> Callable[[str], str]:
         return f"{prefix}-{stamp}"
 
     return make
+
+
+@pytest.fixture(scope="module")
+def twilio_server() -> Iterator[FakeTwilio]:
+    """A Twilio fake of the module's own (the SMS, voice and provider tests), apart from the stack's."""
+    with FakeTwilio(invalid_numbers={INVALID}) as running:
+        yield running
+
+
+@pytest.fixture
+def fake(twilio_server: FakeTwilio) -> FakeTwilio:
+    """The module's Twilio fake, with nothing received and nothing scripted."""
+    twilio_server.reset()
+    return twilio_server

@@ -7,7 +7,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from tests.conftest import Stack
+from tests.support.stacks import Stack
 
 __all__ = ["add_template", "phone_for"]
 

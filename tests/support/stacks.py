@@ -1,5 +1,9 @@
-"""A second Tidings stack for tests that need other settings than the session ``stack`` (file service,
-Flow Manager): its own database, its own Redis database index, its own dramatiq Worker.
+"""Tidings in-process for tests: the ``Stack`` the integration fixtures yield, and stacks of other settings.
+
+A :class:`Stack` is the ASGI app through Litestar's test client plus a dramatiq Worker on the Redis broker
+in threads, against real servers on 127.0.0.1 (the session one is ``stack`` in tests/integration/conftest.py).
+:func:`open_stack` opens a second one for tests that need other settings than the session ``stack`` (file
+service, Flow Manager): its own database, its own Redis database index, its own dramatiq Worker.
 
 dramatiq keeps one global event-loop thread for async actors; a Worker's AsyncIO middleware replaces it
 at boot and stops it at shutdown, which would pull it from under the other Worker. So when a Worker is
@@ -11,8 +15,11 @@ it brings its own thread: then no test using the session ``stack`` may run while
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +33,93 @@ from host.api.app import create_app
 from host.dispatch.accept import Dispatcher
 from host.dispatch.expansion import Expansion
 from host.dispatch.outbox import Enqueue, Outbox
-from host.runtime.actors import declare_actors
+from host.runtime.actors import Actors, declare_actors
 from host.runtime.broker import create_broker
+from host.runtime.wiring import Runtime
+from host.settings import Settings, load_settings
 from host.storage.devdb import DevDatabase
-from tests.conftest import Stack, make_settings
 from tests.fakes.smtp import SmtpSink
+from tests.fakes.twilio import FakeTwilio
+from tests.fakes.webhook import WebhookReceiver
 from tests.services import RedisServer
+from tests.support.configs import TEST_SECRET_KEY
 
-__all__ = ["dispatcher", "open_stack"]
+__all__ = ["Stack", "channel_env", "dispatcher", "make_settings", "open_stack"]
+
+
+def channel_env(
+    fake_twilio: FakeTwilio, vapid_keys: tuple[str, str], webhook_receiver: WebhookReceiver
+) -> dict[str, str]:
+    """The environment variables of the SMS, voice, push and webhook channels, pointed at the fakes."""
+    return {
+        "TWILIO_ACCOUNT_SID": fake_twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": fake_twilio.auth_token,
+        "TWILIO_API_BASE": fake_twilio.url,
+        "VAPID_PRIVATE_KEY": vapid_keys[0],
+        "VAPID_SUBJECT": "mailto:ops@tidings.test",
+        "WEBHOOK_URL": webhook_receiver.url,
+    }
+
+
+def make_settings(tmp: Path, devdb: DevDatabase, config: dict[str, Any], **env: str) -> Settings:
+    """Settings as the service reads them: a configuration file and environment variables."""
+    path = tmp / "configuration.json"
+    path.write_text(json.dumps(config))
+    # API key checks off unless a test turns them on (tests/integration/host/api/test_auth.py passes
+    # TIDINGS_API_AUTH="on")
+    environ = {
+        "CONFIGURATION_PATH": str(path),
+        "MONGODB_URL": devdb.url,
+        "TIDINGS_API_AUTH": "off",
+        "TIDINGS_SECRET_KEY": TEST_SECRET_KEY,  # signs unsubscribe links (host.access.unsubscribe_links)
+        **env,
+    }
+    return load_settings(environ)
+
+
+@dataclass
+class Stack:
+    """Tidings running against the real services."""
+
+    settings: Settings
+    actors: Actors
+    client: AsyncTestClient[Any]
+    db: Any  # an AsyncMongoClient database of the test's own loop
+    sink: SmtpSink
+    runtime: Runtime  # services bound to the test's own loop (the API's run on the client's portal)
+
+    @property
+    def fields(self) -> Any:
+        return self.settings.config.user_fields
+
+    async def add_users(self, *users: dict[str, Any]) -> None:
+        await self.db[self.settings.env.users_collection].insert_many([dict(u) for u in users])
+
+    async def send(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self.client.post("/send", json=body)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def wait_settled(self, dispatch_id: str, timeout: float = 20.0) -> dict[str, Any]:
+        """Poll the status API until every delivery is settled."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = await self.client.get(f"/dispatches/{dispatch_id}")
+            view: dict[str, Any] = response.json()
+            if view["settled"]:
+                return view
+            if time.monotonic() > deadline:
+                raise AssertionError(f"dispatch not settled in {timeout} s: {view}")
+            await asyncio.sleep(0.05)
+
+    async def deliveries(self, dispatch_id: str) -> list[dict[str, Any]]:
+        response = await self.client.get(f"/dispatches/{dispatch_id}/deliveries")
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+    def mails_to(self, address: str) -> list[Any]:
+        return [mail for mail in self.sink.received if address in mail.rcpt_tos]
 
 
 @asynccontextmanager

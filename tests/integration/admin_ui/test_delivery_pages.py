@@ -12,8 +12,8 @@ from litestar.testing import AsyncTestClient
 from admin_ui.staff import hash_password
 from host.api.app import create_app
 from host.storage.documents import utcnow
-from tests.admin_ui.test_security import PASSWORD, csrf_of, login
-from tests.conftest import Stack
+from tests.support.console import PASSWORD, csrf_of, login
+from tests.support.stacks import Stack
 
 
 @pytest.fixture

@@ -28,10 +28,10 @@ from host.storage.devdb import DevDatabase
 from host.storage.documents import utcnow
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer, free_port
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 EMAIL, PASSWORD = "ops@example.test", "a long console password"
 CHROMIUM_ARGS = [

@@ -12,14 +12,12 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from pymongo import MongoClient
 
-from admin_ui.staff import hash_password
 from host.access.api_keys import API_KEYS_COLLECTION, ApiKeys
 from host.api.app import create_app
 from host.cli.main import cli
 from host.storage.devdb import DevDatabase
-from host.storage.documents import utcnow
-from tests.admin_ui.test_security import PASSWORD, csrf_of, login
-from tests.conftest import Stack
+from tests.support.console import PASSWORD, add_staff, logged_in, login
+from tests.support.stacks import Stack
 
 Client = AsyncTestClient[Litestar]
 KEY = re.compile(r"tdk_[0-9a-f]{8}_[A-Za-z0-9_-]{43}")
@@ -32,22 +30,6 @@ ADMIN_PAGES += [("POST", "/console/staff/someone@example.test/disable")]
 async def console(stack: Stack) -> AsyncIterator[Client]:
     async with AsyncTestClient(create_app(stack.actors), base_url="https://127.0.0.1") as client:
         yield client
-
-
-async def add_staff(stack: Stack, email: str, role: str | None) -> str:
-    doc = {"email": email, "password_hash": hash_password(PASSWORD), "created_at": utcnow()}
-    if role is not None:  # None: an account stored before roles existed
-        doc["role"] = role
-    await stack.db["staff"].insert_one(doc)
-    return email
-
-
-async def logged_in(client: Client, email: str, password: str = PASSWORD) -> str:
-    """Log in afresh (no earlier cookies) and return the CSRF token of the first page."""
-    client.cookies.clear()
-    answer = await login(client, email, password)
-    assert answer.status_code == 303, answer.text
-    return csrf_of((await client.get("/console/templates")).text)
 
 
 async def test_an_editor_gets_403_on_keys_and_staff_pages(

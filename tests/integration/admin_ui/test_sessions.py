@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -14,9 +13,9 @@ from admin_ui.preview import count_sms
 from admin_ui.staff import LOCKOUT_AFTER, hash_password
 from host.api.app import create_app
 from host.storage.documents import utcnow
-from tests.conftest import Stack
+from tests.support.console import PASSWORD, csrf_of, login
+from tests.support.stacks import Stack
 
-PASSWORD = "correct horse battery"
 _PARAM = re.compile(r"\{(\w+)(:\w+)?\}")
 
 
@@ -34,23 +33,6 @@ async def staff_email(stack: Stack, unique: Callable[[str], str]) -> str:
         {"email": email, "password_hash": hash_password(PASSWORD), "created_at": utcnow()}
     )
     return email
-
-
-async def login(client: AsyncTestClient[Any], email: str, password: str = PASSWORD) -> Any:
-    form = await client.get("/console/login")
-    token = re.search(r'name="login_token" value="([^"]+)"', form.text)
-    assert token is not None
-    return await client.post(
-        "/console/login",
-        data={"email": email, "password": password, "login_token": token.group(1)},
-        follow_redirects=False,
-    )
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'"X-CSRF-Token": "([^"]+)"', html)
-    assert found is not None, "no CSRF token on the page"
-    return found.group(1)
 
 
 def console_routes(app: Litestar) -> list[tuple[str, str]]:

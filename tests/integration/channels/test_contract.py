@@ -20,13 +20,14 @@ from host.errors import InvalidAddress, PermanentChannelError, TransientChannelE
 from host.plugins.channel import Channel, Limits, Message, Receipt
 from host.plugins.registry import ChannelRegistry, discover_channel_types, discover_provider_types
 from host.settings import load_service_config
-from tests.conftest import TWILIO_SENDER, channel_env
 from tests.fakes.fcm import FakeFcm, ScriptedFcm
 from tests.fakes.kaleyra import FakeKaleyra
 from tests.fakes.push import PushService, ScriptedPush
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import FakeTwilio, ScriptedResponse
 from tests.fakes.webhook import WebhookReceiver
+from tests.support.configs import TWILIO_SENDER
+from tests.support.stacks import channel_env
 
 CHANNELS = discover_channel_types()
 #: provider types other than a channel's own class, as ``<channel>.<type>``

@@ -13,8 +13,8 @@ import pytest
 from channels.kaleyra import KaleyraConfig, KaleyraSms, KaleyraVoice
 from host.errors import ConfigurationError, PermanentChannelError, TransientChannelError
 from host.plugins.channel import Channel, ChannelContext, Message
-from tests.channels.twilio_numbers import INVALID, SENDER, TO
 from tests.fakes.kaleyra import FakeKaleyra, ScriptedKaleyra
+from tests.support.twilio_numbers import INVALID, SENDER, TO
 
 SENDER_ID = "TIDING"
 

@@ -16,8 +16,8 @@ from host.errors import (
     TransientChannelError,
 )
 from host.plugins.channel import Channel, ChannelContext, Message
-from tests.channels.twilio_numbers import INVALID, SENDER, TO
 from tests.fakes.twilio import FakeTwilio, ScriptedResponse
+from tests.support.twilio_numbers import INVALID, SENDER, TO
 
 
 def config_for(fake: FakeTwilio, **changes: object) -> TwilioConfig:

@@ -10,8 +10,8 @@ from channels.twilio_client import TwilioConfig
 from channels.voice import DEFAULT_LANGUAGE, DEFAULT_VOICE, VoiceChannel
 from host.errors import ConfigurationError, InvalidAddress, PermanentChannelError, TransientChannelError
 from host.plugins.channel import Channel, ChannelContext, Message
-from tests.channels.twilio_numbers import INVALID, SENDER, TO
 from tests.fakes.twilio import FakeTwilio, ScriptedResponse
+from tests.support.twilio_numbers import INVALID, SENDER, TO
 
 
 def make_channel(

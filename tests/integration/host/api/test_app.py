@@ -18,8 +18,8 @@ import uvicorn
 from hypothesis import HealthCheck, Phase
 
 from host.api.app import create_app
-from tests.conftest import Stack
 from tests.services import free_port
+from tests.support.stacks import Stack
 
 EXAMPLES = 15
 ERROR_KEYS = {"statusCode", "error", "message"}

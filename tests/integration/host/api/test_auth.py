@@ -22,10 +22,10 @@ from host.cli.main import cli
 from host.errors import ConfigurationError
 from host.settings import load_environment
 from host.storage.devdb import DevDatabase
-from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer
-from tests.stacks import open_stack
+from tests.support.configs import BASE_CONFIG
+from tests.support.stacks import Stack, open_stack
 
 _PARAM = re.compile(r"\{(\w+)(:\w+)?\}")
 #: served without a key by design: probes, metrics, the OpenAPI document, the home page, the console

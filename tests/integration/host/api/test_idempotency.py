@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from host.access.idempotency import body_hash
-from tests.conftest import Stack
+from tests.support.stacks import Stack
 
 
 def _body(uid: str, content: str = "Hello") -> dict[str, Any]:

@@ -6,15 +6,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tests.api.test_templates import assert_error
-from tests.conftest import Stack
+from tests.support.api import assert_error
+from tests.support.stacks import Stack
 
 NDJSON = {"content-type": "application/x-ndjson"}
 
 
 def ndjson_body(lines: list[bytes]) -> bytes:
     # Litestar's test transport hands the body over in one piece: splitting chunks at any byte is
-    # tested in tests/host/test_user_records.py, streaming over a socket by bench/users_bulk.py
+    # tested in tests/unit/host/audience/test_user_records.py, streaming over a socket by bench/users_bulk.py
     return b"".join(lines)
 
 

@@ -12,7 +12,7 @@ from pymongo import MongoClient
 
 from host.cli.main import cli
 from host.storage.devdb import DevDatabase
-from tests.conftest import BASE_CONFIG
+from tests.support.configs import BASE_CONFIG
 
 
 @pytest.fixture

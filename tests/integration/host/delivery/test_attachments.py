@@ -3,12 +3,48 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import pytest
+
 from host.delivery.attachments import safe_filename
-from tests.conftest import Stack
+from host.storage.devdb import DevDatabase
 from tests.fakes.files import FileService
+from tests.fakes.smtp import SmtpSink
+from tests.services import RedisServer
+from tests.support.configs import BASE_CONFIG
+from tests.support.stacks import Stack, open_stack
+
+
+@pytest.fixture(scope="module")
+def files() -> Iterator[FileService]:
+    with FileService() as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
+async def files_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    devdb: DevDatabase,
+    redis_server: RedisServer,
+    smtp_sink: SmtpSink,
+    files: FileService,
+    stack: Stack,
+) -> AsyncIterator[Stack]:
+    """A Tidings stack with a file service (the session stack has none)."""
+    async with open_stack(
+        tmp_path_factory.mktemp("files-stack"),
+        devdb,
+        redis_server,
+        smtp_sink,
+        BASE_CONFIG,
+        database="tidings_attachments",
+        session_stack=stack,
+        redis_db=1,
+        FILE_SERVICE_URL=files.url,
+    ) as stack:
+        yield stack
 
 
 async def _template(stack: Stack, name: str, attachments: list[dict[str, Any]]) -> str:

@@ -19,11 +19,11 @@ from host.plugins.providers import CircuitPolicy
 from host.plugins.registry import ChannelRegistry
 from host.settings import load_service_config
 from host.storage.devdb import DevDatabase
-from tests.cli_runs import worker_with_config
-from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer
-from tests.stacks import open_stack
+from tests.support.cli_runs import worker_with_config
+from tests.support.configs import BASE_CONFIG
+from tests.support.stacks import Stack, open_stack
 
 COOL_DOWN = 1.0
 RELAYS = [{"name": "primary", "env": "RELAY_A_"}, {"name": "backup", "env": "RELAY_B_"}]

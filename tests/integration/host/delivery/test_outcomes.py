@@ -2,20 +2,26 @@
 
 Twilio 21211 fails at once; 429 + Retry-After waits at least that long; 5xx retries; a push subscription
 reported gone fails at once, is marked expired on the user, and later sends skip it with a clear failure.
+A provider answering 4xx to 30% of messages gets every one delivered through retries; a 5xx fails at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
 
-from tests.conftest import Stack
+from host.storage.devdb import DevDatabase
 from tests.fakes.push import PushService
+from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import FakeTwilio, ScriptedResponse
-from tests.host.channel_users import phone_for
+from tests.services import RedisServer
+from tests.support.channel_users import phone_for
+from tests.support.configs import BASE_CONFIG
+from tests.support.stacks import Stack, open_stack
 
 SMS: dict[str, Any] = {"channels": ["sms"], "messageTitle": "T", "messageContent": "Hello"}
 
@@ -167,3 +173,71 @@ async def test_gone_push_subscription_fails_at_once_and_is_skipped_later(
     view = await stack.wait_settled(third["dispatchId"])
     assert view["counts"]["push"] == {"sent": 1}
     assert len(push_service.delivered(fresh)) == 1
+
+
+RECIPIENTS = 60
+
+
+@pytest.fixture(scope="module")
+async def flaky_stack(
+    tmp_path_factory: pytest.TempPathFactory, devdb: DevDatabase, redis_server: RedisServer
+) -> AsyncIterator[Stack]:
+    config = {
+        **BASE_CONFIG,
+        "delivery": {"maxAttempts": 20, "minBackoffSeconds": 0.02, "maxBackoffSeconds": 0.1},
+    }
+    async with (
+        SmtpSink(fail_ratio=0.3, seed=7) as sink,
+        open_stack(
+            tmp_path_factory.mktemp("flaky"),
+            devdb,
+            redis_server,
+            sink,
+            config,
+            database="tidings_flaky",
+            redis_db=7,
+        ) as stack,
+    ):
+        yield stack
+
+
+async def test_every_message_is_delivered_once_through_retries(
+    flaky_stack: Stack, unique: Callable[[str], str]
+) -> None:
+    group = unique("flaky")
+    users = [
+        {"fiscalCode": f"{group}-{i}", "mail": f"{group}-{i}@example.org", "groups": [group]}
+        for i in range(RECIPIENTS)
+    ]
+    await flaky_stack.add_users(*users)
+
+    result = await flaky_stack.send(
+        {"channels": ["email"], "clusters": [group], "messageTitle": "Hi", "messageContent": "Hello"}
+    )
+    view = await flaky_stack.wait_settled(result["dispatchId"], timeout=60)
+
+    assert view["counts"] == {"email": {"sent": RECIPIENTS}}
+    arrived = Counter(rcpt for mail in flaky_stack.sink.received for rcpt in mail.rcpt_tos if group in rcpt)
+    assert set(arrived) == {user["mail"] for user in users}
+    assert set(arrived.values()) == {1}
+    deliveries = await flaky_stack.deliveries(result["dispatchId"])
+    assert any(d["attempts"] > 1 for d in deliveries), "a 30% failure rate should have caused retries"
+
+
+async def test_a_permanent_refusal_fails_at_once_without_retry(
+    flaky_stack: Stack, unique: Callable[[str], str]
+) -> None:
+    uid = unique("refused")
+    address = f"{uid}@example.org"
+    await flaky_stack.add_users({"fiscalCode": uid, "mail": address, "groups": []})
+    flaky_stack.sink.refuse(address)
+
+    result = await flaky_stack.send(
+        {"channels": ["email"], "recipients": [uid], "messageTitle": "Hi", "messageContent": "Hello"}
+    )
+    view = await flaky_stack.wait_settled(result["dispatchId"])
+
+    assert view["counts"] == {"email": {"failed": 1}}
+    [delivery] = await flaky_stack.deliveries(result["dispatchId"])
+    assert delivery["attempts"] == 1
+    assert flaky_stack.mails_to(address) == []

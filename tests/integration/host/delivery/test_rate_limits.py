@@ -29,10 +29,10 @@ from host.runtime.wiring import Runtime
 from host.settings import load_service_config, load_settings
 from host.storage.devdb import DevDatabase
 from host.storage.migrations import ensure_migrated
-from tests.conftest import TWILIO_SENDER
 from tests.fakes.twilio import FakeTwilio
-from tests.host.channel_users import phone_for
 from tests.services import RedisServer
+from tests.support.channel_users import phone_for
+from tests.support.configs import TWILIO_SENDER
 
 RATE = 5
 DISPATCHES, USERS_EACH = 6, 5  # six actor messages: more than one worker prefetches (2 threads × 2)

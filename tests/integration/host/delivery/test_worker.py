@@ -10,7 +10,7 @@ import pytest
 
 from channels.email import EmailChannel
 from host.plugins.channel import Limits
-from tests.conftest import Stack
+from tests.support.stacks import Stack
 
 
 async def test_a_batch_over_three_connections_keeps_every_outcome_on_its_delivery(

@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 from host.dispatch.schemas import SendRequest
-from tests.conftest import Stack
-from tests.stacks import dispatcher
+from tests.support.stacks import Stack, dispatcher
 
 
 async def test_email_reaches_the_inbox_rendered_with_cc_and_without_bcc(

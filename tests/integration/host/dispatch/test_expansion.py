@@ -16,8 +16,7 @@ from host.dispatch.schemas import SendRequest
 from host.dispatch.writes import DispatchWrites
 from host.storage.documents import utcnow
 from host.storage.group_commit import GroupCommit
-from tests.conftest import Stack
-from tests.stacks import dispatcher
+from tests.support.stacks import Stack, dispatcher
 
 
 class Enqueued:

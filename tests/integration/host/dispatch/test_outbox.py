@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from host.storage.devdb import DevDatabase
-from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer
-from tests.stacks import open_stack
+from tests.support.configs import BASE_CONFIG
+from tests.support.stacks import Stack, open_stack
 
 RECIPIENTS = 12
 CLUSTER_USERS = 8

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from host.storage.documents import utcnow
-from tests.conftest import Stack
+from tests.support.stacks import Stack
 
 
 async def test_the_sweep_releases_an_orphaned_claim_and_the_delivery_is_sent(

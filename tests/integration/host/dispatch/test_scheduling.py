@@ -15,7 +15,7 @@ from typing import Any
 from host.dispatch.scheduling import Scheduler, parse_send_at
 from host.runtime.actors import event_loop_thread
 from host.runtime.wiring import Runtime
-from tests.conftest import Stack
+from tests.support.stacks import Stack
 
 ROME_WINTER = timezone(timedelta(hours=1))
 LATE_BOUND = 8.0  # seconds after the request

@@ -5,14 +5,55 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import Stack
+from host.storage.devdb import DevDatabase
 from tests.fakes.flow_manager import FlowManager
-from tests.flow_manager.conftest import FAIL, SUCCESS
+from tests.fakes.smtp import SmtpSink, free_port
+from tests.services import RedisServer
+from tests.support.configs import BASE_CONFIG
+from tests.support.stacks import Stack, open_stack
+
+SUCCESS, FAIL = "messages_sent", "messages_failed"
+
+
+@pytest.fixture(scope="module")
+def flow_manager_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def flow_manager(flow_manager_port: int) -> Iterator[FlowManager]:
+    """A fresh Flow Manager on the port the stack is configured with (a test may stop it)."""
+    with FlowManager(port=flow_manager_port) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+async def saga_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    devdb: DevDatabase,
+    redis_server: RedisServer,
+    smtp_sink: SmtpSink,
+    stack: Stack,
+    flow_manager_port: int,
+) -> AsyncIterator[Stack]:
+    """A Tidings stack with the Flow Manager integration configured (it posts to the fake above)."""
+    async with open_stack(
+        tmp_path_factory.mktemp("saga-stack"),
+        devdb,
+        redis_server,
+        smtp_sink,
+        {**BASE_CONFIG, "flowManager": {"successEventLabel": SUCCESS, "failEventLabel": FAIL}},
+        database="tidings_saga",
+        session_stack=stack,
+        redis_db=2,
+        FLOW_MANAGER_URL=f"http://127.0.0.1:{flow_manager_port}",
+    ) as saga:
+        yield saga
 
 
 def _command(saga_id: str, payload: dict[str, Any]) -> dict[str, Any]:

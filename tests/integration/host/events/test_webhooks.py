@@ -15,12 +15,12 @@ from twilio.request_validator import RequestValidator
 
 from host.events.webhooks import verify_signature
 from host.storage.devdb import DevDatabase
-from tests.conftest import BASE_CONFIG, TWILIO_SENDER, Stack
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.webhook import WebhookPost, WebhookReceiver
 from tests.services import RedisServer
-from tests.stacks import open_stack
+from tests.support.configs import BASE_CONFIG, TWILIO_SENDER
+from tests.support.stacks import Stack, open_stack
 
 SECRET = "whsec-test-0123456789"
 PUBLIC_URL = "http://tidings.test:8000"
@@ -198,7 +198,7 @@ async def test_an_editor_sees_events_per_endpoint_and_replays_one(
     events_stack: Stack, receiver: WebhookReceiver, unique: Callable[[str], str]
 ) -> None:
     from host.api.app import create_app
-    from tests.admin_ui.test_roles import add_staff, logged_in
+    from tests.support.console import add_staff, logged_in
 
     fields = events_stack.fields
     uid = unique("console-user")

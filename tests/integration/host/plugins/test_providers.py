@@ -23,9 +23,9 @@ from host.plugins.registry import (
     discover_provider_types,
 )
 from host.settings import load_service_config
-from tests.channels.twilio_numbers import SENDER, TO
 from tests.fakes.kaleyra import FakeKaleyra
 from tests.fakes.twilio import FakeTwilio
+from tests.support.twilio_numbers import SENDER, TO
 
 BASE: dict[str, Any] = {"activeChannels": ["voice", "sms"], "sender": {"voice": SENDER, "sms": SENDER}}
 
@@ -141,10 +141,10 @@ class _OtherField(KaleyraVoice):
     ("name", "value", "message"),
     [
         ("kaleyra", "channels.kaleyra:KaleyraVoice", "must be registered as '<channel>.<type>'"),
-        ("voice.kaleyra", "tests.channels.test_provider_types:_NamedWrong", "declares name 'sms'"),
+        ("voice.kaleyra", "tests.integration.host.plugins.test_providers:_NamedWrong", "declares name 'sms'"),
         (
             "voice.other",
-            "tests.channels.test_provider_types:_OtherField",
+            "tests.integration.host.plugins.test_providers:_OtherField",
             "reads addresses from 'deviceToken'",
         ),
         ("voice.missing", "channels.nope:Nope", "failed to import"),

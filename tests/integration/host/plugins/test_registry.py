@@ -9,15 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from pathlib import Path
 
 import pytest
 
 from host.plugins.registry import ENTRY_POINT_GROUP, discover_channel_types
-from tests.conftest import WEBHOOK_INSTALLED, Stack
 from tests.fakes.webhook import WebhookReceiver
+from tests.support.configs import WEBHOOK_INSTALLED
+from tests.support.paths import ROOT
+from tests.support.stacks import Stack
 
-ROOT = Path(__file__).resolve().parents[2]
 INSTALL = "uv pip install --python .venv/bin/python -e tests/plugins/tidings-webhook"
 
 

@@ -13,14 +13,14 @@ import pytest
 from host.runtime.logs import TEXT_FORMAT, JsonFormatter, log_context
 from host.storage.devdb import DevDatabase
 from host.storage.store import Store, open_client
-from tests.conftest import STACK_CONFIG, Stack, channel_env, make_settings
 from tests.fakes.push import PushService
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.webhook import WebhookReceiver
-from tests.host.channel_users import phone_for
 from tests.services import RedisServer
-from tests.stacks import open_stack
+from tests.support.channel_users import phone_for
+from tests.support.configs import STACK_CONFIG
+from tests.support.stacks import Stack, channel_env, make_settings, open_stack
 
 MONGO_USER, MONGO_PASSWORD = "tidings", "mongo-pass-5e5e7"
 

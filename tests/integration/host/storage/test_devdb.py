@@ -14,6 +14,7 @@ from pymongo import MongoClient
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from host.storage.devdb import DevDatabase, DevDatabaseError, ensure_jars
+from tests.support.paths import ROOT
 
 Client = MongoClient[dict[str, object]]
 
@@ -119,7 +120,7 @@ def test_killed_parent_leaves_no_orphan() -> None:
         time.sleep(60)
         """
     )
-    project_root = Path(__file__).resolve().parents[2]
+    project_root = ROOT
     parent = subprocess.Popen(
         [sys.executable, "-c", script], cwd=project_root, stdout=subprocess.PIPE, text=True
     )

@@ -1,4 +1,5 @@
-"""Migrations on the development database: the template ``syntax`` step both ways, and the start-up check."""
+"""Migrations on the development database: the template ``syntax`` and ``version`` steps both ways, and the
+start-up check."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ from host.storage.migrations import (
     pending_migrations,
 )
 from host.templates.rendering import Renderer
-from tests.conftest import BASE_CONFIG, make_settings
+from tests.support.configs import BASE_CONFIG
+from tests.support.paths import ROOT
+from tests.support.stacks import make_settings
 
 OLD_TEMPLATES: list[dict[str, Any]] = [
     {
@@ -39,6 +42,7 @@ OLD_TEMPLATES: list[dict[str, Any]] = [
     },
     {"name": "reminder", "sms_message": "{{ data.day }}: {{ user.name | upper }}"},
 ]
+STEP = "20250601000000_template_version.py"
 USER = {"name": "Ada"}
 DATA = {"day": "Monday", "vip": True}
 
@@ -67,7 +71,7 @@ async def db(settings: Settings, devdb: DevDatabase) -> AsyncIterator[Any]:
 
 
 def test_the_migrations_folder_is_found_in_the_source_checkout() -> None:
-    assert migrations_dir() == Path(__file__).resolve().parents[2] / "migrations"
+    assert migrations_dir() == ROOT / "migrations"
     assert "20250101000000_template_syntax.py" in migration_names()
 
 
@@ -148,3 +152,31 @@ def test_cli_refuses_then_migrates(settings: Settings, devdb: DevDatabase) -> No
     assert back.returncode == 0, back.stderr
     check = subprocess.run(check.args, env=env, capture_output=True, text=True, timeout=60)
     assert check.stdout.strip() == str(migration_names()[-1:]), check.stderr
+
+
+async def test_template_version_forward_backward_and_rerun(settings: Settings, db: Any) -> None:
+    await db["templates"].insert_many(
+        [{"name": "old", "sms_message": "hi"}, {"name": "edited", "sms_message": "v3"}]
+    )
+    await apply_migrations(settings)
+    assert [t["version"] for t in await db["templates"].find().sort("name").to_list(None)] == [1, 1]
+    assert STEP not in await pending_migrations(settings)
+
+    # saved under history: "edited" is at version 3 with its versions kept; "old" has a kept version 1
+    old = await db["templates"].find_one({"name": "old"})
+    await db["template_versions"].insert_one(
+        {"_id": f"{old['_id']}:1", "template_id": str(old["_id"]), "version": 1}
+    )
+    await db["templates"].update_one({"name": "edited"}, {"$set": {"version": 3}})
+    await apply_migrations(settings)  # nothing pending: a no-op
+    assert (await db["templates"].find_one({"name": "edited"}))["version"] == 3
+
+    await apply_migrations(settings, backward=True, distance=1)
+    assert "version" not in await db["templates"].find_one({"name": "old"})
+    assert (await db["templates"].find_one({"name": "edited"}))["version"] == 3
+    assert await db["template_versions"].count_documents({}) == 0  # the stale version 1 is gone
+    assert (await pending_migrations(settings))[0] == STEP
+
+    await apply_migrations(settings)
+    assert (await db["templates"].find_one({"name": "old"}))["version"] == 1
+    assert (await db["templates"].find_one({"name": "old"}))["sms_message"] == "hi"

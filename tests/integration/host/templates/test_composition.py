@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.conftest import TWILIO_SENDER, Stack
 from tests.fakes.push import PushService
 from tests.fakes.twilio import FakeTwilio
-from tests.host.channel_users import add_template, phone_for
+from tests.support.channel_users import add_template, phone_for
+from tests.support.configs import TWILIO_SENDER
+from tests.support.stacks import Stack
 
 CHANNELS = ["email", "sms", "voice", "push"]
 

@@ -15,11 +15,11 @@ from litestar.testing import AsyncTestClient
 
 from host.api.app import create_app
 from host.storage.devdb import DevDatabase
-from tests.admin_ui.test_security import csrf_of, login
-from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.smtp import SmtpSink, free_port
 from tests.services import RedisServer
-from tests.stacks import open_stack
+from tests.support.configs import BASE_CONFIG
+from tests.support.console import csrf_of, login
+from tests.support.stacks import Stack, open_stack
 
 
 async def _new_template(client: Any, name: str, title: str) -> str:

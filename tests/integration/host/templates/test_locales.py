@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from host.templates.locales import locale_chain, pick_variant
-from tests.conftest import Stack
+from tests.support.stacks import Stack
 
 WHEN = "2025-03-05T10:00:00Z"
 

@@ -10,7 +10,7 @@ import pytest
 from host.errors import ConfigurationError
 from host.plugins.registry import ChannelRegistry
 from host.settings import load_service_config, load_settings
-from tests.cli_runs import worker_with_config
+from tests.support.cli_runs import worker_with_config
 
 
 @pytest.mark.parametrize(

@@ -5,19 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.conftest import Stack
+from tests.support.api import assert_error
+from tests.support.stacks import Stack
 
 
 def template(name: str, **fields: Any) -> dict[str, Any]:
     return {"name": name, "emailTitle": "Hi {{user.name}}", "emailMessage": "Body {{data.x}}", **fields}
-
-
-def assert_error(response: Any, status: int, mentions: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"statusCode", "error", "message"}
-    assert body["statusCode"] == str(status)
-    assert mentions in body["message"], body["message"]
 
 
 async def test_create_read_list_replace_delete(stack: Stack, unique: Callable[[str], str]) -> None:

@@ -26,8 +26,9 @@ from host.api.app import create_app
 from host.errors import ConfigurationError
 from host.settings import Environment, ServiceConfig, Settings
 from host.storage.documents import utcnow
-from tests.admin_ui.test_security import PASSWORD, csrf_of, login
-from tests.conftest import TEST_SECRET_KEY, Stack
+from tests.support.configs import TEST_SECRET_KEY
+from tests.support.console import PASSWORD, csrf_of, login
+from tests.support.stacks import Stack
 
 ONE_CLICK = {
     "content": b"List-Unsubscribe=One-Click",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.api.test_templates import assert_error
-from tests.conftest import Stack
+from tests.support.api import assert_error
+from tests.support.stacks import Stack
 
 
 async def test_put_creates_then_replaces_keeping_extra_fields(
