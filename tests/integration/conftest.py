@@ -23,14 +23,16 @@ from host.api.app import create_app
 from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
 from host.storage.devdb import DevDatabase
+from tests.fakes.kaleyra import FakeKaleyra
 from tests.fakes.push import PushService, b64url
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.webhook import WebhookReceiver
 from tests.services import RedisServer
-from tests.support.configs import STACK_CONFIG
-from tests.support.stacks import Stack, channel_env, make_settings
-from tests.support.twilio_numbers import INVALID
+from tests.support.configs import BASE_CONFIG, STACK_CONFIG, TWILIO_SENDER
+from tests.support.events import CALLBACK_URL, PUBLIC_URL, SECRET
+from tests.support.stacks import Stack, channel_env, make_settings, open_stack
+from tests.support.twilio_numbers import INVALID, SENDER
 
 
 @pytest.fixture(scope="session")
@@ -140,3 +142,54 @@ def fake(twilio_server: FakeTwilio) -> FakeTwilio:
     """The module's Twilio fake, with nothing received and nothing scripted."""
     twilio_server.reset()
     return twilio_server
+
+
+@pytest.fixture(scope="module")
+def kaleyra() -> Iterator[FakeKaleyra]:
+    """A Kaleyra fake of the module's own, bridging the Twilio fake's number (the provider-type tests)."""
+    with FakeKaleyra(bridges={SENDER.removeprefix("+")}) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[WebhookReceiver]:
+    """A webhook receiver of the module's own (the session one serves the webhook channel plugin)."""
+    with WebhookReceiver() as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+async def events_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    devdb: DevDatabase,
+    redis_server: RedisServer,
+    smtp_sink: SmtpSink,
+    fake_twilio: FakeTwilio,
+    receiver: WebhookReceiver,
+    stack: Stack,
+) -> AsyncIterator[Stack]:
+    """Tidings with signed webhooks to ``receiver`` and Twilio status callbacks (tests.support.events)."""
+    config: dict[str, Any] = {
+        **BASE_CONFIG,
+        "activeChannels": ["email", "sms"],
+        "sender": {"email": "noreply@tidings.test", "sms": TWILIO_SENDER},
+        "userFields": {**BASE_CONFIG["userFields"], "phoneNumber": "phone"},
+        "webhooks": [{"url": receiver.url, "minBackoffSeconds": 0.05, "maxBackoffSeconds": 0.2}],
+    }
+    async with open_stack(
+        tmp_path_factory.mktemp("events-stack"),
+        devdb,
+        redis_server,
+        smtp_sink,
+        config,
+        database="tidings_webhooks",
+        redis_db=14,
+        session_stack=stack,
+        TIDINGS_WEBHOOK_SECRET=SECRET,
+        TIDINGS_PUBLIC_URL=PUBLIC_URL,
+        TWILIO_ACCOUNT_SID=fake_twilio.account_sid,
+        TWILIO_AUTH_TOKEN=fake_twilio.auth_token,
+        TWILIO_API_BASE=fake_twilio.url,
+        TWILIO_STATUS_CALLBACK=CALLBACK_URL,
+    ) as opened:
+        yield opened

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 
 from channels.kaleyra import KaleyraConfig, KaleyraSms, KaleyraVoice
-from host.errors import ConfigurationError, PermanentChannelError, TransientChannelError
+from host.errors import PermanentChannelError, TransientChannelError
 from host.plugins.channel import Channel, ChannelContext, Message
 from tests.fakes.kaleyra import FakeKaleyra, ScriptedKaleyra
 from tests.support.twilio_numbers import INVALID, SENDER, TO
@@ -50,18 +49,6 @@ async def send(channel: Channel, text: str, to: str = TO) -> str:
         receipt = await sender.send(Message(text=text), channel.parse_address(to))
     assert receipt.provider == "kaleyra"
     return receipt.provider_id
-
-
-def test_declares_itself_like_the_channels_it_serves() -> None:
-    for provider, template_field in ((KaleyraVoice, "voiceMessage"), (KaleyraSms, "smsMessage")):
-        assert provider.address_field == "phoneNumber"
-        assert provider.env_prefix == "KALEYRA_"
-        assert dict(provider.template_fields) == {"text": template_field}
-        assert provider.needs_sender is True
-    assert (KaleyraVoice.name, KaleyraSms.name) == ("voice", "sms")
-    assert isinstance(
-        KaleyraVoice(KaleyraConfig(api_key="k", sid="s"), ChannelContext(sender=SENDER)), Channel
-    )
 
 
 async def test_a_call_reads_the_message(kaleyra: FakeKaleyra) -> None:
@@ -138,47 +125,6 @@ async def test_an_empty_message_is_not_sent(kaleyra: FakeKaleyra) -> None:
         await send(voice(kaleyra), "")
     assert caught.value.code == "empty-body"
     assert kaleyra.received == []
-
-
-@pytest.mark.parametrize(
-    ("provider", "values", "context", "key"),
-    [
-        (KaleyraVoice, {"sid": "s"}, ChannelContext(sender=SENDER), "KALEYRA_API_KEY"),
-        (KaleyraVoice, {"api_key": "k"}, ChannelContext(sender=SENDER), "KALEYRA_SID"),
-        (KaleyraVoice, {"api_key": "k", "sid": "s"}, ChannelContext(sender="Tidings"), "sender.voice"),
-        (
-            KaleyraVoice,
-            {"api_key": "k", "sid": "s"},
-            ChannelContext(sender=SENDER, options={"speed": 2}),
-            "channels.voice.speed",
-        ),
-        (KaleyraSms, {"api_key": "k", "sid": "s"}, ChannelContext(sender="not a sender id"), "sender.sms"),
-        (
-            KaleyraSms,
-            {"api_key": "k", "sid": "s", "sms_type": "PROMO"},
-            ChannelContext(sender="TID"),
-            "KALEYRA_SMS_TYPE",
-        ),
-    ],
-)
-def test_configuration_errors_name_the_key(
-    provider: type[KaleyraVoice | KaleyraSms], values: dict[str, Any], context: ChannelContext, key: str
-) -> None:
-    with pytest.raises(ConfigurationError) as caught:
-        provider(KaleyraConfig(**values), context)
-    assert caught.value.key == key
-
-
-def test_the_voice_channels_own_options_are_accepted() -> None:
-    context = ChannelContext(sender=SENDER, options={"voice": "alice", "language": "it-IT", "loop": 2})
-    assert KaleyraVoice(KaleyraConfig(api_key="k", sid="s"), context).bridge == SENDER.removeprefix("+")
-
-
-def test_the_api_key_never_reaches_repr() -> None:
-    secret = "A" + "7" * 32
-    config = KaleyraConfig(api_key=secret, sid="HX1")
-    assert secret not in repr(config)
-    assert secret not in json.dumps([str(item) for item in config.__rich_repr__()])
 
 
 async def test_the_api_key_never_reaches_a_log_line(

@@ -13,39 +13,19 @@ from typing import Any
 
 import aiohttp
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
 
-from channels.push import MAX_PAYLOAD, PushChannel, PushConfig
-from host.errors import ConfigurationError, InvalidAddress, PermanentChannelError, TransientChannelError
-from host.plugins.channel import Channel, ChannelContext, Message
+from channels.push import MAX_PAYLOAD, PushChannel
+from host.errors import PermanentChannelError, TransientChannelError
+from host.plugins.channel import Message
 from host.storage.devdb import DevDatabase
 from tests.fakes.fcm import FakeFcm, ScriptedFcm
-from tests.fakes.push import PushService, ScriptedPush, b64url
+from tests.fakes.push import PushService, ScriptedPush
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer
 from tests.support.configs import BASE_CONFIG
 from tests.support.stacks import Stack, open_stack
-
-SUBJECT = "mailto:ops@tidings.example"
-INTENT = "eu.example.OPEN"
-
-
-class VapidKey:
-    """An application server key pair in the forms VAPID configuration and subscriptions use."""
-
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.private = b64url(self.key.private_numbers().private_value.to_bytes(32, "big"))
-        self.public = b64url(
-            self.key.public_key().public_bytes(
-                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-            )
-        )
-        self.pem = self.key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
+from tests.support.vapid import INTENT, SUBJECT, VapidKey, make_channel
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +39,6 @@ def vapid() -> VapidKey:
     return VapidKey()
 
 
-def make_channel(private_key: str, **config: Any) -> PushChannel:
-    return PushChannel(
-        PushConfig(private_key=private_key, subject=SUBJECT, timeout=5.0, **config),
-        ChannelContext(android_intent_action=INTENT),
-    )
-
-
 @pytest.fixture
 def channel(vapid: VapidKey) -> PushChannel:
     return make_channel(vapid.private)
@@ -76,21 +49,6 @@ async def push(channel: PushChannel, subscription: dict[str, Any], message: Mess
     async with channel.open() as sender:
         receipt = await sender.send(message, channel.parse_address(subscription))
     return receipt.provider_id
-
-
-def test_declares_itself_as_data(channel: PushChannel) -> None:
-    assert PushChannel.name == "push"
-    assert PushChannel.address_field == "deviceToken"
-    assert PushChannel.env_prefix == "VAPID_"
-    assert PushChannel.config_type is PushConfig
-    assert dict(PushChannel.template_fields) == {
-        "subject": "pushTitle",
-        "subtitle": "pushSubtitle",
-        "text": "pushMessage",
-    }
-    assert PushChannel.required == ("subject", "text")
-    assert PushChannel.needs_sender is False
-    assert isinstance(channel, Channel)
 
 
 async def test_payload_arrives_decrypted(channel: PushChannel, service: PushService, vapid: VapidKey) -> None:
@@ -232,52 +190,6 @@ def test_parse_address_canonicalises(service: PushService, channel: PushChannel)
         for name, value in subscription["keys"].items()
     }
     assert channel.parse_address(subscription | {"keys": keys}) == expected
-
-
-def _bad_subscriptions() -> list[object]:
-    point = b64url(b"\x04" + b"\x01" * 64)  # 65 bytes, not on the curve
-    good = {"p256dh": VapidKey().public, "auth": b64url(b"a" * 16)}
-    return [
-        None,
-        42,
-        "not json",
-        "[]",
-        {"keys": good},
-        {"endpoint": "ftp://push.example/x", "keys": good},
-        {"endpoint": "https:///nohost", "keys": good},
-        {"endpoint": "https://push.example/x"},
-        {"endpoint": "https://push.example/x", "keys": {"auth": good["auth"]}},
-        {"endpoint": "https://push.example/x", "keys": {**good, "p256dh": point}},
-        {"endpoint": "https://push.example/x", "keys": {**good, "p256dh": "!!!"}},
-        {"endpoint": "https://push.example/x", "keys": {**good, "auth": b64url(b"short")}},
-    ]
-
-
-@pytest.mark.parametrize("raw", _bad_subscriptions())
-def test_parse_address_refuses(channel: PushChannel, raw: object) -> None:
-    with pytest.raises(InvalidAddress):
-        channel.parse_address(raw)
-
-
-@pytest.mark.parametrize(
-    ("config", "key"),
-    [
-        (PushConfig(subject=SUBJECT), "VAPID_PRIVATE_KEY"),
-        (PushConfig(private_key="bm90IGEga2V5", subject=SUBJECT), "VAPID_PRIVATE_KEY"),
-        (PushConfig(private_key="x"), "VAPID_SUBJECT"),
-        (PushConfig(private_key="x", subject="ops@tidings.example"), "VAPID_SUBJECT"),
-    ],
-)
-def test_configuration_errors_name_the_key(config: PushConfig, key: str) -> None:
-    with pytest.raises(ConfigurationError) as caught:
-        PushChannel(config, ChannelContext())
-    assert caught.value.key == key
-
-
-def test_private_key_never_in_repr(vapid: VapidKey) -> None:
-    config = PushConfig(private_key=vapid.private, subject=SUBJECT)
-    assert vapid.private not in repr(config)
-    assert vapid.private not in str(list(config.__rich_repr__()))
 
 
 # --- through the whole service ---------------------------------------------------------------------------

@@ -8,8 +8,8 @@ import pytest
 
 from channels.twilio_client import TwilioConfig
 from channels.voice import DEFAULT_LANGUAGE, DEFAULT_VOICE, VoiceChannel
-from host.errors import ConfigurationError, InvalidAddress, PermanentChannelError, TransientChannelError
-from host.plugins.channel import Channel, ChannelContext, Message
+from host.errors import PermanentChannelError, TransientChannelError
+from host.plugins.channel import ChannelContext, Message
 from tests.fakes.twilio import FakeTwilio, ScriptedResponse
 from tests.support.twilio_numbers import INVALID, SENDER, TO
 
@@ -28,20 +28,6 @@ async def call(channel: VoiceChannel, text: str, to: str = TO) -> str:
         receipt = await sender.send(Message(text=text), to)
     assert receipt.provider == "twilio"
     return receipt.provider_id
-
-
-def test_declares_itself_as_data() -> None:
-    assert VoiceChannel.name == "voice"
-    assert VoiceChannel.address_field == "phoneNumber"
-    assert VoiceChannel.env_prefix == "TWILIO_"
-    assert dict(VoiceChannel.template_fields) == {"text": "voiceMessage"}
-    assert VoiceChannel.required == ("text",)
-    assert VoiceChannel.needs_sender is True
-    assert isinstance(make_channel_for_protocol(), Channel)
-
-
-def make_channel_for_protocol() -> VoiceChannel:
-    return VoiceChannel(TwilioConfig(account_sid="AC1", auth_token="t"), ChannelContext(sender=SENDER))
 
 
 async def test_calls_with_say_twiml(fake: FakeTwilio) -> None:
@@ -64,29 +50,6 @@ async def test_voice_and_language_from_options(fake: FakeTwilio) -> None:
     say = fake.calls[0].twiml_tree().find("Say")
     assert say is not None
     assert say.attrib == {"voice": "Polly.Bianca", "language": "it-IT", "loop": "2"}
-
-
-@pytest.mark.parametrize(
-    ("options", "key"),
-    [
-        ({"speed": 2}, "channels.voice.speed"),
-        ({"voice": ""}, "channels.voice.voice"),
-        ({"language": 3}, "channels.voice.language"),
-        ({"loop": 0}, "channels.voice.loop"),
-    ],
-)
-def test_bad_options_name_the_key(options: dict[str, Any], key: str) -> None:
-    with pytest.raises(ConfigurationError) as caught:
-        VoiceChannel(
-            TwilioConfig(account_sid="AC1", auth_token="t"), ChannelContext(sender=SENDER, options=options)
-        )
-    assert caught.value.key == key
-
-
-def test_sender_must_be_a_phone_number() -> None:
-    with pytest.raises(ConfigurationError) as caught:
-        VoiceChannel(TwilioConfig(account_sid="AC1", auth_token="t"), ChannelContext(sender="Tidings"))
-    assert caught.value.key == "sender.voice"
 
 
 async def test_invalid_number_is_permanent_21211(fake: FakeTwilio) -> None:
@@ -120,10 +83,3 @@ async def test_too_long_message_is_permanent_and_not_sent(fake: FakeTwilio) -> N
         await call(make_channel(fake), "&" * 1000)  # escaping makes it 5,000 characters of TwiML
     assert caught.value.code == "body-too-long"
     assert fake.received == []
-
-
-def test_parse_address() -> None:
-    channel = make_channel_for_protocol()
-    assert channel.parse_address("+39 06 1234 5678") == "+390612345678"
-    with pytest.raises(InvalidAddress):
-        channel.parse_address("06 1234 5678")

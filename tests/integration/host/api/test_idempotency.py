@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from host.access.idempotency import body_hash
 from tests.support.stacks import Stack
 
 
@@ -80,9 +79,3 @@ async def test_saga_send_replays_without_a_second_dispatch(
     [dispatch] = await stack.db["dispatches"].find({"recipients": uid}).to_list(None)
     await stack.wait_settled(dispatch["_id"])
     assert len(stack.mails_to(address)) == 1
-
-
-def test_the_body_hash_ignores_key_order_and_spacing() -> None:
-    assert body_hash(b'{"a": 1, "b": [1, 2]}') == body_hash(b'{"b":[1,2],"a":1}')
-    assert body_hash(b'{"a": 1}') != body_hash(b'{"a": 2}')
-    assert body_hash(b"not json") == body_hash(b"not json")

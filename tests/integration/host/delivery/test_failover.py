@@ -1,5 +1,6 @@
 """Provider failover: two SMTP relays in order, a transient failure moves the message to the second,
-a permanent one does not; a circuit breaker skips a failing relay and tries it again after its cool-down.
+a permanent one does not; a circuit breaker skips a failing relay and tries it again after its cool-down;
+and failover from Twilio to Kaleyra through the real provider chain.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ from typing import Any
 
 import pytest
 
-from host.delivery.failover import CircuitBreaker
-from host.errors import ConfigurationError
-from host.plugins.providers import CircuitPolicy
+from host.delivery.failover import build_chains
+from host.plugins.channel import Message
 from host.plugins.registry import ChannelRegistry
 from host.settings import load_service_config
 from host.storage.devdb import DevDatabase
+from tests.fakes.kaleyra import FakeKaleyra
 from tests.fakes.smtp import SmtpSink
+from tests.fakes.twilio import FakeTwilio
 from tests.services import RedisServer
-from tests.support.cli_runs import worker_with_config
 from tests.support.configs import BASE_CONFIG
+from tests.support.providers import VOICE_SMS, twilio_env
 from tests.support.stacks import Stack, open_stack
+from tests.support.twilio_numbers import TO
 
 COOL_DOWN = 1.0
 RELAYS = [{"name": "primary", "env": "RELAY_A_"}, {"name": "backup", "env": "RELAY_B_"}]
@@ -206,79 +209,18 @@ async def test_the_circuit_skips_a_failing_relay_and_tries_it_again_after_the_co
     assert primary.connections == 4
 
 
-def build(providers: Any, environ: dict[str, str]) -> ChannelRegistry:
-    config = {**BASE_CONFIG, "channels": {"email": {"providers": providers}}}
-    return ChannelRegistry.build(load_service_config(json.dumps(config)), environ)
-
-
-@pytest.mark.parametrize(
-    ("second", "reason"),
-    [
-        ({"name": "backup", "env": "SMTP_BAKUP_"}, "no environment variable SMTP_BAKUP_* is set"),
-        ({"name": "backup"}, "env 'SMTP_' is used by another provider"),
-        ({"name": "primary", "env": "SMTP_BACKUP_"}, "listed twice"),
-        ({"env": "SMTP_BACKUP_"}, "must be"),
-        ("SMTP_BACKUP_", "must be"),
-        ({"name": "backup", "env": "SMTP_BACKUP_", "weight": 2}, "must be"),
-        ({"name": "backup", "env": "smtp-backup"}, "must be upper-case"),
-        ({"name": "backup", "env": "SMTP_BAD_"}, "SMTP_BAD_*: email channel"),  # refused by the channel
-    ],
-)
-def test_a_wrong_provider_entry_is_named(second: Any, reason: str) -> None:
-    environ = {"SMTP_BACKUP_HOST": "relay.example.org", "SMTP_BAD_PORT": "not a port"}
-    with pytest.raises(ConfigurationError) as caught:
-        build([{"name": "primary", "env": "SMTP_"}, second], environ)
-    assert caught.value.key == "channels.email.providers[1]"
-    assert reason in caught.value.reason
-
-
-def test_providers_and_circuit_must_be_well_formed() -> None:
-    with pytest.raises(ConfigurationError) as caught:
-        build([], {})
-    assert caught.value.key == "channels.email.providers"
-    config = {**BASE_CONFIG, "channels": {"email": {"circuit": {"failures": 0}}}}
-    with pytest.raises(ConfigurationError) as caught:
-        ChannelRegistry.build(load_service_config(json.dumps(config)), {})
-    assert caught.value.key == "channels.email.circuit.failures"
-
-
-def test_the_primary_answers_for_the_channel_and_options_stay_with_the_host() -> None:
-    registry = build(
-        [{"name": "primary", "env": "SMTP_"}, {"name": "backup", "env": "SMTP_BACKUP_"}],
-        {"SMTP_HOST": "a.example.org", "SMTP_BACKUP_HOST": "b.example.org", "SMTP_BACKUP_PORT": "2526"},
-    )
-    [primary, backup] = registry.providers("email")
-    assert registry["email"] is primary.channel
-    assert (primary.name, backup.name) == ("primary", "backup")
-    assert getattr(backup.channel, "provider", None) == "smtp://b.example.org:2526"
-    assert dict(getattr(registry["email"], "context").options) == {}  # noqa: B009
-
-
-def test_the_worker_refuses_to_start_naming_the_provider(tmp_path: Path) -> None:
-    config = {
-        **BASE_CONFIG,
-        "channels": {"email": {"providers": [RELAYS[0], {"name": "backup", "env": "NOPE_"}]}},
-    }
-    done = worker_with_config(tmp_path, config, RELAY_A_HOST="127.0.0.1")
-    assert done.returncode != 0
-    assert "channels.email.providers[1]" in done.stderr
-
-
-def test_a_half_open_circuit_lets_one_trial_through_at_a_time() -> None:
-    now = [0.0]
-    breaker = CircuitBreaker("test provider", CircuitPolicy(failures=2, cool_down_seconds=10), lambda: now[0])
-    breaker.failed("pass")
-    assert breaker.state == "closed"
-    breaker.failed("pass")
-    assert (breaker.state, breaker.acquire(), breaker.remaining()) == ("open", None, 10)
-    now[0] = 10.0
-    assert breaker.acquire() == "trial"
-    assert breaker.acquire() is None, "a second trial while the first runs"
-    breaker.failed("trial")  # a failed trial opens it for another cool-down at once
-    assert (breaker.state, breaker.acquire()) == ("open", None)
-    now[0] = 20.0
-    assert breaker.acquire() == "trial"
-    breaker.abandoned("trial")  # nothing was sent: the trial is free again
-    assert breaker.acquire() == "trial"
-    breaker.succeeded()
-    assert (breaker.state, breaker.acquire()) == ("closed", "pass")
+async def test_failover_from_twilio_to_kaleyra(kaleyra: FakeKaleyra, fake: FakeTwilio) -> None:
+    kaleyra.reset()
+    providers = [{"name": "twilio"}, {"name": "kaleyra", "type": "kaleyra"}]
+    config = {**VOICE_SMS, "channels": {"voice": {"providers": providers, "circuit": {"failures": 1}}}}
+    service = load_service_config(json.dumps(config))
+    registry = ChannelRegistry.build(service, {**kaleyra.environ(), **twilio_env(fake)})
+    chain = build_chains(service, registry)["voice"]
+    fake.script([503])
+    async with chain.open() as sender:
+        first = await sender.send(Message(text="Primo"), TO)  # Twilio 503: Kaleyra takes it
+        second = await sender.send(Message(text="Secondo"), TO)  # Twilio's circuit is open: Kaleyra
+    assert (first.provider, second.provider) == ("kaleyra (kaleyra)", "kaleyra (kaleyra)")
+    assert [call.target() for call in kaleyra.calls] == [[{"message": "Primo"}], [{"message": "Secondo"}]]
+    assert [r.status for r in fake.received] == [503]
+    assert fake.calls == []

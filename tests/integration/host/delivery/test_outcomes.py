@@ -241,3 +241,31 @@ async def test_a_permanent_refusal_fails_at_once_without_retry(
     [delivery] = await flaky_stack.deliveries(result["dispatchId"])
     assert delivery["attempts"] == 1
     assert flaky_stack.mails_to(address) == []
+
+
+async def test_smtp_4xx_is_retried_and_5xx_fails_at_once(stack: Stack, unique: Callable[[str], str]) -> None:
+    retried, refused = unique("retried"), unique("refused")
+    await stack.add_users({"fiscalCode": retried, "mail": f"{retried}@example.org"})
+    stack.sink.script(["451 4.3.0 try again later"])
+    first = await stack.send(
+        {"channels": ["email"], "recipients": [retried], "messageTitle": "t", "messageContent": "c"}
+    )
+    view = await stack.wait_settled(first["dispatchId"])
+    assert view["counts"]["email"] == {"sent": 1}
+    [delivery] = await stack.deliveries(first["dispatchId"])
+    assert delivery["attempts"] == 2
+    assert len(stack.mails_to(f"{retried}@example.org")) == 1
+
+    await stack.add_users({"fiscalCode": refused, "mail": f"{refused}@example.org"})
+    stack.sink.script(["554 5.7.1 rejected by policy"])
+    second = await stack.send(
+        {"channels": ["email"], "recipients": [refused], "messageTitle": "t", "messageContent": "c"}
+    )
+    view = await stack.wait_settled(second["dispatchId"])
+    assert view["counts"]["email"] == {"failed": 1}
+    [delivery] = await stack.deliveries(second["dispatchId"])
+    assert delivery["attempts"] == 1
+    assert delivery["lastError"]["code"] == "smtp-554"
+    assert "rejected by policy" in delivery["lastError"]["message"]
+    attempts = await stack.db["attempts"].find({"delivery_id": delivery["id"]}).to_list(None)
+    assert [a["outcome"] for a in attempts] == ["failed"]

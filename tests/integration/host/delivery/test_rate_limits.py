@@ -16,17 +16,14 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from host.delivery.rate_limits import LocalWindow, configured_rate, window_for
 from host.dispatch.schemas import SendRequest
-from host.errors import ConfigurationError
 from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
 from host.runtime.wiring import Runtime
-from host.settings import load_service_config, load_settings
+from host.settings import load_settings
 from host.storage.devdb import DevDatabase
 from host.storage.migrations import ensure_migrated
 from tests.fakes.twilio import FakeTwilio
@@ -173,46 +170,3 @@ async def test_rate_holds_across_two_worker_processes(
     finally:
         await runtime.close()
         broker.close()
-
-
-def test_configured_rate_overrides_the_declared_one() -> None:
-    from channels.sms import SmsChannel
-    from channels.voice import VoiceChannel
-
-    config = load_service_config(
-        json.dumps(
-            {
-                "activeChannels": ["sms"],
-                "channels": {"sms": {"ratePerSecond": 2.5}, "voice": {"ratePerSecond": None}},
-            }
-        )
-    )
-    assert configured_rate(config, "sms", SmsChannel) == 2.5
-    assert configured_rate(config, "voice", VoiceChannel) is None
-    assert configured_rate(load_service_config('{"activeChannels": ["voice"]}'), "voice", VoiceChannel) == 1.0
-
-
-@pytest.mark.parametrize("value", [0, -1, "fast", True, [1]])
-def test_a_wrong_rate_names_the_key(value: Any) -> None:
-    from channels.sms import SmsChannel
-
-    config = load_service_config(
-        json.dumps({"activeChannels": ["sms"], "channels": {"sms": {"ratePerSecond": value}}})
-    )
-    with pytest.raises(ConfigurationError) as caught:
-        configured_rate(config, "sms", SmsChannel)
-    assert caught.value.key == "channels.sms.ratePerSecond"
-
-
-@pytest.mark.parametrize(
-    ("rate", "window"), [(14, (14, 1)), (2.5, (2, 1)), (1, (1, 1)), (0.5, (1, 2)), (0.3, (1, 4))]
-)
-def test_window_never_exceeds_the_rate(rate: float, window: tuple[int, int]) -> None:
-    assert window_for(rate) == window
-
-
-def test_local_window_counts_per_calendar_second() -> None:
-    window = LocalWindow(limit=3, window=1)
-    while time.time() % 1 > 0.5:  # stay inside one second for the check
-        time.sleep(0.05)
-    assert [window.try_acquire() for _ in range(5)] == [True, True, True, False, False]

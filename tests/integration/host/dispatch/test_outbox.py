@@ -1,4 +1,5 @@
-"""The broker down during POST /send: the request is accepted whole, and sent exactly once when it is back.
+"""The outbox: a hand-over the broker refused is written down, and with the broker down during POST /send the
+request is accepted whole, and sent exactly once when the broker is back.
 
 A private redis-server is stopped before the request and started again on the same port afterwards;
 nothing but the recovery sweep hands the accepted work to the broker.
@@ -13,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from host.dispatch.schemas import SendRequest
 from host.storage.devdb import DevDatabase
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer
 from tests.support.configs import BASE_CONFIG
-from tests.support.stacks import Stack, open_stack
+from tests.support.enqueued import Enqueued
+from tests.support.stacks import Stack, dispatcher, open_stack
 
 RECIPIENTS = 12
 CLUSTER_USERS = 8
@@ -102,3 +105,22 @@ async def test_send_is_accepted_while_the_broker_is_down_and_sent_once_when_it_r
     arrived = Counter(rcpt for mail in stack.sink.received for rcpt in mail.rcpt_tos if group in rcpt)
     assert arrived == Counter({f"{uid}@example.org": 1 for uid in listed + clustered})
     assert await stack.db["outbox"].count_documents({}) == 0
+
+
+async def test_a_refused_hand_over_is_written_to_the_outbox(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    uid = unique("refused")
+    await stack.add_users({"fiscalCode": uid, "mail": f"{uid}@example.org"})
+    enqueued = Enqueued()
+    enqueued.down = True
+    service = dispatcher(stack, enqueued)
+    accepted = await service.accept(
+        SendRequest(channels=["email"], recipients=[uid], message_title="t", message_content="c")
+    )
+    delivery_id = f"{accepted.dispatch_id}:email:{uid}"
+    entries = await stack.db["outbox"].find({"messages.ids": delivery_id}).to_list(None)
+    assert len(entries) == 1
+    dispatch = await stack.db["dispatches"].find_one({"_id": accepted.dispatch_id})
+    assert dispatch is not None and dispatch["state"] == "expanded"  # the outbox entry carries it now
+    await stack.db["outbox"].delete_one({"_id": entries[0]["_id"]})  # not for the shared sweep

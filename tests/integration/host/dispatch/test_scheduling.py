@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from host.dispatch.scheduling import Scheduler, parse_send_at
+from host.dispatch.scheduling import Scheduler
 from host.runtime.actors import event_loop_thread
 from host.runtime.wiring import Runtime
 from tests.support.stacks import Stack
@@ -211,14 +211,3 @@ async def test_racing_schedulers_start_each_dispatch_once(stack: Stack, unique: 
     assert len([i for i in started if i in ids]) == len(ids)  # none started twice
     for dispatch_id in ids:
         assert (await stack.wait_settled(dispatch_id))["counts"] == {"email": {"sent": 1}}
-
-
-def test_send_at_parsing() -> None:
-    now = datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
-    assert parse_send_at(None, now) is None
-    assert parse_send_at("2026-11-27T21:00:00+01:00", now) is None  # 20:00 UTC: not in the future
-    assert parse_send_at("2026-11-27T22:00:00+01:00", now) == datetime(2026, 11, 27, 21, 0, tzinfo=UTC)
-    assert parse_send_at("2026-11-27T21:00:00Z", now) == datetime(2026, 11, 27, 21, 0, tzinfo=UTC)
-    # MongoDB keeps milliseconds: rounded up, never early
-    at = parse_send_at("2026-11-27T21:00:00.000001+00:00", now)
-    assert at == datetime(2026, 11, 27, 21, 0, 0, 1000, tzinfo=UTC)

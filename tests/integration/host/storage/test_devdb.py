@@ -13,7 +13,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from host.storage.devdb import DevDatabase, DevDatabaseError, ensure_jars
+from host.storage.devdb import DevDatabase, DevDatabaseError
 from tests.support.paths import ROOT
 
 Client = MongoClient[dict[str, object]]
@@ -134,11 +134,3 @@ def test_killed_parent_leaves_no_orphan() -> None:
         if parent.stdout is not None:
             parent.stdout.close()
     assert _wait_gone(java_pid), f"java process {java_pid} outlived its killed parent"
-
-
-def test_missing_maven_names_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("TIDINGS_CACHE_DIR", str(tmp_path))
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(DevDatabaseError, match=r"apt-get install maven"):
-        ensure_jars()
-    assert list(tmp_path.iterdir()) == []

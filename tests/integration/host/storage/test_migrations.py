@@ -25,12 +25,10 @@ from host.storage.migrations import (
     apply_migrations,
     ensure_migrated,
     migration_names,
-    migrations_dir,
     pending_migrations,
 )
 from host.templates.rendering import Renderer
 from tests.support.configs import BASE_CONFIG
-from tests.support.paths import ROOT
 from tests.support.stacks import make_settings
 
 OLD_TEMPLATES: list[dict[str, Any]] = [
@@ -68,11 +66,6 @@ async def db(settings: Settings, devdb: DevDatabase) -> AsyncIterator[Any]:
     yield client[settings.env.mongodb_database]
     await client.drop_database(settings.env.mongodb_database)
     await client.close()
-
-
-def test_the_migrations_folder_is_found_in_the_source_checkout() -> None:
-    assert migrations_dir() == ROOT / "migrations"
-    assert "20250101000000_template_syntax.py" in migration_names()
 
 
 async def test_template_syntax_forward_backward_and_rerun(settings: Settings, db: Any) -> None:

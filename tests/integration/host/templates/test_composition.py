@@ -1,4 +1,5 @@
-"""End to end over every channel: POST /send → workers → the SMTP sink, the Twilio fake, the push service."""
+"""End to end over every channel: POST /send → workers → the SMTP sink, the Twilio fake, the push service,
+each channel given the fields of its own template."""
 
 from __future__ import annotations
 
@@ -92,26 +93,3 @@ async def test_every_channel_delivers_what_each_user_should_get(
         }
         assert push.vapid_key == vapid_keys[1]
         assert deliveries[(uid, "push")]["providerId"].startswith(push_service.url + "/message/")
-
-
-async def test_a_user_gets_only_the_channels_they_have_an_address_for(
-    stack: Stack, unique: Callable[[str], str], fake_twilio: FakeTwilio
-) -> None:
-    uid = unique("phone-only")
-    phone = phone_for(uid)
-    await stack.add_users({"fiscalCode": uid, "phoneNumber": phone, "groups": []})
-    result = await stack.send(
-        {"channels": CHANNELS, "recipients": [uid], "messageTitle": "T", "messageContent": "Call me"}
-    )
-    failures = {f["channel"]: f["error"] for f in result["failures"]}
-    assert set(failures) == {"email", "push"}
-    assert "no deviceToken" in failures["push"]
-    view = await stack.wait_settled(result["dispatchId"])
-    assert view["counts"] == {
-        "email": {"skipped": 1},
-        "sms": {"sent": 1},
-        "voice": {"sent": 1},
-        "push": {"skipped": 1},
-    }
-    assert [m.body for m in fake_twilio.messages if m.to == phone] == ["Call me"]
-    assert len([c for c in fake_twilio.calls if c.to == phone]) == 1

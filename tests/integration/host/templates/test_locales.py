@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from host.templates.locales import locale_chain, pick_variant
 from tests.support.stacks import Stack
 
 WHEN = "2025-03-05T10:00:00Z"
-
-
-def test_the_variant_falls_back_from_region_to_language_to_default() -> None:
-    assert locale_chain("it_IT") == ["it-it", "it"]
-    variants = ["it", "de-AT"]
-    assert pick_variant(variants, "it-IT") == "it"
-    assert pick_variant(variants, "DE_at") == "de-AT"
-    assert pick_variant(variants, "de") is None
-    assert pick_variant(variants, None) is None
 
 
 async def test_one_dispatch_delivers_each_user_their_variant_with_local_dates(

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from host.errors import ConfigurationError
-from host.plugins.registry import ChannelRegistry
-from host.settings import load_service_config, load_settings
-from tests.support.cli_runs import worker_with_config
+from host.settings import load_service_config
 
 
 @pytest.mark.parametrize(
@@ -42,25 +39,3 @@ def test_defaults_follow_the_spec() -> None:
         "deviceToken",
         "clusters",
     )
-
-
-def test_active_channel_must_be_registered_and_have_its_sender() -> None:
-    with pytest.raises(ConfigurationError, match=r"activeChannels\[1\].*unknown channel 'fax'"):
-        ChannelRegistry.build(
-            load_service_config('{"activeChannels": ["email", "fax"], "sender": {"email": "a@b.co"}}'), {}
-        )
-    with pytest.raises(ConfigurationError, match=r"sender\.email"):
-        ChannelRegistry.build(load_service_config('{"activeChannels": ["email"]}'), {})
-
-
-def test_missing_configuration_path_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="CONFIGURATION_PATH"):
-        load_settings({})
-    with pytest.raises(ConfigurationError, match="CONFIGURATION_PATH"):
-        load_settings({"CONFIGURATION_PATH": str(tmp_path / "absent.json")})
-
-
-def test_the_service_refuses_to_start_and_names_the_key(tmp_path: Path) -> None:
-    done = worker_with_config(tmp_path, {"activeChannels": ["email"], "sender": {}})
-    assert done.returncode != 0
-    assert "sender.email" in done.stderr

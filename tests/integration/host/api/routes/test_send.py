@@ -72,12 +72,6 @@ async def test_unknown_fields_are_accepted_and_ignored(stack: Stack) -> None:
     ]
 
 
-async def test_unknown_route_uses_the_error_shape(stack: Stack) -> None:
-    response = await stack.client.get("/nowhere")
-    assert response.status_code == 404
-    assert response.json() == {"statusCode": "404", "error": "Not found", "message": "Not Found"}
-
-
 async def test_wait_reports_provider_failures_once_settled(
     stack: Stack, unique: Callable[[str], str], fake_twilio: FakeTwilio
 ) -> None:
