@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from tests.fakes.twilio import FakeTwilio
 from tests.fakes.webhook import WebhookReceiver
 from tests.services import RedisServer
 from tests.support.configs import TEST_SECRET_KEY
+from tests.support.waiting import eventually
 
 __all__ = ["Stack", "channel_env", "dispatcher", "make_settings", "open_stack"]
 
@@ -101,17 +101,19 @@ class Stack:
         result: dict[str, Any] = response.json()
         return result
 
+    async def view(self, dispatch_id: str) -> dict[str, Any]:
+        """The dispatch as the status API shows it."""
+        view: dict[str, Any] = (await self.client.get(f"/dispatches/{dispatch_id}")).json()
+        return view
+
     async def wait_settled(self, dispatch_id: str, timeout: float = 20.0) -> dict[str, Any]:
         """Poll the status API until every delivery is settled."""
-        deadline = time.monotonic() + timeout
-        while True:
-            response = await self.client.get(f"/dispatches/{dispatch_id}")
-            view: dict[str, Any] = response.json()
-            if view["settled"]:
-                return view
-            if time.monotonic() > deadline:
-                raise AssertionError(f"dispatch not settled in {timeout} s: {view}")
-            await asyncio.sleep(0.05)
+        return await eventually(
+            lambda: self.view(dispatch_id),
+            until=lambda view: view["settled"],
+            timeout=timeout,
+            what=f"dispatch {dispatch_id} settled",
+        )
 
     async def deliveries(self, dispatch_id: str) -> list[dict[str, Any]]:
         response = await self.client.get(f"/dispatches/{dispatch_id}/deliveries")

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from litestar.testing import AsyncTestClient
 
 from tests.fakes.webhook import WebhookReceiver
-from tests.support.events import of_dispatch, wait_for
+from tests.support.events import of_dispatch
 from tests.support.stacks import Stack
+from tests.support.waiting import eventually
 
 
 async def test_an_editor_sees_events_per_endpoint_and_replays_one(
@@ -24,7 +25,9 @@ async def test_an_editor_sees_events_per_endpoint_and_replays_one(
         {"channels": ["email"], "recipients": [uid], "messageTitle": "t", "messageContent": "c"}
     )
     dispatch_id = accepted["dispatchId"]
-    await wait_for(lambda: len(of_dispatch(receiver.accepted(), dispatch_id)) >= 2, "two events")
+    await eventually(
+        lambda: len(of_dispatch(receiver.accepted(), dispatch_id)) >= 2, timeout=20, what="two events"
+    )
     event_id = f"{dispatch_id}:email:{uid}:sent"
     async with AsyncTestClient(create_app(events_stack.actors), base_url="https://127.0.0.1") as console:
         token = await logged_in(
@@ -39,5 +42,5 @@ async def test_an_editor_sees_events_per_endpoint_and_replays_one(
             f"/console/events/{event_id}/replay", headers={"X-CSRF-Token": token, "HX-Request": "true"}
         )
         assert replayed.status_code == 200 and event_id in replayed.text
-    await wait_for(lambda: len(receiver.accepted()) > before, "the replayed event")
+    await eventually(lambda: len(receiver.accepted()) > before, timeout=20, what="the replayed event")
     assert receiver.accepted()[-1].body["id"] == event_id

@@ -29,6 +29,7 @@ from host.storage.documents import utcnow
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer, free_port
 from tests.support.paths import ROOT
+from tests.support.waiting import eventually_sync
 
 pytestmark = pytest.mark.browser
 
@@ -57,17 +58,15 @@ def page() -> Iterator[Page]:
 
 
 def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         for process in processes:
             assert process.poll() is None, f"a Tidings process exited ({process.args})"
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
+            return httpx.get(url, timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"Tidings did not answer at {url}")
+            return False
+
+    eventually_sync(answers, timeout=60, interval=0.2, what=f"Tidings to answer at {url}")
 
 
 @pytest.fixture(scope="module")
@@ -202,11 +201,14 @@ def test_console_end_to_end(page: Page, served: tuple[str, SmtpSink]) -> None:
     expect(page.locator("#send-status")).to_contain_text("Accepted")
     page.goto(f"{base}/console/failures")
     row = page.locator("tr", has_text="Refused by the test")
-    for _ in range(100):
-        if row.count():
-            break
-        page.wait_for_timeout(200)
-        page.reload()
+
+    def listed() -> int:
+        count = row.count()
+        if not count:
+            page.reload()
+        return count
+
+    eventually_sync(listed, timeout=20, interval=0.2, what="the refused send in the failure log")
     expect(row).to_have_count(1)
     expect(row.locator(".status")).to_have_text("failed")
     shot(page, "failures")

@@ -7,7 +7,6 @@ session stack's actors; ``bench/fuzz_api.py`` runs the long one.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from hypothesis import HealthCheck, Phase
 from host.api.app import create_app
 from tests.services import free_port
 from tests.support.stacks import Stack
+from tests.support.waiting import eventually_sync
 
 EXAMPLES = 15
 ERROR_KEYS = {"statusCode", "error", "message"}
@@ -34,11 +34,13 @@ def live_api(stack: Stack) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, name="fuzz-uvicorn", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
+
+    def started() -> bool:
+        if not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
+        return bool(server.started)
+
+    eventually_sync(started, timeout=30, interval=0.02, what="uvicorn serving the fuzzed app")
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=30)

@@ -7,13 +7,11 @@ calendar second (the limiter's window), never exceeds it.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from tests.fakes.twilio import FakeTwilio
 from tests.services import RedisServer
 from tests.support.channel_users import phone_for
 from tests.support.configs import TWILIO_SENDER
+from tests.support.waiting import eventually
 
 RATE = 5
 DISPATCHES, USERS_EACH = 6, 5  # six actor messages: more than one worker prefetches (2 threads × 2)
@@ -95,13 +94,14 @@ async def workers(environ: dict[str, str], tmp_path: Path) -> AsyncIterator[list
             )
     try:
         # both must be consuming before anything is enqueued, or the first one up prefetches it all
-        deadline = time.monotonic() + 60
         logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
-        while not all(READY in log.read_text(errors="replace") for log in logs):
+
+        def consuming() -> bool:
             for process, log in zip(started, logs, strict=True):
                 assert process.poll() is None, f"worker exited: {log.read_text(errors='replace')[-2000:]}"
-            assert time.monotonic() < deadline, "the workers did not start"
-            await asyncio.sleep(0.1)
+            return all(READY in log.read_text(errors="replace") for log in logs)
+
+        await eventually(consuming, timeout=60, interval=0.1, what="both worker processes to consume")
         yield started
     finally:
         for process in started:
@@ -140,17 +140,20 @@ async def test_rate_holds_across_two_worker_processes(
             )
             dispatch_ids.append((await runtime.dispatch.accept(request)).dispatch_id)
 
-        deadline = time.monotonic() + 90
-        while True:
-            statuses = collections.Counter(
-                [d["status"] async for d in runtime.store.deliveries.find({}, {"status": 1})]
-            )
-            if statuses["sent"] + statuses["failed"] == len(users):
-                break
+        async def statuses_now() -> collections.Counter[str]:
             for process in workers:
                 assert process.poll() is None, "a worker process died"
-            assert time.monotonic() < deadline, f"not delivered in time: {statuses}"
-            await asyncio.sleep(0.2)
+            return collections.Counter(
+                [d["status"] async for d in runtime.store.deliveries.find({}, {"status": 1})]
+            )
+
+        statuses = await eventually(
+            statuses_now,
+            until=lambda counts: counts["sent"] + counts["failed"] == len(users),
+            timeout=90,
+            interval=0.2,
+            what=f"all {len(users)} SMS settled",
+        )
         assert statuses == {"sent": len(users)}
 
         arrivals = sorted(m.at for m in own_twilio.messages)

@@ -16,6 +16,7 @@ from host.dispatch.scheduling import Scheduler
 from host.runtime.actors import event_loop_thread
 from host.runtime.wiring import Runtime
 from tests.support.stacks import Stack
+from tests.support.waiting import eventually
 
 ROME_WINTER = timezone(timedelta(hours=1))
 LATE_BOUND = 8.0  # seconds after the request
@@ -44,10 +45,9 @@ def _body(uid: str, **extra: Any) -> dict[str, Any]:
 
 
 async def _arrival(stack: Stack, address: str, timeout: float) -> float:
-    deadline = time.monotonic() + timeout
-    while not stack.mails_to(address):
-        assert time.monotonic() < deadline, f"nothing reached {address} in {timeout} s"
-        await asyncio.sleep(0.02)
+    await eventually(
+        lambda: stack.mails_to(address), timeout=timeout, interval=0.02, what=f"a mail to {address}"
+    )
     [mail] = stack.mails_to(address)
     return mail.received_at
 

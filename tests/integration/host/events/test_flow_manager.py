@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -16,6 +14,7 @@ from tests.fakes.smtp import SmtpSink, free_port
 from tests.services import RedisServer
 from tests.support.configs import BASE_CONFIG
 from tests.support.stacks import Stack, open_stack
+from tests.support.waiting import eventually
 
 SUCCESS, FAIL = "messages_sent", "messages_failed"
 
@@ -61,12 +60,13 @@ def _command(saga_id: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _events(fake: FlowManager, count: int = 1, timeout: float = 15.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while len(fake.events) < count:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{count} event(s) expected, got {fake.events}")
-        await asyncio.sleep(0.02)
-    return fake.events
+    return await eventually(
+        lambda: fake.events,
+        until=lambda events: len(events) >= count,
+        timeout=timeout,
+        interval=0.02,
+        what=f"{count} event(s) at the Flow Manager",
+    )
 
 
 async def test_success_answers_empty_200_and_posts_the_success_event(
@@ -156,10 +156,12 @@ async def test_the_flow_manager_down_still_answers_200_and_the_event_is_retried(
             ),
         )
         assert response.status_code == 200
-        deadline = time.monotonic() + 10
-        while not any(saga_id in r.getMessage() for r in caplog.records):
-            assert time.monotonic() < deadline, "no warning logged"
-            await asyncio.sleep(0.02)
+        await eventually(
+            lambda: any(saga_id in r.getMessage() for r in caplog.records),
+            timeout=10,
+            interval=0.02,
+            what="a warning naming the saga",
+        )
     assert "not delivered (attempt 1/" in caplog.text
     with FlowManager(port=flow_manager_port) as back_up:
         assert await _events(back_up) == [

@@ -10,8 +10,9 @@ from collections.abc import Callable
 
 from host.events.webhooks import verify_signature
 from tests.fakes.webhook import WebhookPost, WebhookReceiver
-from tests.support.events import SECRET, of_dispatch, wait_for
+from tests.support.events import SECRET, of_dispatch
 from tests.support.stacks import Stack
+from tests.support.waiting import eventually
 
 
 def signature_ok(post: WebhookPost) -> bool:
@@ -47,7 +48,9 @@ async def test_every_event_arrives_once_signed_and_a_500_is_retried(
     )
     dispatch_id = accepted["dispatchId"]
 
-    await wait_for(lambda: len(of_dispatch(receiver.accepted(), dispatch_id)) >= 4, "four events")
+    await eventually(
+        lambda: len(of_dispatch(receiver.accepted(), dispatch_id)) >= 4, timeout=20, what="four events"
+    )
     await asyncio.sleep(1.5)  # anything posted twice would arrive now (the poster looks every 0.5 s)
     posts = of_dispatch(receiver.posts, dispatch_id)
     ok = of_dispatch(receiver.accepted(), dispatch_id)
@@ -68,5 +71,5 @@ async def test_every_event_arrives_once_signed_and_a_500_is_retried(
     # replay (what the console's button does) posts the event once more
     before = len(receiver.accepted())
     assert await events_stack.runtime.events.replay(done["id"]) == 1
-    await wait_for(lambda: len(receiver.accepted()) > before, "the replayed event")
+    await eventually(lambda: len(receiver.accepted()) > before, timeout=20, what="the replayed event")
     assert receiver.accepted()[-1].body["id"] == done["id"]

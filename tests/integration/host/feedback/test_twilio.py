@@ -9,8 +9,9 @@ from twilio.request_validator import RequestValidator
 
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.webhook import WebhookReceiver
-from tests.support.events import CALLBACK_URL, of_dispatch, wait_for
+from tests.support.events import CALLBACK_URL, of_dispatch
 from tests.support.stacks import Stack
+from tests.support.waiting import eventually
 
 
 async def test_a_twilio_callback_moves_an_sms_to_delivered_only_when_signed(
@@ -61,7 +62,7 @@ async def test_a_twilio_callback_moves_an_sms_to_delivered_only_when_signed(
             p.body["type"] == "delivery.delivered" for p in of_dispatch(receiver.accepted(), dispatch_id)
         )
 
-    await wait_for(delivered_event, "delivery.delivered")
+    await eventually(delivered_event, timeout=20, what="delivery.delivered")
     # the SMS asked Twilio for the callback
     created = [m for m in fake_twilio.messages if m.to == "+393331234567"]
     assert created and created[-1].form.get("StatusCallback") == CALLBACK_URL

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from pymongo import MongoClient
 
 from tests.fakes.smtp import SmtpSink
 from tests.services import free_port
+from tests.support.waiting import eventually_sync
 
 
 def _port() -> int:
@@ -63,26 +63,26 @@ def _start(port: int, data: Path, smtp_port: int) -> subprocess.Popen[str]:
 
 
 def _wait_up(url: str, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         assert process.poll() is None, process.stdout.read() if process.stdout else ""
         try:
-            if httpx.get(url + "/-/ready", timeout=1).status_code == 200:
-                return
+            return httpx.get(url + "/-/ready", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("tidings run did not become ready")
+            return False
+
+    eventually_sync(ready, timeout=60, interval=0.1, what="tidings run to become ready")
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
     children = _children(process.pid)
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=30)
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in children if _alive(pid)], "a child process outlived Ctrl-C"
+    eventually_sync(
+        lambda: [pid for pid in children if _alive(pid)],
+        until=lambda alive: not alive,
+        timeout=10,
+        what="every child process to end after Ctrl-C (one outlived it)",
+    )
 
 
 @pytest.mark.timeout(180)
@@ -109,9 +109,7 @@ def test_tidings_run_sends_an_email_and_leaves_nothing_behind(tmp_path: Path, si
         )
         assert answer.status_code == 200, answer.text
         assert answer.json()["failures"] == []
-        deadline = time.monotonic() + 30
-        while not sink.received and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually_sync(lambda: sink.received, timeout=30, what="the e-mail at the SMTP sink")
         [mail] = sink.received
         assert mail.rcpt_tos == ["u1@example.org"]
         assert "from tidings run" in mail.message.get_content()

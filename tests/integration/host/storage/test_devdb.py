@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from host.storage.devdb import DevDatabase, DevDatabaseError
 from tests.support.paths import ROOT
+from tests.support.waiting import eventually_sync
 
 Client = MongoClient[dict[str, object]]
 
@@ -30,15 +30,6 @@ def _is_gone(pid: int) -> bool:
     except FileNotFoundError:
         return True
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
-
-
-def _wait_gone(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not _is_gone(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -133,4 +124,7 @@ def test_killed_parent_leaves_no_orphan() -> None:
         parent.wait()
         if parent.stdout is not None:
             parent.stdout.close()
-    assert _wait_gone(java_pid), f"java process {java_pid} outlived its killed parent"
+    # fails naming the java process that outlived its killed parent
+    eventually_sync(
+        lambda: _is_gone(java_pid), timeout=10, what=f"java process {java_pid} to end with its parent"
+    )

@@ -3,10 +3,8 @@ each dispatch rendered with the version it was accepted with."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from tests.services import RedisServer
 from tests.support.configs import BASE_CONFIG
 from tests.support.console import csrf_of, login
 from tests.support.stacks import Stack, open_stack
+from tests.support.waiting import eventually
 
 
 async def _new_template(client: Any, name: str, title: str) -> str:
@@ -137,12 +136,13 @@ async def test_a_dispatch_queued_before_an_edit_sends_the_version_it_was_accepte
         user = unique("USR")
         await own.add_users({"fiscalCode": user, "mail": "queued@example.test", "name": "Bo"})
         sent = await own.send({"channels": ["email"], "recipients": [user], "templateId": template_id})
-        deadline = time.monotonic() + 20
-        while not (
-            await own.db["deliveries"].find_one({"dispatch_id": sent["dispatchId"], "attempts": {"$gte": 2}})
-        ):
-            assert time.monotonic() < deadline, "no failed attempt"
-            await asyncio.sleep(0.05)
+        await eventually(
+            lambda: own.db["deliveries"].find_one(
+                {"dispatch_id": sent["dispatchId"], "attempts": {"$gte": 2}}
+            ),
+            timeout=20,
+            what="a failed attempt",
+        )
 
         await _retitle(own.client, template_id, name, "New {{ user.name }}")
         async with sink:
