@@ -79,9 +79,9 @@ class LocalWindow:
         self._counts: dict[int, int] = {}
         self._lock = threading.Lock()
 
-    def try_acquire(self) -> bool:
-        """Take one slot in the current calendar second, if any is left."""
-        second = int(time.time())
+    def try_acquire(self, *, now: float | None = None) -> bool:
+        """Take one slot in the current calendar second (of ``now``, default: the clock), if any is left."""
+        second = int(time.time() if now is None else now)
         with self._lock:
             for old in [s for s in self._counts if s <= second - self._window]:
                 del self._counts[old]

@@ -14,15 +14,18 @@ from typing import Any
 
 import pytest
 
-from host.delivery.failover import build_chains
+from host.delivery.failover import CircuitBreaker, build_chains
 from host.plugins.channel import Message
+from host.plugins.providers import circuit_policy
 from host.plugins.registry import ChannelRegistry
+from host.runtime.actors import event_loop_thread
 from host.settings import load_service_config
 from host.storage.devdb import DevDatabase
 from tests.fakes.kaleyra import FakeKaleyra
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import FakeTwilio
 from tests.services import RedisServer
+from tests.support.clock import ManualClock
 from tests.support.configs import BASE_CONFIG
 from tests.support.providers import VOICE_SMS, twilio_env
 from tests.support.stacks import Stack, open_stack
@@ -188,6 +191,16 @@ async def test_the_circuit_skips_a_failing_relay_and_tries_it_again_after_the_co
     primary_name = f"primary (smtp://127.0.0.1:{primary.port})"
     primary.reset()
     primary.script(["421 4.3.2 Service shutting down", "421 4.3.2 Service shutting down"])
+    clock = ManualClock()
+
+    async def breakers_on_the_clock() -> None:
+        """The worker's breakers, as it builds them, but timed by ``clock`` (on the worker's own loop)."""
+        policy = circuit_policy(stack.settings.config, "email")
+        assert policy is not None
+        for provider in stack.actors.worker_runtime().delivery.chains["email"].providers:
+            provider.breaker = CircuitBreaker(f"email provider {provider.name}", policy, clock=clock)
+
+    await asyncio.to_thread(event_loop_thread().run_coroutine, breakers_on_the_clock())
 
     providers = []
     for round_ in range(2):  # two transient failures in a row: the circuit opens
@@ -200,7 +213,7 @@ async def test_the_circuit_skips_a_failing_relay_and_tries_it_again_after_the_co
     assert delivery["provider"] == backup_name
     assert primary.connections == 2, "an open circuit must not even connect to the relay"
 
-    await asyncio.sleep(COOL_DOWN + 0.2)  # the cool-down passes: one trial goes to the primary
+    clock.advance(COOL_DOWN + 0.2)  # the cool-down passes: one trial goes to the primary
     for round_ in range(2):
         prefix = unique(f"closed{round_}")
         _, [delivery] = await send_to(stack, prefix, 1)

@@ -7,10 +7,10 @@ before the delivery's status update, and every later hand-out met the claim as "
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
+from host.dispatch.recovery import OUTBOX_GRACE_SECONDS
 from host.dispatch.schemas import SendRequest
 from host.storage.documents import utcnow
 from tests.support.stacks import Stack, dispatcher
@@ -66,7 +66,12 @@ async def test_recovery_sweep_sends_what_the_broker_never_received(
         SendRequest(channels=["email"], recipients=[uid], message_title="t", message_content="c")
     )
     result = {"dispatchId": accepted.dispatch_id}
-    await asyncio.sleep(0.3)
+    [delivery] = await stack.deliveries(result["dispatchId"])
+    [entry] = await stack.db["outbox"].find({"messages.ids": delivery["id"]}).to_list(None)
+    # up to the last millisecond of its grace period the entry is not due: a sweep leaves it where it is
+    not_yet = entry["created_at"] + timedelta(seconds=OUTBOX_GRACE_SECONDS, milliseconds=-1)
+    await runtime.sweep.run_once(now=not_yet)
+    assert await stack.db["outbox"].count_documents({"_id": entry["_id"]}) == 1
     [delivery] = await stack.deliveries(result["dispatchId"])
     assert delivery["status"] == "queued"
     assert stack.mails_to(f"{uid}@example.org") == []

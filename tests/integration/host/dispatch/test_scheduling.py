@@ -93,12 +93,16 @@ async def test_a_scheduled_send_survives_a_restart_of_the_scheduler(
     result = await stack.send(_body(uid, sendAt=send_at))
     replacement: Runtime | None = None
     try:
-        # the worker goes away with whatever it had read; a new process (a new Runtime) takes over
-        await asyncio.sleep(0.5)
+        # the worker reads it (one pass of its own scheduler, not due yet), then goes away with whatever
+        # it had read; a new process (a new Runtime) takes over
+        await _on_worker_loop(worker.scheduler.start_due())
         await _on_worker_loop(worker.scheduling.stop())
-        await asyncio.sleep(1.0)
-        assert await _state(stack, result["dispatchId"]) == "scheduled"
         replacement = stack.actors.new_runtime()
+        # the new process finds it in the database, and leaves it alone until its time
+        just_before = datetime.fromtimestamp(due, UTC) - timedelta(milliseconds=1)
+        started, _ = await replacement.scheduler.start_due(just_before)
+        assert result["dispatchId"] not in started
+        assert await _state(stack, result["dispatchId"]) == "scheduled"
         replacement.scheduling.start()
         arrived = await _arrival(stack, address, timeout=LATE_BOUND + 2)
         assert due <= arrived <= requested + LATE_BOUND, (arrived - requested, due - requested)
@@ -123,7 +127,10 @@ async def test_a_cancelled_send_is_never_sent(stack: Stack, unique: Callable[[st
     assert cancelled.json()["state"] == "cancelled" and cancelled.json()["settled"] is True
     again = await stack.client.post(f"/dispatches/{result['dispatchId']}/cancel")
     assert again.status_code == 200 and again.json()["state"] == "cancelled"
-    await asyncio.sleep(due - time.time() + 3.0)  # past its time, plus a margin of three scheduler passes
+    # a scheduler pass past its time (plus a margin of three passes) does not start a cancelled send
+    past_due = datetime.fromtimestamp(due, UTC) + timedelta(seconds=3.0)
+    started, _ = await stack.runtime.scheduler.start_due(past_due)
+    assert result["dispatchId"] not in started
     assert stack.mails_to(address) == []
     assert await stack.deliveries(result["dispatchId"]) == []
     assert await _state(stack, result["dispatchId"]) == "cancelled"
