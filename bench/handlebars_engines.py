@@ -4,7 +4,7 @@ Candidates: Tidings' interpreter (host/templates/rendering/handlebars); the same
 (Tidings' Jinja sandbox, the cost of the translation the interpreter replaced); and the real handlebars.js
 4.7 + handlebars-helpers 0.10 (the npm packages of tests/reference/handlebars) inside QuickJS
 (``quickjs``), V8 (``mini-racer``) and Duktape (``dukpy``). Fidelity is each candidate's output compared
-with handlebars.js under Node on the same inputs (tests/templates/reference.py).
+with handlebars.js under Node on the same inputs (tests/integration/host/templates/reference.py).
 
 Run: ``.venv/bin/python -m bench.handlebars_engines [--renders 2000] [--rounds 10]`` (needs ``npm ci --prefix
 tests/reference/handlebars`` and the bench extra).
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from host.templates.rendering import Renderer
-from tests.templates.reference import render_reference
+from tests.support.handlebars_reference import render_reference
 
 NOW = "2025-03-10T12:34:56.789Z"
 USER = {"name": "mario", "surname": "Rossi", "email": "mario.rossi@example.com"}

@@ -29,21 +29,21 @@ import pytest
 from bson import ObjectId
 
 from host.storage.devdb import DevDatabase
-from tests.conftest import TWILIO_SENDER, Stack
 from tests.fakes.fcm import FakeFcm
 from tests.fakes.flow_manager import FlowManager
 from tests.fakes.kaleyra import FakeKaleyra
 from tests.fakes.push import PushService
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import FakeTwilio
-from tests.mia_documents import (
+from tests.services import RedisServer
+from tests.support.configs import TWILIO_SENDER
+from tests.support.mia_documents import (
     MIA_COMPILED_EXAMPLE,
     MIA_GET_DATA_EXAMPLE,
     MIA_MESSAGE_EXAMPLE,
     mia_configuration_json,
 )
-from tests.services import RedisServer
-from tests.stacks import open_stack
+from tests.support.stacks import Stack, open_stack
 
 USERS, TEMPLATES = "citizens", "message_templates"  # USERS_CRUD_NAME, TEMPLATES_CRUD_NAME
 INTENT = "eu.miaplatform.fakeactivity"  # the example's androidIntentAction

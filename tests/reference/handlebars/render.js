@@ -1,5 +1,5 @@
 'use strict';
-// The reference renderer of the Handlebars differential test (tests/templates/test_handlebars_reference.py).
+// The reference renderer of the Handlebars differential test (tests/integration/host/templates/rendering/test_handlebars_reference.py).
 //
 // Renders every case it reads on stdin with handlebars.js 4.7 and the whole handlebars-helpers 0.10 library,
 // registered the way Mia's Messaging Service registers them, plus Mia's own helpers (dateNow, dateFormat,

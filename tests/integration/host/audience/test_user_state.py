@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from host.storage.documents import utcnow
-from tests.conftest import Stack
+from tests.support.stacks import Stack
 
 
 def user(uid: str, state: str | None) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from typing import Any
 
 from bson import ObjectId
 
-from tests.conftest import STACK_CONFIG, Stack
+from tests.support.configs import STACK_CONFIG
+from tests.support.stacks import Stack
 
 
 def import_mia(stack: Stack, folder: Path, collection: str) -> subprocess.CompletedProcess[str]:

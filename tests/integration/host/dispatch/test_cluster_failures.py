@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.conftest import Stack
+from tests.support.stacks import Stack
 
 
 def no_mail(uid: str, group: str) -> dict[str, Any]:

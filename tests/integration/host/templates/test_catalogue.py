@@ -16,11 +16,11 @@ from admin_ui.staff import hash_password
 from host.api.app import create_app
 from host.storage.devdb import DevDatabase
 from host.storage.documents import utcnow
-from tests.admin_ui.test_security import PASSWORD, login
-from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer
-from tests.stacks import open_stack
+from tests.support.configs import BASE_CONFIG
+from tests.support.console import PASSWORD, login
+from tests.support.stacks import Stack, open_stack
 
 COLLECTION = "message_templates"
 

@@ -12,7 +12,11 @@ import pytest
 from host.dispatch.saga import SagaReader, saga_key
 from host.errors import RequestError
 from host.settings import MetadataSchema, SagaScriptSource, SagaSettings, ScriptLimits
-from tests.mia_documents import MIA_GET_DATA_EXAMPLE, MIA_GET_TEMPLATE_ID_EXAMPLE, mia_configuration_json
+from tests.support.mia_documents import (
+    MIA_GET_DATA_EXAMPLE,
+    MIA_GET_TEMPLATE_ID_EXAMPLE,
+    mia_configuration_json,
+)
 
 #: the documented example's metadataSchema
 MIA_SCHEMA = msgspec.convert(

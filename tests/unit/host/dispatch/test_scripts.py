@@ -11,7 +11,7 @@ import pytest
 from host.dispatch.scripts import SagaScript, ScriptError
 from host.errors import ConfigurationError
 from host.settings import SagaScriptSource, ScriptLimits
-from tests.mia_documents import MIA_GET_DATA_EXAMPLE, MIA_GET_TEMPLATE_ID_EXAMPLE
+from tests.support.mia_documents import MIA_GET_DATA_EXAMPLE, MIA_GET_TEMPLATE_ID_EXAMPLE
 
 COMMAND: dict[str, Any] = {
     "key": "saga-1",

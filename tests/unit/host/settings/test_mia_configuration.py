@@ -13,7 +13,11 @@ import pytest
 
 from host.errors import ConfigurationError
 from host.settings import load_service_config, load_settings
-from tests.mia_documents import MIA_CONFIGURATION_EXAMPLE, MIA_GET_TEMPLATE_ID_EXAMPLE, mia_configuration_json
+from tests.support.mia_documents import (
+    MIA_CONFIGURATION_EXAMPLE,
+    MIA_GET_TEMPLATE_ID_EXAMPLE,
+    mia_configuration_json,
+)
 
 
 def settings_of(tmp_path: Path, text: str, **env: str) -> Any:
