@@ -1,7 +1,9 @@
 """Page rendering for the console: its own autoescaping Jinja2 environment over ``admin_ui/templates``.
 
 The console keeps its environment to itself rather than setting the application's template engine, so
-it composes with any other plugin. Partials are the templates named ``_name.html``.
+it composes with any other plugin. Partials are the templates named ``_name.html``: a handler answers
+one when ``request.htmx`` says htmx asked (the console's requests are Litestar's ``HTMXRequest``), and
+sends htmx elsewhere with :func:`client_redirect` (the htmx plugin's ``ClientRedirect``).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import MediaType, Request, Response
+from litestar.plugins.htmx import ClientRedirect
 
 from admin_ui.sessions import csrf_token, session_of
 
-__all__ = ["PAGE_SIZE", "SECURITY_HEADERS", "is_htmx", "page", "partial", "skip_of"]
+__all__ = ["PAGE_SIZE", "SECURITY_HEADERS", "client_redirect", "page", "partial", "skip_of"]
 
 PAGE_SIZE = 50
 
@@ -46,9 +49,11 @@ def _when(value: datetime | None) -> str:
 _environment.filters["when"] = _when
 
 
-def is_htmx(request: Request[Any, Any, Any]) -> bool:
-    """Whether htmx sent the request (it then wants a fragment, not a page)."""
-    return request.headers.get("HX-Request") == "true"
+def client_redirect(url: str) -> Response[Any]:
+    """Tell htmx to load ``url`` as a whole page (``HX-Redirect``), with the console's security headers."""
+    response = ClientRedirect(url)
+    response.headers.update(SECURITY_HEADERS)
+    return response
 
 
 def skip_of(request: Request[Any, Any, Any]) -> int:

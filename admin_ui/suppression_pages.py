@@ -12,8 +12,9 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 
-from admin_ui.pages import PAGE_SIZE, SECURITY_HEADERS, is_htmx, page, partial, skip_of
+from admin_ui.pages import PAGE_SIZE, SECURITY_HEADERS, page, partial, skip_of
 from host.audience.suppressions import REASONS
 from host.errors import NotFound
 from host.runtime.wiring import Runtime
@@ -40,7 +41,7 @@ async def list_suppressions(
     skip = skip_of(request)
     found = await runtime.suppressions.search(search or None, reason or None, limit=skip + PAGE_SIZE)
     rows = found[skip:]
-    name = "_suppression_rows.html" if is_htmx(request) else "suppressions.html"
+    name = "_suppression_rows.html" if request.htmx else "suppressions.html"
     return page(
         request, name, suppressions=rows, search=search, reason=reason, reasons=REASONS, skip=skip,
         size=PAGE_SIZE,
@@ -58,13 +59,13 @@ async def remove_suppression(
 
 
 @get("/bounce-mail", include_in_schema=False)
-async def bounce_mail(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Response[Any]:
+async def bounce_mail(request: HTMXRequest, runtime: NamedDependency[Runtime]) -> Response[Any]:
     """The bounce listener's mail, newest first: by default what was kept (unreadable or unmapped)."""
     state = str(request.query_params.get("state", "kept"))
     state = state if state in (*_STATES, "") else "kept"
     skip = skip_of(request)
     mail = await runtime.bounce_mail.recent(state or None, skip=skip, limit=PAGE_SIZE)
-    name = "_bounce_mail_rows.html" if is_htmx(request) else "bounce_mail.html"
+    name = "_bounce_mail_rows.html" if request.htmx else "bounce_mail.html"
     domain = runtime.bounce_mail.domain
     return page(
         request, name, mail=mail, state=state, states=_STATES, skip=skip, size=PAGE_SIZE, domain=domain

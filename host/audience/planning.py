@@ -17,7 +17,14 @@ import msgspec
 
 from host.audience.opt_outs import OPTED_OUT, OptOutLookup, opted_out_message
 from host.audience.suppressions import SUPPRESSED, SuppressionLookup, suppressed_message, suppression_key
-from host.audience.users import expired_field, mapped_field, read_field
+from host.audience.users import (
+    NOT_PUBLIC,
+    expired_field,
+    inactive_message,
+    inactive_state,
+    mapped_field,
+    read_field,
+)
 from host.delivery.lifecycle import check
 from host.errors import InvalidAddress
 from host.plugins.channel import Channel
@@ -71,12 +78,14 @@ class _Route(NamedTuple):
 class PlannedBatch:
     """The delivery documents of a batch of users, the failures known now, and the queued ids by channel."""
 
-    __slots__ = ("docs", "failures", "queued")
+    __slots__ = ("docs", "failures", "queued", "suppressions_checked")
 
     def __init__(self, channels: Iterable[str]) -> None:
         self.docs: list[Doc] = []
         self.failures: list[Failure] = []
         self.queued: dict[str, list[str]] = {name: [] for name in channels}
+        #: whether the e-mails' suppressions were looked up (once per batch)
+        self.suppressions_checked = False
 
 
 class DeliveryPlanner:
@@ -95,6 +104,7 @@ class DeliveryPlanner:
         suppressions: SuppressionLookup | None = None,
     ) -> None:
         self.dispatch_id = dispatch_id
+        self._fields = fields
         self._opt_outs = opt_outs  # host.delivery.opt_out_checks.fanout_opt_outs; None: not checked
         self._suppressions = suppressions  # host.audience.suppressions; None: not checked
         self._routes: list[_Route] = []
@@ -131,20 +141,26 @@ class DeliveryPlanner:
         """
         planned = PlannedBatch(route.name for route in self._routes)
         docs, queued, failures, dispatch_id = planned.docs, planned.queued, planned.failures, self.dispatch_id
+        fields, state = self._fields, self._fields.state
         for user_id, user in users:
+            # a CRUD user soft-deleted (its state not PUBLIC) is skipped on every channel
+            inactive = inactive_state(fields, user) if user is not None and state is not None else None
             for route in self._routes:
-                # the common case in one dict.get and one parse; anything unusual takes the thorough path
                 address: str | None = None
-                if user is not None and not route.dotted and route.expired not in user:
-                    raw = user.get(route.field)
-                    if isinstance(raw, str):
-                        try:
-                            address = route.parse(raw)
-                        except InvalidAddress:
-                            address = None
                 problem = None
-                if address is None:
-                    address, problem = _check_address(route, user_id, user)
+                if inactive is not None:
+                    problem = ("skipped", NOT_PUBLIC, inactive_message(fields, inactive))
+                else:
+                    # the common case in one dict.get and one parse; anything unusual takes the thorough path
+                    if user is not None and not route.dotted and route.expired not in user:
+                        raw = user.get(route.field)
+                        if isinstance(raw, str):
+                            try:
+                                address = route.parse(raw)
+                            except InvalidAddress:
+                                address = None
+                    if address is None:
+                        address, problem = _check_address(route, user_id, user)
                 name = route.name
                 doc_id = f"{dispatch_id}:{name}:{user_id}"  # delivery_id(), inlined on the hot path
                 doc: Doc = {
@@ -173,8 +189,9 @@ class DeliveryPlanner:
     async def skip_suppressed(self, planned: PlannedBatch) -> None:
         """Skip the batch's queued e-mails to suppressed addresses (one lookup), in place."""
         candidates = planned.queued.get(SUPPRESSIBLE)
-        if self._suppressions is None or not candidates:
+        if self._suppressions is None or not candidates or planned.suppressions_checked:
             return
+        planned.suppressions_checked = True
         queued = [doc for doc in planned.docs if doc["channel"] == SUPPRESSIBLE and doc["status"] == "queued"]
         suppressed = await self._suppressions([doc["address"] for doc in queued])
         if not suppressed:

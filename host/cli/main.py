@@ -10,6 +10,7 @@ import click
 from host import __version__
 from host.cli.apikey import apikey
 from host.cli.bounces import bounces
+from host.cli.templates import templates
 from host.cli.users import users
 from host.errors import ConfigurationError, TidingsError
 from host.plugins.app import EmbeddedContext, discover_app_plugins
@@ -38,6 +39,7 @@ def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
 
     settings = load_settings()
     ChannelRegistry.build(settings.config, settings.environ)
+    _check_saga_scripts(settings)
     if not settings.env.mongodb_url:
         raise ConfigurationError("MONGODB_URL", "environment variable is not set")
     if needs_redis and not settings.env.redis_url:
@@ -55,6 +57,18 @@ def check_feedback_keys(settings: Any) -> None:
 
     if settings.env.sendgrid_webhook_public_key:
         load_public_key(settings.env.sendgrid_webhook_public_key)
+
+
+def _check_saga_scripts(settings: Any) -> None:
+    """Compile Mia's saga scripts (a syntax error names the file); say which Mia variables are unused."""
+    import logging
+
+    from host.dispatch.saga import SagaReader
+    from host.settings import mia_leftovers
+
+    SagaReader(settings.saga).close()
+    for line in mia_leftovers(settings.environ):
+        logging.getLogger("host.settings").warning("%s", line)
 
 
 def _check_migrations(settings: Any, *, apply: bool) -> None:
@@ -91,6 +105,7 @@ def run(port: int, bounce_port: int) -> None:
 
     configure_logging()
     with embedded_services(bounce_port=bounce_port or None) as (settings, actors, database):
+        _check_saga_scripts(settings)
         _check_migrations(settings, apply=True)  # the embedded mode keeps its own database current
         check_feedback_keys(settings)
         smtp = f"{settings.environ.get('SMTP_HOST')}:{settings.environ.get('SMTP_PORT')}"
@@ -169,6 +184,7 @@ def migrate(backward: bool, distance: int) -> None:
 
 
 cli.add_command(users)
+cli.add_command(templates)
 cli.add_command(apikey)
 cli.add_command(bounces)
 for _plugin in discover_app_plugins():  # app plugins' commands: `tidings staff` is the console's

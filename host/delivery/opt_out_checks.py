@@ -1,4 +1,5 @@
-"""The send-time checks: an opt-out or a suppression recorded after a dispatch was accepted still wins.
+"""The send-time checks: an opt-out, a suppression or a soft-delete recorded after a dispatch was accepted
+still wins.
 
 The fan-out already skipped the users opted out then and the e-mails to addresses suppressed then
 (host.audience.planning); just before sending, the claimed deliveries are checked again with one ``$in``
@@ -6,13 +7,14 @@ on ``opt_outs._id`` per batch, and those whose user opted out since end ``skippe
 claimed e-mails are checked with one ``$in`` on ``suppressions._id``, and those to an address suppressed
 since end ``skipped`` (``suppressed``). Transactional dispatches (their template's ``category``, recorded on
 the dispatch) are not checked for opt-outs, and only for the suppressions of undeliverable addresses
-(host.audience.suppressions).
+(host.audience.suppressions). Likewise a user whose CRUD state left ``PUBLIC`` since the fan-out
+(host.audience.users.inactive_state) gets nothing: ``skipped`` (``not-public``).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from host.audience.opt_outs import OPTED_OUT, OptOuts, opt_out_id, opted_out_message
@@ -24,6 +26,7 @@ from host.audience.suppressions import (
     suppressed_message,
     suppression_key,
 )
+from host.audience.users import NOT_PUBLIC, inactive_message, inactive_state
 from host.delivery.outcomes import Outcome, OutcomeRecorder
 from host.storage.store import Store
 from host.templates.fields import opt_outs_apply
@@ -88,6 +91,26 @@ class SendTimeOptOuts:
                     error = {"channel": name, "code": SUPPRESSED, "message": suppressed_message(reasons)}
                     skipped.append(doc)
                     outcomes.append(Outcome("skipped", error=error))
+        if not skipped:
+            return list(claimed)
+        await self._outcomes.record(name, skipped, outcomes)
+        gone = {doc["_id"] for doc in skipped}
+        return [doc for doc in claimed if doc["_id"] not in gone]
+
+    async def skip_inactive(self, name: str, claimed: Sequence[Doc], users: Mapping[str, Doc]) -> list[Doc]:
+        """Record as skipped the deliveries whose user was soft-deleted since; return the rest, in order."""
+        fields = self._store.fields
+        if fields.state is None:
+            return list(claimed)
+        skipped: list[Doc] = []
+        outcomes: list[Outcome] = []
+        for doc in claimed:
+            user = users.get(doc["user_id"])
+            state = inactive_state(fields, user) if user is not None else None
+            if state is not None:
+                skipped.append(doc)
+                error = {"channel": name, "code": NOT_PUBLIC, "message": inactive_message(fields, state)}
+                outcomes.append(Outcome("skipped", error=error))
         if not skipped:
             return list(claimed)
         await self._outcomes.record(name, skipped, outcomes)

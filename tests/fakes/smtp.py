@@ -45,6 +45,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.fakes.dsn import arf_report, delivery_status_notification
+from tests.support.waiting import eventually_sync
 
 __all__ = ["ReceivedMail", "SentReport", "SmtpSink", "free_port", "self_signed_context"]
 
@@ -344,8 +345,8 @@ class SmtpSink:
         with self._lock:
             self.reports_sent.append(SentReport(later["kind"], rcpt_to, data, reply))
 
-    def drop_connections(self) -> None:
-        """Close every open session abruptly, as a server dropping idle clients does."""
+    def drop_connections(self, timeout: float = 5.0) -> None:
+        """Close every open session abruptly, as a server dropping idle clients does; returns once closed."""
         if self._controller is None:
             return
         with self._lock:
@@ -353,6 +354,12 @@ class SmtpSink:
         for session in sessions:
             if session.transport is not None:
                 self._controller.loop.call_soon_threadsafe(session.transport.close)
+
+        def still_open() -> list[SMTP]:
+            with self._lock:
+                return [session for session in sessions if session in self._open]
+
+        eventually_sync(still_open, until=lambda left: not left, timeout=timeout, what="the dropped sessions")
 
     def reset(self) -> None:
         """Forget received mail, connections, scripted replies and refusals."""

@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import Callable
 
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from admin_ui.staff import hash_password
-from host.api.app import create_app
-from host.storage.documents import utcnow
-from tests.admin_ui.test_security import PASSWORD, csrf_of, login
-from tests.conftest import Stack
+from tests.support.console import add_staff, logged_in
+from tests.support.stacks import Stack
 
 
-@pytest.fixture
-async def console(stack: Stack, unique: Callable[[str], str]) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    """A logged-in editor on a second app over the session stack's actors."""
-    email = f"{unique('staff')}@example.test"
-    await stack.db["staff"].insert_one(
-        {"email": email, "password_hash": hash_password(PASSWORD), "role": "editor", "created_at": utcnow()}
-    )
-    async with AsyncTestClient(create_app(stack.actors), base_url="https://127.0.0.1") as client:
-        assert (await login(client, email)).status_code == 303
-        yield client
-
-
-def htmx(page: Any) -> dict[str, str]:
-    return {"X-CSRF-Token": csrf_of(page.text), "HX-Request": "true"}
+async def as_editor(
+    stack: Stack, console: AsyncTestClient[Litestar], unique: Callable[[str], str]
+) -> dict[str, str]:
+    """Log an editor in; the headers of htmx requests with the session's CSRF token."""
+    email = await add_staff(stack, f"{unique('editor')}@example.test", "editor")
+    return {"X-CSRF-Token": await logged_in(console, email), "HX-Request": "true"}
 
 
 async def test_editors_search_see_why_and_remove_suppressions(
@@ -45,6 +32,7 @@ async def test_editors_search_see_why_and_remove_suppressions(
     await stack.runtime.suppressions.add(address, "hard-bounce", detail)
     await stack.runtime.suppressions.add(f"{unique('other')}@example.org", "complaint", {"source": "smtp"})
 
+    headers = await as_editor(stack, console, unique)
     page = await console.get("/console/suppressions", params={"search": unique("gone")})
     assert page.status_code == 200
     assert f'data-suppression="{address}"' in page.text and "hard-bounce" in page.text
@@ -58,10 +46,10 @@ async def test_editors_search_see_why_and_remove_suppressions(
 
     no_token = await console.post(f"/console/suppressions/{address}/remove", headers={"HX-Request": "true"})
     assert no_token.status_code == 403
-    removed = await console.post(f"/console/suppressions/{address}/remove", headers=htmx(page))
+    removed = await console.post(f"/console/suppressions/{address}/remove", headers=headers)
     assert removed.status_code == 200 and f'data-removed="{address}"' in removed.text
     assert await stack.runtime.suppressions.get(address) is None
-    again = await console.post(f"/console/suppressions/{address}/remove", headers=htmx(page))
+    again = await console.post(f"/console/suppressions/{address}/remove", headers=headers)
     assert again.status_code == 404
 
 
@@ -71,6 +59,7 @@ async def test_kept_bounce_mail_is_listed_downloaded_whole_and_read_again(
     raw = f"From: {unique('away')}@example.org\r\nSubject: Out of office\r\n\r\nBack on Monday.\r\n".encode()
     assert (await stack.runtime.bounce_mail.receive("", ["bounces@tidings.test"], raw)).startswith("250")
     [kept] = await stack.runtime.bounce_mail.recent("kept", limit=1)
+    headers = await as_editor(stack, console, unique)
 
     page = await console.get("/console/bounce-mail")
     assert page.status_code == 200
@@ -80,6 +69,6 @@ async def test_kept_bounce_mail_is_listed_downloaded_whole_and_read_again(
     assert download.headers["content-type"].startswith("message/rfc822")
     assert "attachment" in download.headers["content-disposition"]
 
-    read = await console.post(f"/console/bounce-mail/{kept['_id']}/read-again", headers=htmx(page))
+    read = await console.post(f"/console/bounce-mail/{kept['_id']}/read-again", headers=headers)
     assert read.status_code == 200 and 'data-state="kept"' in read.text
     assert (await console.get("/console/bounce-mail/not-an-id/raw")).status_code == 404

@@ -28,8 +28,8 @@ from pathlib import Path
 from channels.email import compose
 from host.access.bounce_addresses import BounceAddresses
 from host.plugins.channel import Message
-from tests.conftest import TEST_SECRET_KEY
 from tests.fakes.smtp import SmtpSink, free_port
+from tests.support.configs import TEST_SECRET_KEY
 
 #: the dispatch id of every sample's delivery (tests insert deliveries with these ids)
 DISPATCH_ID = "6560f00dcafe0123456789ab"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from host.audience.suppressions import EMPTY_FOR_SECONDS, Suppressions
 from host.storage.store import Store
-from tests.conftest import Stack
+from tests.support.stacks import Stack
 
 
 async def test_the_fan_out_looks_again_once_an_empty_list_may_have_changed(

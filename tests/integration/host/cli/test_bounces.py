@@ -16,9 +16,9 @@ from pymongo import AsyncMongoClient
 from host.access.bounce_addresses import BounceAddresses
 from host.storage.devdb import DevDatabase
 from host.storage.documents import utcnow
-from tests.conftest import BASE_CONFIG, TEST_SECRET_KEY
 from tests.fakes.dsn import delivery_status_notification
 from tests.fakes.smtp import free_port
+from tests.support.configs import BASE_CONFIG, TEST_SECRET_KEY
 
 DATABASE = "tidings_bounces_cli"
 

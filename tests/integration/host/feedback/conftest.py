@@ -15,12 +15,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from host.feedback.listener import BounceListener
 from host.storage.devdb import DevDatabase
-from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.sns import FakeSns
 from tests.fakes.webhook import WebhookReceiver
 from tests.services import RedisServer
-from tests.stacks import open_stack
+from tests.support.configs import BASE_CONFIG
+from tests.support.stacks import Stack, open_stack
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:tidings-feedback"
 MAILGUN_KEY = "mailgun-signing-key-for-tests"

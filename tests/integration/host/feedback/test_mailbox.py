@@ -4,8 +4,6 @@ some back later, as DSNs and abuse reports, to Tidings' own bounce listener; the
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -18,22 +16,16 @@ from host.access.bounce_addresses import BounceAddresses
 from host.feedback.mailbox import TRY_LATER, BounceMailbox
 from host.storage.documents import utcnow
 from host.storage.store import Store
-from tests.conftest import TEST_SECRET_KEY, Stack
 from tests.fakes.dsn import delivery_status_notification
 from tests.fakes.webhook import WebhookReceiver
 from tests.integration.host.feedback.conftest import DOMAIN, MAX_MESSAGE, SOFT_LIMIT, Feedback
 from tests.samples.feedback.make_postfix_samples import CASES
 from tests.samples.feedback.make_postfix_samples import delivery_id as postfix_delivery
+from tests.support.configs import TEST_SECRET_KEY
+from tests.support.stacks import Stack
+from tests.support.waiting import eventually
 
 VERP = BounceAddresses(TEST_SECRET_KEY, DOMAIN)
-
-
-async def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def people(stack: Stack, unique: Callable[[str], str], *names: str) -> dict[str, tuple[str, str]]:
@@ -85,7 +77,7 @@ async def test_bounces_and_complaints_come_back_over_smtp_and_suppress(
     dispatch_id = result["dispatchId"]
     assert result["failures"] == []
     await stack.wait_settled(dispatch_id)
-    await wait_for(lambda: len(sink.reports_sent) >= 4, "the sink's four reports")
+    await eventually(lambda: len(sink.reports_sent) >= 4, timeout=20, what="the sink's four reports")
     assert sorted(r.kind for r in sink.reports_sent) == ["arf", "dsn", "dsn", "dsn"]
     assert all(r.reply.startswith("250") for r in sink.reports_sent), sink.reports_sent
     await stack.runtime.bounce_mail.tick()  # reports that came back before their delivery was recorded
@@ -150,7 +142,9 @@ async def test_bounces_and_complaints_come_back_over_smtp_and_suppress(
         f"{dispatch_id}:email:{who['soft'][0]}:bounced",
         f"{dispatch_id}:email:{who['complaint'][0]}:complained",
     }
-    await wait_for(lambda: moved <= set(events_of(feedback.receiver, dispatch_id)), "the moves' events")
+    await eventually(
+        lambda: moved <= set(events_of(feedback.receiver, dispatch_id)), timeout=20, what="the moves' events"
+    )
     types = events_of(feedback.receiver, dispatch_id)
     assert types[f"{dispatch_id}:email:{who['hard'][0]}:bounced"] == "delivery.bounced"
     assert types[f"{dispatch_id}:email:{who['soft'][0]}:bounced"] == "delivery.bounced"
@@ -168,7 +162,7 @@ async def test_bounces_and_complaints_come_back_over_smtp_and_suppress(
     skipped = (await by_user(stack, again["dispatchId"]))[who["hard"][0]]
     assert (skipped["status"], skipped["lastError"]["code"]) == ("skipped", "suppressed")
     # the second soft bounce within the window suppresses the address
-    await wait_for(lambda: len(sink.reports_sent) >= 5, "the second soft bounce")
+    await eventually(lambda: len(sink.reports_sent) >= 5, timeout=20, what="the second soft bounce")
     await stack.runtime.bounce_mail.tick()
     soft_now = (await stack.client.get(f"/suppressions/{who['soft'][1]}")).json()
     assert [(r["reason"], r["count"]) for r in soft_now["reasons"]] == [("soft-bounces", SOFT_LIMIT)]

@@ -19,9 +19,9 @@ from host.api.auth import required_scope
 from host.api.routes.deliverability import providers, suppressions
 from host.feedback.mailgun import mailgun_signature
 from host.feedback.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from tests.conftest import Stack
 from tests.integration.host.feedback.conftest import DOMAIN, MAILGUN_KEY, TOPIC, Feedback
 from tests.integration.host.feedback.test_mailbox import VERP, delivery, sent_delivery
+from tests.support.stacks import Stack
 
 ERROR_KEYS = {"statusCode", "error", "message"}
 
