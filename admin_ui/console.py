@@ -10,8 +10,9 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from admin_ui.login_throttle import LoginThrottle
 from admin_ui.sessions import SESSIONS_COLLECTION
-from admin_ui.staff import LoginThrottle, StaffAccounts
+from admin_ui.staff import StaffAccounts
 
 __all__ = ["Console"]
 

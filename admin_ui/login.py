@@ -2,13 +2,15 @@
 
 The login form carries its own CSRF token as a double-submit cookie (there is no session yet); a
 session exists only after a successful login, so the session cookie always names a logged-in staff.
-A failed login waits ``FAILURE_DELAY`` seconds before answering, and counts towards the lock-out.
+A failed login waits ``FAILURE_DELAY`` seconds before answering; every attempt is counted by the
+throttle (per address and client address, :mod:`admin_ui.login_throttle`) before the password is checked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import math
 import secrets
 from typing import Any
 
@@ -75,12 +77,15 @@ async def login_submit(request: Request[Any, Any, Any], console: NamedDependency
         return _login_page(
             request, error="Your previous session has ended; please sign in again.", email=email
         )
-    throttle = console.throttle
-    if await throttle.locked_until(email) is not None:
+    client = request.client.host if request.client else "unknown"
+    # the attempt is counted before the password is verified, so concurrent guesses cannot outrun it
+    locked_until = await console.throttle.attempt(email, client)
+    if locked_until is not None:
         await asyncio.sleep(FAILURE_DELAY)
+        minutes = max(1, math.ceil((locked_until - utcnow()).total_seconds() / 60))
         return _login_page(
             request,
-            error="Too many failed attempts: this account is locked for a while.",
+            error=f"Too many failed attempts from here: try again in {minutes} minutes.",
             email=email,
             status=429,
         )
@@ -89,10 +94,9 @@ async def login_submit(request: Request[Any, Any, Any], console: NamedDependency
     # verify against a dummy hash for unknown addresses, so timing does not tell which accounts exist
     verified = verify_password(staff["password_hash"] if staff else _DUMMY_HASH, password)
     if not verified or staff is None or staff.get("disabled_at") is not None:
-        await throttle.failed(email)
         await asyncio.sleep(FAILURE_DELAY)
         return _login_page(request, error="Wrong e-mail address or password.", email=email, status=401)
-    await throttle.succeeded(email)
+    await console.throttle.succeeded(email, client)
     await console.accounts.logged_in(staff["email"])
     session: dict[str, Any] = {"staff": staff["email"], "login_at": utcnow().timestamp()}
     csrf_token(session)

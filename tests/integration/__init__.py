@@ -1,0 +1,1 @@
+"""Tests against the real services the fixtures start, mirroring the packages and rooms."""
