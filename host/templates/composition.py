@@ -117,5 +117,6 @@ class Composer:
             attr: t.render(user, self._data, locale=language) for attr, t in compiled.items()
         }
         if self._unsubscribe is not None and user_id is not None:
-            return Message(**rendered, **self._fixed, headers=self._unsubscribe.headers(user_id, "email"))
+            personal = self._unsubscribe.headers(user_id, "email")  # the user's alone, not the copies'
+            return Message(**rendered, **self._fixed, personal_headers=personal)
         return Message(**rendered, **self._fixed)
