@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import MediaType, Request, Response
 
 from admin_ui.sessions import csrf_token, session_of
+from host.plugins.conventions import redact_urls
 
 __all__ = ["PAGE_SIZE", "SECURITY_HEADERS", "is_htmx", "page", "partial", "skip_of"]
 
@@ -44,6 +45,8 @@ def _when(value: datetime | None) -> str:
 
 
 _environment.filters["when"] = _when
+# a URL's userinfo and query values (a webhook's credentials) are starred wherever a page shows one
+_environment.filters["redacted"] = redact_urls
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:

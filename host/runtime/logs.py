@@ -2,7 +2,8 @@
 
 Ids travel as fields: ``log.info("...", extra={"dispatch_id": ...})``, or for a whole piece of work
 ``with log_context(dispatch_id=..., channel=...):`` (the actors do this), and the JSON format writes
-them as top-level keys. Secrets never reach a log call: settings print without their URLs.
+them as top-level keys. Secrets never reach a log call: settings print without their URLs, and every
+URL a line holds (httpx logs each request's) is written without its userinfo and query values.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from host.plugins.conventions import UrlRedaction
 from host.settings import Environment, load_environment
 
 __all__ = ["CONTEXT_FIELDS", "JsonFormatter", "configure_logging", "log_context"]
@@ -65,6 +67,8 @@ def configure_logging(env: Environment | None = None) -> None:
     env = env or load_environment()
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if env.log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    # whichever logger a line comes from, a URL in it shows no userinfo nor query values
+    handler.addFilter(UrlRedaction())
     logging.basicConfig(level=env.log_level, handlers=[handler])
     # pymongo's own debug/info chatter would drown the service's lines
     logging.getLogger("pymongo").setLevel(logging.WARNING)

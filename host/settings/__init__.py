@@ -32,7 +32,7 @@ from host.settings.service import (
     camel,
     load_service_config,
 )
-from host.settings.webhooks import EVENT_TYPES, EventType, WebhookEndpoint
+from host.settings.webhooks import EVENT_TYPES, EventType, WebhookEndpoint, endpoint_headers
 
 __all__ = [
     "EVENT_TYPES",
@@ -86,4 +86,7 @@ def load_settings(
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigurationError("CONFIGURATION_PATH", f"cannot read {path}: {exc.strerror}") from exc
-    return Settings(env=env, config=load_service_config(raw), environ=environ)
+    config = load_service_config(raw)
+    for index, endpoint in enumerate(config.webhooks):
+        endpoint_headers(endpoint, environ, index)  # a header's variable not set stops start-up here
+    return Settings(env=env, config=config, environ=environ)

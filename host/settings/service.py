@@ -6,6 +6,7 @@ raises ConfigurationError with the exact key (``sender.email``, ``channels.voice
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -21,6 +22,8 @@ __all__ = [
     "camel",
     "load_service_config",
 ]
+
+_KEY_BELOW = re.compile(r"[A-Za-z_]\w*\.[^\s:]+")
 
 
 class UserFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
@@ -91,6 +94,10 @@ def load_service_config(raw: bytes | str) -> ServiceConfig:
         config = msgspec.json.decode(raw, type=ServiceConfig)
     except msgspec.ValidationError as exc:
         key, problem = validation_problem(exc)
+        # a check of a Struct's own (__post_init__) names the key below it: "headers.Authorization: ..."
+        below, colon, rest = problem.partition(": ")
+        if colon and _KEY_BELOW.fullmatch(below):
+            key, problem = f"{key}.{below}" if key else below, rest
         raise ConfigurationError(key or "(root)", problem) from exc
     except msgspec.DecodeError as exc:
         raise ConfigurationError("(file)", f"not valid JSON: {exc}") from exc
