@@ -22,6 +22,7 @@ from host.plugins.channel import Channel
 from host.plugins.registry import ChannelRegistry
 from host.settings import Settings
 from host.storage.documents import utcnow
+from host.templates.attachment_names import check_attachment_names
 from host.templates.composition import check_content
 from host.templates.rendering import Renderer
 from host.templates.service import TemplateService
@@ -70,6 +71,7 @@ class Dispatcher:
     def _check_email_options(self, request: SendRequest) -> None:
         if request.email_attachments and not self._settings.env.file_service_url:
             raise RequestError("emailAttachments: no file service is configured (FILE_SERVICE_URL)")
+        check_attachment_names(request.email_attachments or [], "emailAttachments")
         if request.email_sender is not None and "email" in self._registry:
             try:
                 self._registry["email"].parse_address(request.email_sender)

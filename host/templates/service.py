@@ -16,6 +16,7 @@ from pymongo.errors import DuplicateKeyError
 from host.errors import RenderError, RequestError
 from host.storage.store import Store
 from host.templates import history
+from host.templates.attachment_names import check_attachment_names
 from host.templates.fields import HTML_KEYS, JSON_NAMES, TEXT_KEYS
 from host.templates.locales import check_variants
 from host.templates.rendering import Renderer, Syntax
@@ -53,7 +54,10 @@ class TemplateService:
         return await cursor.to_list(None)
 
     def check(self, fields: Mapping[str, Any]) -> None:
-        """Compile every text field and locale variant; RequestError naming the field if one fails."""
+        """Compile every text field and locale variant, check the attachments' names; RequestError naming
+        the field if one fails."""
+        files = [item.get("file") for item in fields.get("email_attachments") or () if isinstance(item, dict)]
+        check_attachment_names(files, "emailAttachments", "file")
         syntax: Syntax = "handlebars" if fields.get("syntax") == "handlebars" else "jinja"
         try:
             for key in TEXT_KEYS:
