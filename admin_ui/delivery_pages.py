@@ -12,7 +12,7 @@ from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from admin_ui.pages import PAGE_SIZE, SECURITY_HEADERS, is_htmx, page, partial, skip_of
+from admin_ui.pages import PAGE_SIZE, SECURITY_HEADERS, hx_redirect, is_htmx, page, partial, skip_of
 from admin_ui.sessions import session_of
 from host.errors import NotFound, RequestError
 from host.runtime.wiring import Runtime
@@ -107,11 +107,12 @@ async def cancel_dispatch(
     request: Request[Any, Any, Any], dispatch_id: FromPath[str], runtime: NamedDependency[Runtime]
 ) -> Response[Any]:
     """Cancel a scheduled dispatch; htmx goes back to its page, which shows the new state (or why not)."""
-    target = f"/console/dispatches/{dispatch_id}"
+    query = ""
     try:
         await runtime.dispatches.cancel(dispatch_id, by=str(session_of(request).get("staff", "")))
     except RequestError as exc:
         if exc.status_code != 409:
             raise
-        target += "?cancel=started"  # it started meanwhile: the page says so
-    return Response("", media_type=MediaType.TEXT, headers={**SECURITY_HEADERS, "HX-Redirect": target})
+        query = "cancel=started"  # it started meanwhile: the page says so
+    headers = {**SECURITY_HEADERS, **hx_redirect("dispatches", dispatch_id, query=query)}
+    return Response("", media_type=MediaType.TEXT, headers=headers)

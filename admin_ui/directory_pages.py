@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from admin_ui.opt_out_pages import opt_out_context
-from admin_ui.pages import PAGE_SIZE, is_htmx, page, partial, skip_of
+from admin_ui.pages import PAGE_SIZE, hx_redirect, is_htmx, page, partial, skip_of
 from host.audience.users import read_field
 from host.errors import NotFound, RequestError
 from host.runtime.wiring import Runtime
@@ -46,7 +46,7 @@ async def create_cluster(request: Request[Any, Any, Any], runtime: NamedDependen
         await runtime.clusters.create(name, str(form.get("description", "")))
     except RequestError:
         return partial(request, "_save_status.html", error=f"A cluster named {name!r} exists already.")
-    return Response(content="", headers={"HX-Redirect": f"/console/clusters/{name}"})
+    return Response(content="", headers=hx_redirect("clusters", name))
 
 
 @get("/clusters/{name:str}", include_in_schema=False)

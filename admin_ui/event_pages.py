@@ -12,7 +12,7 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from admin_ui.pages import PAGE_SIZE, is_htmx, page, partial
+from admin_ui.pages import PAGE_SIZE, is_htmx, page, partial, skip_of
 from host.errors import NotFound
 from host.runtime.wiring import Runtime
 
@@ -24,7 +24,7 @@ Doc = dict[str, Any]
 @get("/events", include_in_schema=False)
 async def list_events(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Response[Any]:
     """The newest events, filtered by type, with their status per endpoint."""
-    skip = max(int(request.query_params.get("skip", "0") or 0), 0)
+    skip = skip_of(request)
     event_type = str(request.query_params.get("type") or "").strip()
     events = await runtime.events.recent(event_type or None, skip=skip, limit=PAGE_SIZE)
     name = "_event_rows.html" if is_htmx(request) else "events.html"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import MediaType, Request, Response
@@ -16,7 +17,16 @@ from litestar import MediaType, Request, Response
 from admin_ui.sessions import csrf_token, session_of
 from host.plugins.conventions import redact_urls
 
-__all__ = ["PAGE_SIZE", "SECURITY_HEADERS", "is_htmx", "page", "partial", "skip_of"]
+__all__ = [
+    "MAX_SKIP",
+    "PAGE_SIZE",
+    "SECURITY_HEADERS",
+    "hx_redirect",
+    "is_htmx",
+    "page",
+    "partial",
+    "skip_of",
+]
 
 PAGE_SIZE = 50
 
@@ -54,12 +64,25 @@ def is_htmx(request: Request[Any, Any, Any]) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+#: the database takes a 64-bit skip: anything past this is past every list anyway
+MAX_SKIP = 10**9
+
+
 def skip_of(request: Request[Any, Any, Any]) -> int:
-    """The ``skip`` of a paginated list (0 when absent, negative or not a number)."""
-    try:
-        return max(int(request.query_params.get("skip", "0") or 0), 0)
-    except ValueError:
+    """The ``skip`` of a paginated list: 0 when absent, negative or not a (decimal ASCII) number."""
+    raw = str(request.query_params.get("skip", "") or "").strip()
+    if not raw.isascii() or not raw.isdigit():
         return 0
+    return min(int(raw), MAX_SKIP)
+
+
+def hx_redirect(*segments: str, query: str = "") -> dict[str, str]:
+    """The ``HX-Redirect`` header to ``/console/<segments>``, each segment percent-encoded.
+
+    A header value holds no line breaks nor non-Latin-1 text: a cluster name with U+2028 made a 500.
+    """
+    path = "/console/" + "/".join(quote(segment, safe="") for segment in segments)
+    return {"HX-Redirect": path + (f"?{query}" if query else "")}
 
 
 def page(request: Request[Any, Any, Any], name: str, **context: Any) -> Response[str]:

@@ -8,7 +8,7 @@ from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from admin_ui.pages import PAGE_SIZE, is_htmx, page, partial
+from admin_ui.pages import PAGE_SIZE, hx_redirect, is_htmx, page, partial
 from admin_ui.preview import TEMPLATE_FIELDS, locales_json, parse_data, parse_locales, render_preview
 from admin_ui.sessions import session_of
 from host.dispatch.schemas import SendRequest
@@ -102,7 +102,7 @@ async def _store(request: Request[Any, Any, Any], runtime: Runtime, template_id:
             return partial(request, "_save_status.html", error=f"Another template is named {name!r}.")
         return partial(request, "_save_status.html", error=exc.message)
     if current is None:
-        return Response(content="", headers={"HX-Redirect": f"/console/templates/{doc['_id']}"})
+        return Response(content="", headers=hx_redirect("templates", str(doc["_id"])))
     return partial(request, "_save_status.html", saved_at=doc["updated_at"], version=doc["version"])
 
 

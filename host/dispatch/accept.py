@@ -22,6 +22,7 @@ from host.plugins.channel import Channel
 from host.plugins.registry import ChannelRegistry
 from host.settings import Settings
 from host.storage.documents import utcnow
+from host.storage.nesting import nesting_problem
 from host.templates.attachment_names import check_attachment_names
 from host.templates.composition import check_content
 from host.templates.rendering import Renderer
@@ -72,6 +73,9 @@ class Dispatcher:
         if request.email_attachments and not self._settings.env.file_service_url:
             raise RequestError("emailAttachments: no file service is configured (FILE_SERVICE_URL)")
         check_attachment_names(request.email_attachments or [], "emailAttachments")
+        problem = nesting_problem(request.data, "data")  # stored with the dispatch: what MongoDB takes
+        if problem is not None:
+            raise RequestError(problem)
         if request.email_sender is not None and "email" in self._registry:
             try:
                 self._registry["email"].parse_address(request.email_sender)

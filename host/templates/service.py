@@ -14,6 +14,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from host.errors import RenderError, RequestError
+from host.storage.nesting import nesting_problem
 from host.storage.store import Store
 from host.templates import history
 from host.templates.attachment_names import check_attachment_names
@@ -58,6 +59,9 @@ class TemplateService:
         the field if one fails."""
         files = [item.get("file") for item in fields.get("email_attachments") or () if isinstance(item, dict)]
         check_attachment_names(files, "emailAttachments", "file")
+        problem = nesting_problem(fields.get("push_data"), "pushData")
+        if problem is not None:
+            raise RequestError(problem)
         syntax: Syntax = "handlebars" if fields.get("syntax") == "handlebars" else "jinja"
         try:
             for key in TEXT_KEYS:

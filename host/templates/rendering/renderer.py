@@ -129,14 +129,17 @@ class Renderer:
         self._compile_cached = functools.lru_cache(maxsize=cache_size)(self._compile_source)
 
     def _compile_source(self, source: str, html: bool, syntax: Syntax) -> Template:
-        jinja_source = translate(source) if syntax == "handlebars" else source
         environment = self._environments[(html, syntax)]
         try:
+            # the translation is inside: its parser recurses, and 3,000 nested subexpressions exhaust it
+            jinja_source = translate(source) if syntax == "handlebars" else source
             return environment.from_string(jinja_source)
         except TemplateSyntaxError as exc:
             raise RenderError(exc.message or "syntax error", line=exc.lineno) from exc
         except RenderError:
             raise
+        except RecursionError as exc:
+            raise RenderError("expressions are nested too deeply") from exc
         except Exception as exc:  # e.g. an integer literal too long for Python
             raise RenderError(_describe(exc)) from exc
 
