@@ -11,6 +11,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from admin_ui.login_throttle import LoginThrottle
+from admin_ui.login_tokens import LoginTokens
 from admin_ui.sessions import SESSIONS_COLLECTION
 from admin_ui.staff import StaffAccounts
 
@@ -20,7 +21,9 @@ __all__ = ["Console"]
 class Console:
     """The console's own storage, bound to the running application's database (the ``console`` dependency)."""
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], secret_key: str | None = None) -> None:
         self.accounts = StaffAccounts(db)
+        #: the login form's signed tokens (TIDINGS_SECRET_KEY, or a per-process secret without it)
+        self.login_tokens = LoginTokens(secret_key)
         self.throttle = LoginThrottle(db)
         self.sessions_collection = db[SESSIONS_COLLECTION]

@@ -131,7 +131,7 @@ class AdminPlugin(InitPluginProtocol):
         db = self._context.runtime().store.db
         await init_beanie(database=db, document_models=[Staff])
         await db[SESSIONS_COLLECTION].create_index("expires_at", expireAfterSeconds=0)
-        self._console = Console(db)
+        self._console = Console(db, self._context.settings.env.secret_key)
         try:
             yield
         finally:
