@@ -28,9 +28,11 @@ from host.templates.composition import check_content
 from host.templates.rendering import Renderer
 from host.templates.service import TemplateService
 
-__all__ = ["Dispatcher"]
+__all__ = ["MAX_COPIES", "Dispatcher"]
 
 log = logging.getLogger(__name__)
+#: Cc and Bcc addresses a send may carry, each list (the copies of every mail of the dispatch)
+MAX_COPIES = 50
 
 Doc = dict[str, Any]
 
@@ -70,6 +72,12 @@ class Dispatcher:
         return channels
 
     def _check_email_options(self, request: SendRequest) -> None:
+        for field, copies in (
+            ("emailCarbonCopies", request.email_carbon_copies),
+            ("emailBlindCarbonCopies", request.email_blind_carbon_copies),
+        ):
+            if copies is not None and len(copies) > MAX_COPIES:
+                raise RequestError(f"{field}: at most {MAX_COPIES} addresses, not {len(copies)}")
         if request.email_attachments and not self._settings.env.file_service_url:
             raise RequestError("emailAttachments: no file service is configured (FILE_SERVICE_URL)")
         check_attachment_names(request.email_attachments or [], "emailAttachments")
