@@ -2,7 +2,9 @@
 
 A delivery is planned ``queued`` (or, when it is known to fail before anything is sent, ``skipped`` or
 ``failed``), claimed into ``sending``, and settled by its attempt; a provider's callback may then say
-what became of a ``sent`` message, and staff may put a failed or skipped one back in the queue::
+what became of a ``sent`` message, and staff may put a failed or skipped one back in the queue.
+Only forward moves: ``delivered`` and ``undelivered`` are final, so a provider's report that comes late
+or is replayed (Twilio's signatures carry no timestamp) cannot flip a delivery back::
 
     (planned) ──▶ queued ──claim──▶ sending ──▶ sent ──callback──▶ delivered | undelivered
         │           ▲                 │  ▲ └──▶ failed | skipped ──staff retry──┐
@@ -55,8 +57,6 @@ TRANSITIONS: dict[tuple[Status | None, Status], str] = {
     ("sending", "skipped"): "the user opted out after the fan-out",
     ("sent", "delivered"): "the provider reported the message delivered",
     ("sent", "undelivered"): "the provider reported the message undelivered",
-    ("delivered", "undelivered"): "a later callback of the provider corrected an earlier one",
-    ("undelivered", "delivered"): "a later callback of the provider corrected an earlier one",
     ("failed", "queued"): "retried by staff",
     ("skipped", "queued"): "retried by staff",
 }
