@@ -122,4 +122,7 @@ def create_app(
     return Litestar(
         plugins=[*plugins, *(extra_plugins or [])],
         openapi_config=OpenAPIConfig(title="Tidings", version=__version__),
+        # Litestar's default logging config would reset the root logger (level INFO, its own format)
+        # when the app is built, undoing TIDINGS_LOG_LEVEL and TIDINGS_LOG_FORMAT (host.runtime.logs)
+        logging_config=None,
     )

@@ -96,7 +96,9 @@ def run(port: int) -> None:
         )
         for plugin in plugins:  # the console creates its first account here
             plugin.on_embedded_start(started)
-        uvicorn.run(create_app(actors, app_plugins=plugins), host="127.0.0.1", port=port, log_level="warning")
+        # log_config=None: uvicorn's loggers write through ours (configure_logging), not a setup of its own
+        app = create_app(actors, app_plugins=plugins)
+        uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, log_level="warning")
 
 
 @cli.command()
@@ -112,7 +114,9 @@ def api(host: str, port: int, workers: int, migrate: bool) -> None:
 
     configure_logging()
     _check_configuration(needs_redis=True, migrate=migrate)
-    uvicorn.run("host.api.server:app", host=host, port=port, workers=workers, log_level="info")
+    # log_config=None and no log_level: uvicorn's loggers go through ours at TIDINGS_LOG_LEVEL; each of
+    # several worker processes configures logging again when it imports host.api.server
+    uvicorn.run("host.api.server:app", host=host, port=port, workers=workers, log_config=None, log_level=None)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
@@ -124,9 +128,21 @@ def worker(processes: int, threads: int, migrate: bool) -> None:
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
+    from host.runtime.logs import configure_logging
+
+    configure_logging()
     _check_configuration(needs_redis=True, migrate=migrate)
+    # --skip-logging: dramatiq's own basicConfig (its format, level INFO) would come first in every
+    # process and make ours a no-op; the worker processes configure ours (host.runtime.worker_app)
     args = make_argument_parser().parse_args(  # type: ignore[no-untyped-call]
-        ["host.runtime.worker_app", "--processes", str(processes), "--threads", str(threads)]
+        [
+            "host.runtime.worker_app",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+            "--skip-logging",
+        ]
     )
     sys.exit(dramatiq_main(args))  # type: ignore[no-untyped-call]
 

@@ -176,6 +176,10 @@ class Dispatcher:
             log.warning(
                 "dispatch %s accepted; its expansion continues in the background", dispatch_id, exc_info=True
             )
+        log.debug(
+            "dispatch %s accepted: %d recipients, %d clusters, %d known failures",
+            dispatch_id, len(recipients), len(clusters), len(failures),
+        )  # fmt: skip
         return SendAccepted(failures=failures, dispatch_id=dispatch_id)
 
     async def expand(self, dispatch_id: str) -> None:

@@ -17,7 +17,7 @@ import logging
 import re
 import time
 import urllib.parse
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any
 
 import msgspec
@@ -100,19 +100,22 @@ def redact_urls(text: str) -> str:
 
 
 class UrlRedaction(logging.Filter):
-    """A logging filter that rewrites a record's message and arguments with every URL redacted.
+    """A logging filter that rewrites a record's message with every URL in it redacted.
 
     On a logger (``logging.getLogger("httpx").addFilter(UrlRedaction())``) every handler sees the
     redacted record; on a handler, every record it writes, whichever logger it came from.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact_urls(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(_redacted_argument(arg) for arg in record.args)
-        elif isinstance(record.args, Mapping):
-            record.args = {key: _redacted_argument(arg) for key, arg in record.args.items()}
+        # the message as it will be written: a URL may be split over the format and its arguments
+        # ("%s://%s:%d"), so the format alone is never rewritten
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True  # a malformed call: logging reports it as it would have
+        redacted = redact_urls(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
         return True
 
     @classmethod
@@ -120,10 +123,3 @@ class UrlRedaction(logging.Filter):
         """Add the filter to ``logger`` once."""
         if not any(isinstance(existing, cls) for existing in logger.filters):
             logger.addFilter(cls())
-
-
-def _redacted_argument(arg: Any) -> Any:
-    if isinstance(arg, (int, float, bool)) or arg is None:
-        return arg
-    text = str(arg)
-    return redact_urls(text) if "://" in text else arg
