@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import MediaType, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 
-from admin_ui.pages import PAGE_SIZE, SECURITY_HEADERS, hx_redirect, is_htmx, page, partial, skip_of
+from admin_ui.pages import PAGE_SIZE, client_redirect, console_path, page, partial, skip_of
 from admin_ui.sessions import session_of
 from host.errors import NotFound, RequestError
 from host.runtime.wiring import Runtime
@@ -40,7 +41,7 @@ async def list_dispatches(
 
 @get("/dispatches/{dispatch_id:str}", include_in_schema=False)
 async def dispatch_page(
-    request: Request[Any, Any, Any], dispatch_id: FromPath[str], runtime: NamedDependency[Runtime]
+    request: HTMXRequest, dispatch_id: FromPath[str], runtime: NamedDependency[Runtime]
 ) -> Response[Any]:
     """One dispatch and its deliveries, filtered by channel and status."""
     dispatch = await runtime.dispatches.get(dispatch_id)
@@ -48,7 +49,7 @@ async def dispatch_page(
     skip = skip_of(request)
     deliveries = await runtime.dispatches.deliveries(criteria, skip=skip, limit=PAGE_SIZE)
     counts = await runtime.dispatches.counts(dispatch_id)
-    name = "_delivery_rows.html" if is_htmx(request) else "dispatch.html"
+    name = "_delivery_rows.html" if request.htmx else "dispatch.html"
     return page(
         request, name, dispatch=dispatch, deliveries=deliveries, counts=counts,
         params=request.query_params, skip=skip, size=PAGE_SIZE, channels=list(runtime.registry),
@@ -56,14 +57,14 @@ async def dispatch_page(
 
 
 @get("/failures", include_in_schema=False)
-async def failure_log(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Response[Any]:
+async def failure_log(request: HTMXRequest, runtime: NamedDependency[Runtime]) -> Response[Any]:
     """Failed and skipped deliveries, most recent first, filtered."""
     criteria = runtime.dispatches.filter(request.query_params, failed_only=True)
     deliveries = await runtime.dispatches.deliveries(
         criteria, sort="updated_at", descending=True, limit=PAGE_SIZE * 2
     )
     total = await runtime.dispatches.count(criteria)
-    name = "_delivery_rows.html" if is_htmx(request) else "failures.html"
+    name = "_delivery_rows.html" if request.htmx else "failures.html"
     return page(
         request, name, deliveries=deliveries, total=total, params=request.query_params,
         channels=list(runtime.registry), query=request.url.query,
@@ -114,5 +115,4 @@ async def cancel_dispatch(
         if exc.status_code != 409:
             raise
         query = "cancel=started"  # it started meanwhile: the page says so
-    headers = {**SECURITY_HEADERS, **hx_redirect("dispatches", dispatch_id, query=query)}
-    return Response("", media_type=MediaType.TEXT, headers=headers)
+    return client_redirect(console_path("dispatches", dispatch_id, query=query))

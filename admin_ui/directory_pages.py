@@ -9,9 +9,10 @@ import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 
 from admin_ui.opt_out_pages import opt_out_context
-from admin_ui.pages import PAGE_SIZE, hx_redirect, is_htmx, page, partial, skip_of
+from admin_ui.pages import PAGE_SIZE, client_redirect, console_path, page, partial, skip_of
 from host.audience.users import read_field
 from host.errors import NotFound, RequestError
 from host.runtime.wiring import Runtime
@@ -46,7 +47,7 @@ async def create_cluster(request: Request[Any, Any, Any], runtime: NamedDependen
         await runtime.clusters.create(name, str(form.get("description", "")))
     except RequestError:
         return partial(request, "_save_status.html", error=f"A cluster named {name!r} exists already.")
-    return Response(content="", headers=hx_redirect("clusters", name))
+    return client_redirect(console_path("clusters", name))
 
 
 @get("/clusters/{name:str}", include_in_schema=False)
@@ -79,7 +80,7 @@ async def delete_cluster(
 ) -> Response[Any]:
     """Delete the cluster document (users keep the name in their clusters field)."""
     await runtime.clusters.delete(name)
-    return Response(content="", headers={"HX-Redirect": "/console/clusters"})
+    return client_redirect("/console/clusters")
 
 
 def _user_row(runtime: Runtime, user: dict[str, Any]) -> dict[str, Any]:
@@ -93,13 +94,13 @@ def _user_row(runtime: Runtime, user: dict[str, Any]) -> dict[str, Any]:
 
 
 @get("/users", include_in_schema=False)
-async def list_users(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Response[Any]:
+async def list_users(request: HTMXRequest, runtime: NamedDependency[Runtime]) -> Response[Any]:
     """Users matching ``q`` on id, e-mail, phone or cluster (prefix, case-insensitive), paginated."""
     query = request.query_params.get("q", "").strip()
     skip = skip_of(request)
     users = await runtime.users.page(runtime.users.search_filter(query), skip=skip, limit=PAGE_SIZE + 1)
     rows = [_user_row(runtime, user) for user in users[:PAGE_SIZE]]
-    name = "_user_rows.html" if is_htmx(request) else "users.html"
+    name = "_user_rows.html" if request.htmx else "users.html"
     return page(request, name, users=rows, q=query, skip=skip, size=PAGE_SIZE, more=len(users) > PAGE_SIZE)
 
 

@@ -11,8 +11,9 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 
-from admin_ui.pages import PAGE_SIZE, is_htmx, page, partial, skip_of
+from admin_ui.pages import PAGE_SIZE, page, partial, skip_of
 from host.errors import NotFound
 from host.runtime.wiring import Runtime
 
@@ -22,12 +23,12 @@ Doc = dict[str, Any]
 
 
 @get("/events", include_in_schema=False)
-async def list_events(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Response[Any]:
+async def list_events(request: HTMXRequest, runtime: NamedDependency[Runtime]) -> Response[Any]:
     """The newest events, filtered by type, with their status per endpoint."""
     skip = skip_of(request)
     event_type = str(request.query_params.get("type") or "").strip()
     events = await runtime.events.recent(event_type or None, skip=skip, limit=PAGE_SIZE)
-    name = "_event_rows.html" if is_htmx(request) else "events.html"
+    name = "_event_rows.html" if request.htmx else "events.html"
     return page(
         request, name, events=events, endpoints=runtime.events.endpoints,
         event_type=event_type, skip=skip, size=PAGE_SIZE,

@@ -20,7 +20,7 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect
 
 from admin_ui.console import Console
-from admin_ui.pages import page
+from admin_ui.pages import client_redirect, page
 from admin_ui.sessions import csrf_token, session_of
 from admin_ui.staff import hash_password, normalise_email, verify_password
 from host.storage.documents import utcnow
@@ -115,4 +115,4 @@ async def login_submit(request: Request[Any, Any, Any], console: NamedDependency
 async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
     """End the session (the store entry is deleted and the cookie cleared)."""
     request.clear_session()
-    return Response(content="", headers={"HX-Redirect": "/console/login"})
+    return client_redirect("/console/login")

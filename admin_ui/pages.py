@@ -1,7 +1,9 @@
 """Page rendering for the console: its own autoescaping Jinja2 environment over ``admin_ui/templates``.
 
 The console keeps its environment to itself rather than setting the application's template engine, so
-it composes with any other plugin. Partials are the templates named ``_name.html``.
+it composes with any other plugin. Partials are the templates named ``_name.html``: a handler answers
+one when ``request.htmx`` says htmx asked (the console's requests are Litestar's ``HTMXRequest``), and
+sends htmx elsewhere with :func:`client_redirect` (the htmx plugin's ``ClientRedirect``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import MediaType, Request, Response
+from litestar.plugins.htmx import ClientRedirect
 
 from admin_ui.sessions import csrf_token, session_of
 from host.plugins.conventions import redact_urls
@@ -21,8 +24,8 @@ __all__ = [
     "MAX_SKIP",
     "PAGE_SIZE",
     "SECURITY_HEADERS",
-    "hx_redirect",
-    "is_htmx",
+    "client_redirect",
+    "console_path",
     "page",
     "partial",
     "skip_of",
@@ -59,9 +62,11 @@ _environment.filters["when"] = _when
 _environment.filters["redacted"] = redact_urls
 
 
-def is_htmx(request: Request[Any, Any, Any]) -> bool:
-    """Whether htmx sent the request (it then wants a fragment, not a page)."""
-    return request.headers.get("HX-Request") == "true"
+def client_redirect(url: str) -> Response[Any]:
+    """Tell htmx to load ``url`` as a whole page (``HX-Redirect``), with the console's security headers."""
+    response = ClientRedirect(url)
+    response.headers.update(SECURITY_HEADERS)
+    return response
 
 
 #: the database takes a 64-bit skip: anything past this is past every list anyway
@@ -76,13 +81,13 @@ def skip_of(request: Request[Any, Any, Any]) -> int:
     return min(int(raw), MAX_SKIP)
 
 
-def hx_redirect(*segments: str, query: str = "") -> dict[str, str]:
-    """The ``HX-Redirect`` header to ``/console/<segments>``, each segment percent-encoded.
+def console_path(*segments: str, query: str = "") -> str:
+    """``/console/<segments>[?query]``, each segment percent-encoded, for :func:`client_redirect`.
 
-    A header value holds no line breaks nor non-Latin-1 text: a cluster name with U+2028 made a 500.
+    A header value holds no line break nor non-Latin-1 text: a cluster name with U+2028 made a 500.
     """
     path = "/console/" + "/".join(quote(segment, safe="") for segment in segments)
-    return {"HX-Redirect": path + (f"?{query}" if query else "")}
+    return path + (f"?{query}" if query else "")
 
 
 def page(request: Request[Any, Any, Any], name: str, **context: Any) -> Response[str]:

@@ -22,6 +22,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.plugins import InitPluginProtocol
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
@@ -148,6 +149,7 @@ class AdminPlugin(InitPluginProtocol):
             # a closure, not the bound method: Litestar deep-copies a router's dependencies
             dependencies={"console": Provide(lambda: self.console(), sync_to_thread=False)},
             exception_handlers={LoginRequired: login_required_handler},
+            request_class=HTMXRequest,  # request.htmx: whether htmx asked (for a fragment)
             include_in_schema=False,
         )
         static = create_static_files_router(

@@ -18,6 +18,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.plugins.htmx import ClientRedirect, HTMXDetails
 from litestar.response import Redirect
 from litestar.stores.base import Store
 from litestar.types import Empty, Message, ScopeSession
@@ -169,6 +170,9 @@ def require_staff(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseR
 
 def login_required_handler(request: Request[Any, Any, Any], exc: LoginRequired) -> Response[Any]:
     """Send browsers to the login page; tell htmx to do the same with a 401."""
-    if request.headers.get("HX-Request"):
-        return Response(content="login required", status_code=401, headers={"HX-Redirect": "/console/login"})
+    # exception handlers get the application's request class, not the console's HTMXRequest
+    if HTMXDetails(request):
+        refused = ClientRedirect("/console/login")  # htmx follows HX-Redirect whatever the status
+        refused.status_code, refused.content = 401, "login required"
+        return refused
     return Redirect(path="/console/login", status_code=303)

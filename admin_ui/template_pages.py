@@ -7,8 +7,9 @@ from typing import Any
 from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 
-from admin_ui.pages import PAGE_SIZE, hx_redirect, is_htmx, page, partial
+from admin_ui.pages import PAGE_SIZE, client_redirect, page, partial
 from admin_ui.preview import TEMPLATE_FIELDS, locales_json, parse_data, parse_locales, render_preview
 from admin_ui.sessions import session_of
 from host.dispatch.schemas import SendRequest
@@ -41,12 +42,12 @@ def _sources(form: Any) -> dict[str, str]:
 
 
 @get("/templates", include_in_schema=False)
-async def list_templates(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Response[Any]:
+async def list_templates(request: HTMXRequest, runtime: NamedDependency[Runtime]) -> Response[Any]:
     """Templates by name; ``q`` searches names (case-insensitive)."""
     query = request.query_params.get("q", "").strip()
     docs = await runtime.templates.search(name_query(query, None), PAGE_SIZE * 4)
     templates = [{**doc, "id": str(doc["_id"])} for doc in docs]
-    name = "_template_rows.html" if is_htmx(request) else "templates.html"
+    name = "_template_rows.html" if request.htmx else "templates.html"
     return page(request, name, templates=templates, q=query)
 
 
@@ -90,6 +91,8 @@ async def _store(request: Request[Any, Any, Any], runtime: Runtime, template_id:
         for key in ("email_attachments", "push_data", "syntax", "category"):
             if key in current:
                 fields[key] = current[key]
+    else:  # a new template is written in the service's templateSyntax
+        fields["syntax"] = runtime.settings.config.template_syntax
     fields["name"] = name
     who = session_of(request).get("staff")
     try:
@@ -102,7 +105,7 @@ async def _store(request: Request[Any, Any, Any], runtime: Runtime, template_id:
             return partial(request, "_save_status.html", error=f"Another template is named {name!r}.")
         return partial(request, "_save_status.html", error=exc.message)
     if current is None:
-        return Response(content="", headers=hx_redirect("templates", str(doc["_id"])))
+        return client_redirect(f"/console/templates/{doc['_id']}")
     return partial(request, "_save_status.html", saved_at=doc["updated_at"], version=doc["version"])
 
 
@@ -128,7 +131,7 @@ async def delete_template(
 ) -> Response[Any]:
     """Delete (the page asks for confirmation first)."""
     await runtime.templates.delete(await runtime.templates.find(template_id))
-    return Response(content="", headers={"HX-Redirect": "/console/templates"})
+    return client_redirect("/console/templates")
 
 
 @post("/preview", include_in_schema=False, status_code=200)

@@ -4,6 +4,10 @@
 channel must push over 1,000 mails/s through one connection, so this module writes the bytes itself
 with the C-accelerated encoders (``binascii.b2a_qp``, ``base64``). Every header value is ASCII or
 RFC 2047-encoded, every body is 7bit, quoted-printable or base64, and every line ends with CRLF.
+
+It stays hand-written on purpose: the standard library's ``email`` package is the only well-kept MIME
+writer, and it is the cost this module exists to avoid; the tests read what it writes back through
+``email``'s parser (the SMTP sink parses every mail it receives).
 """
 
 from __future__ import annotations

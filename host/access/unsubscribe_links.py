@@ -1,9 +1,18 @@
-"""Signed, expiring unsubscribe links and the RFC 8058 one-click headers that carry them.
+"""Signed, expiring, opaque unsubscribe links and the RFC 8058 one-click headers that carry them.
 
-A link reads ``<TIDINGS_PUBLIC_URL>/unsubscribe/<token>``; the token is ``<payload>.<signature>``, both
-unpadded base64url: the payload is the JSON ``[user id, channel, expiry (Unix seconds)]``, the signature
-an HMAC-SHA256 of the payload under a key derived from ``TIDINGS_SECRET_KEY`` for this one purpose. A
-token whose signature does not match, or whose expiry has passed, is refused (:class:`InvalidLink`).
+A link reads ``<TIDINGS_PUBLIC_URL>/unsubscribe/<token>``. The token is made by itsdangerous's
+``URLSafeTimedSerializer`` (``<payload>.<timestamp>.<signature>``, unpadded base64url): an HMAC-SHA256
+signature under a key itsdangerous derives from ``TIDINGS_SECRET_KEY`` and this purpose's salt, and a
+lifetime of 90 days counted from the signing time. The payload is the JSON ``[user id, channel]``
+sealed with AES-256-GCM-SIV under a second key derived the same way for sealing only, so the token
+reads as noise: the user id (a fiscal code, say) is not visible to whoever sees the mail (a Cc copy,
+a mail archive, a proxy log). A token whose signature does not match, whose payload does not open, or
+whose lifetime has passed is refused (:class:`InvalidLink`).
+
+Links of the first format (``<payload>.<signature>``: base64 JSON ``[user id, channel, expiry]`` and
+an HMAC-SHA256 under the key derived with the salt ``tidings unsubscribe link v1`` — itsdangerous's
+``Signer`` with HMAC key derivation computes exactly that) are still read until their own expiry, so
+mail sent before the change keeps working for its 90 days; none are made any more.
 
 ``TIDINGS_SECRET_KEY`` is required by ``tidings api`` and ``tidings worker`` when e-mail is active
 (:func:`require_secret_key`); the embedded mode generates one and keeps it in its data directory
@@ -13,16 +22,18 @@ go out without the headers and every link is invalid.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
 import logging
+import os
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
+from itsdangerous import BadData, Signer, TimestampSigner, URLSafeTimedSerializer, base64_decode, want_bytes
 
 from host.errors import ConfigurationError, RequestError
 from host.settings import Settings
@@ -40,8 +51,13 @@ log = logging.getLogger(__name__)
 
 #: how long an unsubscribe link works: mail is often read (and cleaned up) weeks after it was sent
 LINK_LIFETIME_SECONDS = 90 * 24 * 3600
-_PURPOSE = b"tidings unsubscribe link v1"
+_SIGNING_SALT = b"tidings unsubscribe link v2"
+_SEALING_SALT = b"tidings unsubscribe link v2 sealing"
+_LEGACY_SALT = b"tidings unsubscribe link v1"  # the first format: read until its links expire
+_NONCE_BYTES = 12
 _SECRET_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
+#: itsdangerous's key derivation and digest for both formats: HMAC-SHA256(secret key, salt)
+_SIGNER_OPTIONS: dict[str, Any] = {"key_derivation": "hmac", "digest_method": hashlib.sha256}
 
 
 class InvalidLink(RequestError):
@@ -59,19 +75,43 @@ class LinkTarget(msgspec.Struct, frozen=True):
     expires: int
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+class _SealedJSON:
+    """itsdangerous's payload serializer: JSON sealed with AES-GCM-SIV, so the payload reads as noise."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCMSIV(key)
+
+    def dumps(self, obj: Any) -> bytes:
+        # a fresh nonce per token: two links of one user do not even look alike
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, msgspec.json.encode(obj), _SEALING_SALT)
+
+    def loads(self, data: bytes) -> tuple[str, str]:
+        # itsdangerous turns any error raised here into BadPayload
+        plain = self._aead.decrypt(data[:_NONCE_BYTES], data[_NONCE_BYTES:], _SEALING_SALT)
+        return msgspec.json.decode(plain, type=tuple[str, str])
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+class _ClockedSigner(TimestampSigner):
+    """itsdangerous's timestamp signer on a given clock: a token made or read as of some time."""
+
+    def __init__(self, *args: Any, clock: Callable[[], float] = time.time, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock = clock
+
+    def get_timestamp(self) -> int:
+        """The clock's time in whole seconds (itsdangerous's unit)."""
+        return int(self._clock())
 
 
 class UnsubscribeLinks:
     """Makes and checks unsubscribe tokens, and the List-Unsubscribe headers of an e-mail."""
 
     def __init__(self, secret_key: str, public_url: str, lifetime: int = LINK_LIFETIME_SECONDS) -> None:
-        self._key = hmac.new(secret_key.encode("utf-8"), _PURPOSE, hashlib.sha256).digest()
+        self._secret_key = secret_key
+        sealing_key = Signer(secret_key, salt=_SEALING_SALT, **_SIGNER_OPTIONS).derive_key()
+        self._sealed = _SealedJSON(sealing_key)
+        self._legacy = Signer(secret_key, salt=_LEGACY_SALT, **_SIGNER_OPTIONS)
         self._base = public_url.rstrip("/") + "/unsubscribe/"
         self._lifetime = lifetime
 
@@ -85,15 +125,21 @@ class UnsubscribeLinks:
             return None
         return cls(env.secret_key, env.public_url)
 
-    def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest())
+    def _serializer(self, at: float | None) -> URLSafeTimedSerializer:
+        clock: Callable[[], float] = time.time if at is None else (lambda: at)
+        return URLSafeTimedSerializer(
+            self._secret_key,
+            salt=_SIGNING_SALT,
+            serializer=self._sealed,
+            signer=_ClockedSigner,
+            signer_kwargs={**_SIGNER_OPTIONS, "clock": clock},
+        )
 
     def token(self, user_id: str, channel: str, expires: int | None = None) -> str:
         """A token for this user and channel, valid until ``expires`` (default: the link lifetime)."""
-        if expires is None:
-            expires = int(time.time()) + self._lifetime
-        payload = _b64(msgspec.json.encode([user_id, channel, expires]))
-        return f"{payload}.{self._sign(payload)}"
+        signed_at = None if expires is None else expires - self._lifetime
+        # bytes at run time (the payload serializer makes bytes), though itsdangerous annotates str
+        return want_bytes(self._serializer(signed_at).dumps([user_id, channel])).decode("ascii")
 
     def url(self, user_id: str, channel: str) -> str:
         """The public unsubscribe link for this user and channel."""
@@ -108,16 +154,27 @@ class UnsubscribeLinks:
 
     def read(self, token: str, now: float | None = None) -> LinkTarget:
         """The target of a valid token; raises InvalidLink if it was altered or has expired."""
-        payload, dot, signature = token.partition(".")
-        if not dot or not payload.isascii() or not signature.isascii():
+        if not token.isascii():  # itsdangerous's base64 decoding would skip such characters, not refuse them
             raise InvalidLink()
-        if not hmac.compare_digest(self._sign(payload), signature):
-            raise InvalidLink()
+        now = time.time() if now is None else now
         try:
-            user_id, channel, expires = msgspec.json.decode(_unb64(payload), type=tuple[str, str, int])
-        except (binascii.Error, ValueError, msgspec.DecodeError):
+            if token.count(".") == 1:  # the first format has no timestamp part
+                return self._read_legacy(token, now)
+            # itsdangerous accepts an age equal to max_age; a link is dead from its expiry second on
+            (user_id, channel), signed = self._serializer(now).loads(
+                token, max_age=self._lifetime - 1, return_timestamp=True
+            )
+        except BadData:
             raise InvalidLink() from None
-        if expires <= (time.time() if now is None else now):
+        return LinkTarget(user_id=user_id, channel=channel, expires=int(signed.timestamp()) + self._lifetime)
+
+    def _read_legacy(self, token: str, now: float) -> LinkTarget:
+        payload = self._legacy.unsign(token)
+        try:
+            user_id, channel, expires = msgspec.json.decode(base64_decode(payload), type=tuple[str, str, int])
+        except (BadData, msgspec.DecodeError):
+            raise InvalidLink() from None
+        if expires <= now:
             raise InvalidLink()
         return LinkTarget(user_id=user_id, channel=channel, expires=expires)
 

@@ -15,13 +15,12 @@ from bson.errors import InvalidDocument
 from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPluginProtocol
 
-from host import __version__
 from host.api.auth import install_api_auth
 from host.api.errors import error_response, exception_handlers
 from host.api.idempotency import idempotency_middleware
+from host.api.openapi import complete_openapi, openapi_config
 from host.api.routes import (
     clusters,
     dispatches,
@@ -33,7 +32,7 @@ from host.api.routes import (
 )
 from host.api.routes.health import healthz, ready
 from host.api.routes.home import home
-from host.api.routes.metrics import count_answered, metrics
+from host.api.routes.metrics import PROMETHEUS, MetricsController
 from host.api.routes.send import saga_send, send
 from host.api.routes.twilio_status import twilio_status
 from host.events.flow_manager import FlowManagerNotifier
@@ -54,6 +53,13 @@ def _on_invalid_document(request: Request[Any, Any, Any], exc: InvalidDocument) 
     # only a request's own data reaches BSON unchecked (field names with NUL bytes, say): the
     # client's fault, not the server's
     return error_response(400, f"body: cannot be stored: {exc}")
+
+
+def _on_overflow(request: Request[Any, Any, Any], exc: OverflowError) -> Response[Any]:
+    # BSON holds integers of up to 8 bytes: a bigger one in a request's data is the client's fault too
+    if "8-byte ints" in str(exc):
+        return error_response(400, "body: cannot be stored: integers must fit in 64 bits")
+    return exception_handlers[Exception](request, exc)
 
 
 class TidingsPlugin(InitPluginProtocol):
@@ -85,8 +91,8 @@ class TidingsPlugin(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register routes, dependencies, exception handlers and the lifespan."""
-        app_config.route_handlers.extend([send, saga_send, healthz, ready, home, metrics])
-        app_config.before_send.append(count_answered)
+        app_config.route_handlers.extend([send, saga_send, healthz, ready, home, MetricsController])
+        app_config.middleware.insert(0, PROMETHEUS.middleware)  # outermost: it sees every answer
         for module in (dispatches, templates, template_versions, clusters, users, opt_outs, unsubscribe):
             app_config.route_handlers.extend(module.ROUTES)
         app_config.route_handlers.append(twilio_status)  # signed by Twilio, no API key
@@ -99,11 +105,13 @@ class TidingsPlugin(InitPluginProtocol):
         )
         app_config.exception_handlers.update(exception_handlers)
         app_config.exception_handlers[InvalidDocument] = _on_invalid_document
+        app_config.exception_handlers[OverflowError] = _on_overflow
         # key checks first: an Idempotency-Key must not replay a stored answer to a caller without a key
         settings = self.actors.settings
         install_api_auth(app_config, settings.env.api_auth, lambda: self.current_runtime().api_keys)
         app_config.middleware.append(idempotency_middleware(lambda: self.current_runtime().idempotency_keys))
         app_config.lifespan.append(self.lifespan)
+        app_config.on_startup.append(complete_openapi)  # the API-key scheme, scopes and errors
         return app_config
 
 
@@ -121,7 +129,7 @@ def create_app(
         plugins.extend(plugin.litestar_plugins(context))
     return Litestar(
         plugins=[*plugins, *(extra_plugins or [])],
-        openapi_config=OpenAPIConfig(title="Tidings", version=__version__),
+        openapi_config=openapi_config(),
         # Litestar's default logging config would reset the root logger (level INFO, its own format)
         # when the app is built, undoing TIDINGS_LOG_LEVEL and TIDINGS_LOG_FORMAT (host.runtime.logs)
         logging_config=None,

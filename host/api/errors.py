@@ -14,7 +14,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 
 from host.errors import RequestError
 
-__all__ = ["ErrorBody", "error_response", "exception_handlers", "field_message"]
+__all__ = ["ErrorBody", "error_body", "error_response", "exception_handlers", "field_message"]
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +27,15 @@ class ErrorBody(msgspec.Struct, rename="camel", kw_only=True):
     message: str
 
 
-def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response[Any]:
+def error_body(status_code: int, message: str) -> ErrorBody:
     """An error in the Mia shape; the reason phrase is written as Mia writes it ("Bad request")."""
     phrase = HTTPStatus(status_code).phrase
-    body = ErrorBody(status_code=str(status_code), error=phrase[:1] + phrase[1:].lower(), message=message)
-    return Response(body, status_code=status_code, headers=headers)
+    return ErrorBody(status_code=str(status_code), error=phrase[:1] + phrase[1:].lower(), message=message)
+
+
+def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response[Any]:
+    """An error answer: ``error_body`` with its status and headers."""
+    return Response(error_body(status_code, message), status_code=status_code, headers=headers)
 
 
 def field_message(key: str | None, text: str) -> str:

@@ -7,6 +7,11 @@ before), holding a hash of the body in canonical JSON. The first request runs; a
 the document and replayed verbatim to every later request with the same key and body, which sends nothing
 again. The same key with another body is refused with 409, as is a repeat while the first request is
 still running. A non-2xx answer releases the key, so a corrected retry can use it.
+
+It stays hand-written: the ASGI idempotency packages are young or unmaintained (0.1 releases for
+FastAPI/Starlette, asgi-idempotency-header last released in 2022) and none keeps its keys in our
+database the way it has to be done here, by the same single-field insert as the delivery claims (the
+development database has no transactions and uses no compound index).
 """
 
 from __future__ import annotations

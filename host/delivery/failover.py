@@ -12,6 +12,12 @@ and lanes of that process): after ``failures`` consecutive transient failures a 
 provider is skipped; after ``coolDownSeconds`` one trial message is let through (half-open), which
 closes the circuit if it succeeds and opens it again if it fails. Each worker process learns on its own.
 A channel configured with neither ``providers`` nor ``circuit`` has no breaker (host.plugins.providers).
+
+The breaker is ours, not pybreaker's or aiobreaker's: those wrap one call and raise when open, while here
+the chain asks each provider's breaker for a permit before choosing it, within one attempt, and hands a
+half-open circuit's single trial to one of the process's concurrent batches (a permit that can also be
+abandoned without a verdict); that state machine is about 70 lines, and the libraries' shape would need
+more code around it than it replaces.
 """
 
 from __future__ import annotations

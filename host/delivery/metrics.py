@@ -1,8 +1,9 @@
-"""Prometheus metrics: HTTP requests, delivery outcomes and provider latency, and database totals.
+"""Prometheus metrics of deliveries: outcomes and provider latency, and database totals.
 
 Process-wide metrics live in prometheus_client's default registry, counted where things happen:
-``count_request`` (the API's before-send hook), ``count_outcome`` and ``observe_send`` (the delivery
-worker, when it records results and around each provider call). Worker processes count their own;
+``count_outcome`` and ``observe_send`` (the delivery worker, when it records results and around each
+provider call). The HTTP request metrics are Litestar's (host.api.routes.metrics), in the same registry;
+this module imports no Litestar, so the worker process does not either. Worker processes count their own;
 ``DeliveryTotals`` gives every process's work at once, by aggregating the database, cached for a few
 seconds so a scrape never costs more than one pass over the deliveries and attempts per interval.
 """
@@ -13,7 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -23,20 +24,14 @@ __all__ = [
     "CONTENT_TYPE",
     "DeliveryTotals",
     "count_outcome",
-    "count_request",
     "observe_send",
-    "render_metrics",
+    "render_totals",
 ]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: database totals are recomputed at most this often
 TOTALS_TTL_SECONDS = 15.0
 
-HTTP_REQUESTS = Counter(
-    "tidings_http_requests",
-    "HTTP requests answered, by route template and status",
-    ["method", "route", "status"],
-)
 DELIVERY_OUTCOMES = Counter(
     "tidings_delivery_outcomes",
     "Delivery attempts recorded by this process, by channel and outcome (sent, retry, failed)",
@@ -48,11 +43,6 @@ PROVIDER_LATENCY = Histogram(
     ["channel"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
-
-
-def count_request(method: str, route: str, status: int) -> None:
-    """Count one answered HTTP request."""
-    HTTP_REQUESTS.labels(method, route, str(status)).inc()
 
 
 def count_outcome(channel: str, outcome: str) -> None:
@@ -111,8 +101,8 @@ class DeliveryTotals(Collector):
         yield attempts
 
 
-def render_metrics(totals: DeliveryTotals) -> bytes:
-    """The exposition text: this process's metrics, then the database totals."""
+def render_totals(totals: DeliveryTotals) -> bytes:
+    """The exposition text of the database totals (to follow this process's own metrics)."""
     own = CollectorRegistry(auto_describe=False)
     own.register(totals)
-    return generate_latest(REGISTRY) + generate_latest(own)
+    return generate_latest(own)

@@ -9,9 +9,7 @@ outbox. When a channel reports an address gone, it marks the user's address expi
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -20,6 +18,13 @@ from typing import Any, Protocol
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import ConnectionFailure
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_before_delay,
+    wait_exponential,
+)
 
 from host.audience.users import expired_field, user_filter
 from host.delivery.backoff import backoff_seconds
@@ -45,20 +50,28 @@ Doc = dict[str, Any]
 RESULT_WRITE_PATIENCE_SECONDS = 60.0
 
 
-async def _write_patiently(collection: AsyncCollection[Doc], updates: list[UpdateOne]) -> None:
-    """Bulk-write results, riding out a database restart: the messages are already sent."""
-    deadline = time.monotonic() + RESULT_WRITE_PATIENCE_SECONDS
-    delay = 0.2
-    while True:
-        try:
-            await collection.bulk_write(updates, ordered=False)
-            return
-        except ConnectionFailure:
-            if time.monotonic() + delay > deadline:
-                raise
-            log.warning("database unreachable while recording results; retrying in %.1f s", delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+def _log_retry(state: RetryCallState) -> None:
+    log.warning("database unreachable while recording results; retrying in %.1f s", state.upcoming_sleep)
+
+
+async def _write_patiently(
+    collection: AsyncCollection[Doc],
+    updates: list[UpdateOne],
+    patience: float = RESULT_WRITE_PATIENCE_SECONDS,
+) -> None:
+    """Bulk-write results, riding out a database restart: the messages are already sent.
+
+    Retried on ConnectionFailure only, 0.2 s doubling to at most 5 s, for as long as the next try still
+    starts within ``patience``; then the last ConnectionFailure is raised as it was.
+    """
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(ConnectionFailure),
+        wait=wait_exponential(multiplier=0.2, max=5.0),
+        stop=stop_before_delay(patience),
+        before_sleep=_log_retry,
+        reraise=True,
+    )
+    await retrying(collection.bulk_write, updates, ordered=False)
 
 
 class Outcome:

@@ -7,7 +7,8 @@ away from the options it hands to the channel.
 With a Redis URL the slots are counted in Redis by dramatiq's ``WindowRateLimiter``, so the limit holds
 across every worker process: at most ``N`` sends per calendar second (a rate below 1 becomes one send
 per ``ceil(1/rate)`` seconds; a fractional rate above 1 is rounded down). Without Redis (the embedded
-mode: one process) an in-process window with the same arithmetic does the counting.
+mode: one process) the same ``WindowRateLimiter`` counts in dramatiq's in-memory ``StubBackend``, so
+both modes share one piece of window arithmetic, dramatiq's.
 
 A delivery that finds no free slot waits for the next second; it never fails for it. Slots are taken
 only in the first 900 ms of a second, so the request reaches the provider within the second its slot
@@ -19,13 +20,12 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from dramatiq.rate_limits import WindowRateLimiter
-from dramatiq.rate_limits.backends import RedisBackend
+from dramatiq.rate_limits import RateLimiterBackend, WindowRateLimiter
+from dramatiq.rate_limits.backends import RedisBackend, StubBackend
 
 from host.plugins.channel import Channel
 from host.plugins.rates import configured_rate
@@ -43,6 +43,8 @@ __all__ = [
 #: slots are not taken in the last part of a second (see the module docstring)
 SECOND_GUARD = 0.1
 KEY_PREFIX = "tidings:rate:"
+#: counters the in-memory backend holds before it drops the expired ones (one per second and channel)
+_STUB_KEYS_KEPT = 64
 
 
 def window_for(rate: float) -> tuple[int, int]:
@@ -58,10 +60,10 @@ class SlotSource(Protocol):
     def try_acquire(self) -> bool: ...
 
 
-class RedisWindow:
-    """Slots counted in Redis by dramatiq's WindowRateLimiter: one limit across every worker process."""
+class _DramatiqWindow:
+    """Slots counted by dramatiq's WindowRateLimiter in a rate-limit backend."""
 
-    def __init__(self, backend: RedisBackend, key: str, *, limit: int, window: int) -> None:
+    def __init__(self, backend: RateLimiterBackend, key: str, *, limit: int, window: int) -> None:
         self._limiter = WindowRateLimiter(backend, key, limit=limit, window=window)  # type: ignore[no-untyped-call]
 
     def try_acquire(self) -> bool:
@@ -70,25 +72,34 @@ class RedisWindow:
             return bool(acquired)
 
 
-class LocalWindow:
-    """The same window arithmetic in this process only (the embedded mode has one process)."""
+class RedisWindow(_DramatiqWindow):
+    """Slots counted in Redis: one limit across every worker process."""
+
+    def __init__(self, backend: RedisBackend, key: str, *, limit: int, window: int) -> None:
+        super().__init__(backend, key, limit=limit, window=window)
+
+
+class _PrunedStubBackend(StubBackend):
+    """dramatiq's in-memory backend, dropping expired counters: it would keep one per second it has seen."""
+
+    def incr_and_sum(
+        self, key: str, keys: Callable[[], list[str]], amount: int, maximum: int, ttl: int
+    ) -> bool:
+        """Drop expired counters now and then (a month has 2.6 million seconds), then count."""
+        with self.mutex:
+            if len(self.db) > _STUB_KEYS_KEPT:
+                now = time.monotonic()
+                self.db = {k: entry for k, entry in self.db.items() if entry[1] > now}
+        counted = super().incr_and_sum(key, keys, amount, maximum=maximum, ttl=ttl)  # type: ignore[no-untyped-call]
+        return bool(counted)
+
+
+class LocalWindow(_DramatiqWindow):
+    """Slots counted in this process only, in dramatiq's in-memory backend (the embedded mode)."""
 
     def __init__(self, *, limit: int, window: int) -> None:
-        self._limit = limit
-        self._window = window
-        self._counts: dict[int, int] = {}
-        self._lock = threading.Lock()
-
-    def try_acquire(self) -> bool:
-        """Take one slot in the current calendar second, if any is left."""
-        second = int(time.time())
-        with self._lock:
-            for old in [s for s in self._counts if s <= second - self._window]:
-                del self._counts[old]
-            if sum(self._counts.values()) >= self._limit:
-                return False
-            self._counts[second] = self._counts.get(second, 0) + 1
-            return True
+        backend = _PrunedStubBackend()  # type: ignore[no-untyped-call]
+        super().__init__(backend, "local", limit=limit, window=window)
 
 
 class ChannelThrottle:

@@ -1,4 +1,9 @@
-"""The Flow Manager integration: after /saga/send, tell the saga whether sending started."""
+"""The Flow Manager integration: after /saga/send, tell the saga whether sending started.
+
+An event is posted in the background and retried with tenacity (a transport error or a status of 300
+or more: ``attempts`` tries, ``first_delay`` doubling in between), each failure logged as a warning and
+a final give-up as an error; it never fails the dispatch.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,34 @@ import asyncio
 import logging
 
 import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from host.settings import Settings
 
 __all__ = ["FlowManagerNotifier"]
 
 log = logging.getLogger(__name__)
+
+
+def _refused(response: httpx.Response) -> bool:
+    return response.status_code >= 300
+
+
+def _problem(state: RetryCallState) -> str:
+    """What the failed attempt ran into: an HTTP status, or the name of the transport error."""
+    assert state.outcome is not None
+    exc = state.outcome.exception()
+    if exc is not None:
+        return type(exc).__name__
+    response: httpx.Response = state.outcome.result()
+    return f"HTTP {response.status_code}"
 
 
 class FlowManagerNotifier:
@@ -41,27 +68,29 @@ class FlowManagerNotifier:
         assert self._url and self._labels
         label = self._labels.success_event_label if success else self._labels.fail_event_label
         event = {"key": saga_id, "value": {"messageLabel": label, "messagePayload": {}}}
-        delay = self._first_delay
+
+        def report(state: RetryCallState) -> None:
+            log.warning(
+                "flow manager event %s for saga %s not delivered (attempt %d/%d): %s",
+                label,
+                saga_id,
+                state.attempt_number,
+                self._attempts,
+                _problem(state),
+            )
+
+        def give_up(state: RetryCallState) -> None:
+            log.error("flow manager event %s for saga %s given up", label, saga_id)
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(httpx.HTTPError) | retry_if_result(_refused),
+            wait=wait_exponential(multiplier=self._first_delay),  # first_delay, doubling
+            stop=stop_after_attempt(self._attempts),
+            after=report,  # after every failed attempt, the last one included
+            retry_error_callback=give_up,  # instead of raising: the dispatch never fails for this
+        )
         async with httpx.AsyncClient(timeout=10.0) as client:
-            for attempt in range(1, self._attempts + 1):
-                try:
-                    response = await client.post(self._url.rstrip("/") + "/event", json=event)
-                    if response.status_code < 300:
-                        return
-                    problem = f"HTTP {response.status_code}"
-                except httpx.HTTPError as exc:
-                    problem = type(exc).__name__
-                log.warning(
-                    "flow manager event %s for saga %s not delivered (attempt %d/%d): %s",
-                    label,
-                    saga_id,
-                    attempt,
-                    self._attempts,
-                    problem,
-                )
-                await asyncio.sleep(delay)
-                delay *= 2
-        log.error("flow manager event %s for saga %s given up", label, saga_id)
+            await retrying(client.post, self._url.rstrip("/") + "/event", json=event)
 
     async def drain(self) -> None:
         """Wait for the events still on their way (at shutdown)."""

@@ -55,7 +55,9 @@ class Runtime:
         self.store = Store.connect(settings)
         self.registry = ChannelRegistry.build(settings.config, settings.environ)
         self.renderer = Renderer(
-            default_locale=settings.config.default_locale, default_timezone=settings.config.default_timezone
+            default_locale=settings.config.default_locale,
+            default_timezone=settings.config.default_timezone,
+            inline_syntax=settings.config.template_syntax,
         )
         batch_sizes = {name: channel.limits.batch_size for name, channel in self.registry.items()}
         self.outbox = Outbox(self.store, enqueue, batch_sizes)

@@ -46,7 +46,7 @@ class Environment(msgspec.Struct, frozen=True, kw_only=True):
     file_service_url: str | None = None
     flow_manager_url: str | None = None
     configuration_path: str | None = None
-    #: signs the unsubscribe links of e-mails (host.access.unsubscribe_links); never logged
+    #: signs and seals the unsubscribe links of e-mails (host.access.unsubscribe_links); never logged
     secret_key: str | None = None
     #: where recipients reach Tidings' public pages (unsubscribe links, provider callbacks)
     public_url: str = "http://127.0.0.1:8000"

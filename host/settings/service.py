@@ -7,7 +7,7 @@ raises ConfigurationError with the exact key (``sender.email``, ``channels.voice
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -78,6 +78,9 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, ren
     flow_manager: FlowManagerEvents | None = None
     default_locale: str = "en-US"
     default_timezone: str = "UTC"
+    #: the syntax of messages written in a request and of templates created without one: Handlebars, as
+    #: in Mia (whose configuration has no such key), or Jinja; a stored template keeps its own ``syntax``
+    template_syntax: Literal["handlebars", "jinja"] = "handlebars"
     #: endpoints that receive signed delivery events (host.events.webhooks)
     webhooks: list[WebhookEndpoint] = []
 

@@ -34,8 +34,12 @@ def _sources(
     return sources
 
 
-def _syntax(template: Mapping[str, Any] | None) -> Any:
-    return (template or {}).get("syntax", "jinja")
+def _syntax(renderer: Renderer, template: Mapping[str, Any] | None) -> Any:
+    """A stored template's own syntax (Jinja when it has none: it predates the field); for a message
+    written in the request, the service's ``templateSyntax``."""
+    if template is None:
+        return renderer.inline_syntax
+    return template.get("syntax", "jinja")
 
 
 def check_content(
@@ -57,7 +61,7 @@ def check_content(
         for attr, (field, text) in sources.items():
             try:
                 renderer.compile(
-                    text, field=field, html=attr in channel.html_fields, syntax=_syntax(template)
+                    text, field=field, html=attr in channel.html_fields, syntax=_syntax(renderer, template)
                 )
             except Exception as exc:
                 raise RequestError(f"{field}: {exc}") from exc
@@ -90,7 +94,7 @@ class Composer:
                     text,
                     field=field if variant is None else f"locales.{variant}.{field}",
                     html=attr in channel.html_fields,
-                    syntax=_syntax(template),
+                    syntax=_syntax(renderer, template),
                 )
             self._variants[variant] = compiled
         self._data: Mapping[str, Any] = dispatch.get("data") or {}

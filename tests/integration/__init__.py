@@ -1,1 +1,1 @@
-"""Tests against the real services the fixtures start, mirroring the packages and rooms."""
+"""Integration tests: the development database, Redis, the protocol fakes and child processes, all real."""

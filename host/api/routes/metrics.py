@@ -1,30 +1,55 @@
-"""GET /metrics (Prometheus exposition) and the hook that counts every answered request."""
+"""GET /metrics (Prometheus exposition) and the HTTP request metrics, both from Litestar's Prometheus plugin.
+
+``PROMETHEUS`` configures Litestar's ``PrometheusMiddleware``: every request a route answers is counted
+and timed by method, route template (``group_path``, so ``/dispatches/{dispatch_id}`` is one series and
+the cardinality stays bounded) and status, as ``tidings_http_requests_total``,
+``tidings_http_request_duration_seconds`` and friends; requests no route matches are not counted (the
+middleware runs per route). :class:`MetricsController` is Litestar's
+``PrometheusController`` with the database's delivery totals appended to the page: this process's
+metrics (HTTP, delivery outcomes, provider latency) come first, then :class:`DeliveryTotals`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Response, get
+from litestar._asgi.utils import wrap_in_exception_handler
 from litestar.di import NamedDependency
-from litestar.enums import ScopeType
-from litestar.types import Message, Scope
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController, PrometheusMiddleware
+from litestar.types import ASGIApp
 
-from host.delivery.metrics import CONTENT_TYPE, count_request, render_metrics
+from host.delivery.metrics import CONTENT_TYPE, render_totals
 from host.runtime.wiring import Runtime
 
-__all__ = ["count_answered", "metrics"]
+__all__ = ["PROMETHEUS", "MetricsController"]
 
 
-@get("/metrics", include_in_schema=False, summary="Prometheus metrics")
-async def metrics(runtime: NamedDependency[Runtime]) -> Response[bytes]:
-    """This process's counters and histograms, and delivery totals from the database."""
-    await runtime.delivery_totals.refresh()
-    return Response(render_metrics(runtime.delivery_totals), media_type=CONTENT_TYPE)
+class _AnsweredStatusMiddleware(PrometheusMiddleware):
+    """Litestar's PrometheusMiddleware, counting the status of answers that inner middleware raise.
+
+    The API key check raises its 401/403 and the idempotency middleware its 409s; Litestar answers them
+    in an exception handler outside this middleware, which then never sees ``http.response.start`` and
+    counts a 200 (litestar#4747, fixed upstream after 2.25). Litestar's own exception handler, the one
+    it puts between every handler and its middleware, answers them inside instead: same response.
+    """
+
+    def __init__(self, app: ASGIApp, config: PrometheusConfig) -> None:
+        super().__init__(wrap_in_exception_handler(app), config)
 
 
-async def count_answered(message: Message, scope: Scope) -> None:
-    """A before-send hook: count the response by route template (``unmatched`` when none) and status."""
-    if message["type"] != "http.response.start" or scope["type"] != ScopeType.HTTP:
-        return
-    route: Any = scope.get("path_template") or "unmatched"
-    count_request(scope["method"], str(route), int(message["status"]))
+#: the HTTP request metrics: labelled by route template, not by path
+PROMETHEUS = PrometheusConfig(
+    app_name="tidings", prefix="tidings_http", group_path=True, middleware_class=_AnsweredStatusMiddleware
+)
+
+
+class MetricsController(PrometheusController):
+    """Litestar's Prometheus endpoint, with the delivery totals of the database after this process's own."""
+
+    include_in_schema = False
+
+    @get(summary="Prometheus metrics")
+    async def get(self, runtime: NamedDependency[Runtime]) -> Response[bytes]:
+        """This process's counters and histograms, and delivery totals from the database."""
+        own: Response[bytes] = await PrometheusController.get.fn(self)  # Litestar's exposition
+        await runtime.delivery_totals.refresh()
+        return Response(own.content + render_totals(runtime.delivery_totals), media_type=CONTENT_TYPE)

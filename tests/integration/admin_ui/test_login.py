@@ -1,89 +1,41 @@
-"""The console's login over real sockets: throttled per (address, client address), counted before verifying.
-
-uvicorn serves a second application on the session stack's actors; clients connect from different
-loopback addresses, so the server sees different client addresses, as it would on a network.
-"""
+"""Console login: safe session cookies, logout closing access, a login form token signed by the server."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections import Counter
-from collections.abc import Callable, Iterator
-from typing import Any
 
-import httpx
-import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from admin_ui.login import LOGIN_COOKIE
-from admin_ui.staff import hash_password
 from host.api.app import create_app
-from host.storage.documents import utcnow
-from tests.conftest import Stack
-from tests.live import client_from, serve
-
-PASSWORD = "correct horse battery"
-#: the README: "five failed logins from one client address lock that address for 15 minutes"
-ALLOWED = 5
+from tests.support.console import PASSWORD, csrf_of, login
+from tests.support.stacks import Stack
 
 
-@pytest.fixture(scope="module")
-def live(stack: Stack) -> Iterator[str]:
-    with serve(create_app(stack.actors)) as url:
-        yield url
-
-
-@pytest.fixture
-async def staff_email(stack: Stack, unique: Callable[[str], str]) -> str:
-    email = f"{unique('owner')}@example.test"
-    await stack.db["staff"].insert_one(
-        {"email": email, "password_hash": hash_password(PASSWORD), "created_at": utcnow()}
-    )
-    return email
-
-
-async def login_form(client: httpx.AsyncClient) -> tuple[str, str]:
-    """The form's token and the login cookie (Secure, so sent by hand over this plain-HTTP loopback)."""
-    form = await client.get("/console/login")
-    token = re.search(r'name="login_token" value="([^"]+)"', form.text)
-    cookie = re.search(rf"{LOGIN_COOKIE}=([^;]+)", form.headers.get("set-cookie", ""))
-    assert token is not None and cookie is not None
-    return token.group(1), cookie.group(1)
-
-
-async def submit(client: httpx.AsyncClient, form: tuple[str, str], email: str, password: str) -> Any:
-    return await client.post(
-        "/console/login",
-        data={"email": email, "password": password, "login_token": form[0]},
-        headers={"Cookie": f"{LOGIN_COOKIE}={form[1]}"},
-        follow_redirects=False,
-    )
-
-
-async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> Any:
-    return await submit(client, await login_form(client), email, password)
-
-
-async def test_a_stranger_cannot_lock_the_owner_out(live: str, staff_email: str) -> None:
-    async with client_from(live, "127.0.0.2") as stranger, client_from(live, "127.0.0.3") as owner:
-        answers = [(await login(stranger, staff_email, "wrong password!")).status_code for _ in range(7)]
-        assert answers == [401] * ALLOWED + [429, 429]
-        welcome = await login(owner, staff_email)
-        assert welcome.status_code == 303 and welcome.headers["location"] == "/console/templates"
-        locked = await login(stranger, staff_email)  # the guesser waits, right password or not
-        assert locked.status_code == 429 and "try again" in locked.text
-
-
-async def test_concurrent_guesses_are_counted_before_the_password_is_verified(
-    live: str, staff_email: str
+async def test_login_sets_safe_cookies_and_logout_closes_access(
+    console: AsyncTestClient[Litestar], staff_email: str
 ) -> None:
-    async with client_from(live, "127.0.0.4") as guesser:
-        forms = [await login_form(guesser) for _ in range(20)]
-        answers = await asyncio.gather(
-            *(submit(guesser, form, staff_email, "wrong guess!") for form in forms)
-        )
-    assert Counter(answer.status_code for answer in answers) == {401: ALLOWED, 429: 20 - ALLOWED}
+    answer = await login(console, staff_email)
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/templates"
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("tidings_console="))
+    flags = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "samesite=lax", "secure", "path=/console"} <= flags
+    templates = await console.get("/console/templates")
+    assert templates.status_code == 200 and staff_email in templates.text
+    out = await console.post("/console/logout", headers={"X-CSRF-Token": csrf_of(templates.text)})
+    assert out.status_code == 200 and out.headers["HX-Redirect"] == "/console/login"
+    assert out.headers["x-frame-options"] == "DENY"  # the console's security headers, on redirects too
+    after = await console.get("/console/templates", follow_redirects=False)
+    assert after.status_code == 303
+
+
+async def test_login_form_needs_its_token(console: AsyncTestClient[Litestar], staff_email: str) -> None:
+    forged = await console.post(
+        "/console/login", data={"email": staff_email, "password": PASSWORD}, follow_redirects=False
+    )
+    assert forged.status_code == 403
+    assert (await console.get("/console/templates", follow_redirects=False)).status_code == 303
 
 
 async def test_the_login_form_token_is_bound_to_the_server_secret(stack: Stack, staff_email: str) -> None:

@@ -10,8 +10,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from host.api.app import create_app
-from tests.admin_ui.test_roles import add_staff, logged_in
-from tests.conftest import Stack
+from tests.support.console import add_staff, logged_in
+from tests.support.stacks import Stack
 
 Client = AsyncTestClient[Litestar]
 

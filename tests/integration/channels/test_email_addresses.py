@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.conftest import Stack
+from tests.support.stacks import Stack
 
 FORGED = '"X\r\nBcc: evil-{uid}@attacker.test" <cc2-{uid}@example.com>'
 

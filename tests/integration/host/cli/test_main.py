@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from host.storage.devdb import DevDatabase
-from tests.cli_runs import TidingsProcess
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer, free_port
+from tests.support.cli_runs import TidingsProcess
 
 #: host.runtime.logs.TEXT_FORMAT: "2026-12-01 08:00:00,123 DEBUG host.x: message"
 OURS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ")

@@ -1,4 +1,4 @@
-"""Text logs hold one line per record: a client's CR/LF or other control characters are escaped.
+"""Log lines: one record per line (a client's CR/LF or other controls escaped), JSON with the context ids.
 
 The process tests run ``configure_logging`` in a fresh interpreter, as the ``tidings`` commands do, and
 read what it writes to stderr.
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 
-from host.runtime.logs import TextFormatter, escape_controls
+from host.runtime.logs import JsonFormatter, TextFormatter, escape_controls, log_context
 
 FORGED = "1999-12-31 23:59:59,000 INFO host.api: admin logged in"
 SCRIPT = textwrap.dedent(
@@ -67,3 +67,16 @@ def test_the_formatter_leaves_the_record_as_it_was() -> None:
     assert TextFormatter().format(record).endswith("key a\\nb at http://***@h/?t=***")
     assert record.getMessage() == "key a\nb at http://u:p@h/?t=1"
     assert escape_controls("\x1b[2J\x00\x85") == "\\x1b[2J\\x00\\x85"
+
+
+def test_json_lines_carry_the_context_ids_as_fields() -> None:
+    record = logging.LogRecord(
+        "host.delivery.worker", logging.INFO, __file__, 1, "delivery %s failed", ("d1",), None
+    )
+    with log_context(dispatch_id="disp-1", channel="email"):
+        line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "delivery d1 failed"
+    assert (line["level"], line["logger"]) == ("INFO", "host.delivery.worker")
+    assert (line["dispatch_id"], line["channel"]) == ("disp-1", "email")
+    record.delivery_id = "disp-1:email:u1"
+    assert json.loads(JsonFormatter().format(record))["delivery_id"] == "disp-1:email:u1"
