@@ -19,8 +19,8 @@ from pymongo.errors import ConnectionFailure
 
 from host.delivery.outcomes import _write_patiently
 from host.storage.devdb import DevDatabase
-from tests.host.test_webhooks import wait_for
 from tests.services import free_port
+from tests.support.waiting import eventually
 
 RETRYING = re.compile(r"database unreachable while recording results; retrying in ([\d.]+) s")
 
@@ -55,7 +55,9 @@ async def test_results_wait_for_the_database_to_come_back(
     with caplog.at_level(logging.WARNING, logger="host.delivery.worker"):
         write = asyncio.create_task(_write_patiently(deliveries, [result]))
         try:
-            await wait_for(lambda: bool(_delays(caplog)), "a retry while the database is away")
+            await eventually(
+                lambda: bool(_delays(caplog)), timeout=20.0, what="a retry while the database is away"
+            )
             await asyncio.to_thread(database.start)
             await asyncio.wait_for(write, timeout=60)
             assert await deliveries.find_one({"_id": "d1"}) == {"_id": "d1", "status": "sent"}

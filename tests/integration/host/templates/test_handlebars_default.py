@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from host.storage.devdb import DevDatabase
-from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.smtp import SmtpSink, free_port
 from tests.services import RedisServer
-from tests.stacks import open_stack
+from tests.support.configs import BASE_CONFIG
+from tests.support.stacks import Stack, open_stack
 
 _MIA_CONFIG = {key: value for key, value in BASE_CONFIG.items() if key != "templateSyntax"}
 

@@ -21,6 +21,7 @@ from host.settings import load_service_config
         ({"activeChannels": ["email"], "sender": {"email": 5}}, "sender.email"),
         ({"activeChannels": ["email"], "delivery": {"maxAttempts": "many"}}, "delivery.maxAttempts"),
         ({"activeChannels": ["email"], "typo": 1}, "typo"),
+        ({"activeChannels": ["email"], "templateSyntax": "mustache"}, "templateSyntax"),
     ],
 )
 def test_a_wrong_key_is_named(config: dict[str, object], key: str) -> None:

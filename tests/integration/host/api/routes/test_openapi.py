@@ -25,10 +25,10 @@ from host.access.api_keys import ApiKeys
 from host.api.app import create_app
 from host.api.openapi import CONFLICTS, SCHEME, UNSUPPORTED_MEDIA
 from host.storage.devdb import DevDatabase
-from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer, free_port
-from tests.stacks import open_stack
+from tests.support.configs import BASE_CONFIG
+from tests.support.stacks import Stack, open_stack
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 OPEN_OPERATIONS = {("get", "/-/healthz"), ("get", "/-/ready"), ("post", "/twilio/status")}
