@@ -132,10 +132,7 @@ class Renderer:
 
     def _compile_source(self, source: str, html: bool, syntax: Syntax) -> Template | HandlebarsTemplate:
         if syntax == "handlebars":
-            try:
-                return HandlebarsTemplate(source, html=html)
-            except RecursionError as exc:  # its parser recurses: 3,000 nested subexpressions exhaust it
-                raise RenderError("expressions are nested too deeply") from exc
+            return HandlebarsTemplate(source, html=html)  # its parser refuses nesting deeper than 40
         environment = self._environments[html]
         try:
             return environment.from_string(source)
@@ -143,7 +140,7 @@ class Renderer:
             raise RenderError(exc.message or "syntax error", line=exc.lineno) from exc
         except RenderError:
             raise
-        except RecursionError as exc:
+        except RecursionError as exc:  # Jinja's parser recurses: 3,000 nested parentheses exhaust it
             raise RenderError("expressions are nested too deeply") from exc
         except Exception as exc:  # e.g. an integer literal too long for Python
             raise RenderError(_describe(exc)) from exc

@@ -135,7 +135,7 @@ PROBED = [
      json.dumps({**SEND, "data": {"a": json.loads(nested(100))}}), "data: "),
     ("3,000 nested subexpressions", "POST", "/templates", "application/json",
      json.dumps({"name": "deep", "syntax": "handlebars",
-                 "smsMessage": "{{x " + "(eq " * 3000 + "1" + " 1)" * 3000 + "}}"}), "smsMessage: "),
+                 "smsMessage": "{{x " + "(eq " * 3000 + "1" + " 1)" * 3000 + "}}"}), "smsMessage"),
     ("3,000 nested parentheses", "POST", "/templates", "application/json",
      json.dumps({"name": "deep", "smsMessage": "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"}),
      "smsMessage: "),
