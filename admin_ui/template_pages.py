@@ -164,7 +164,7 @@ async def preview_template(
         sources.update(variants.get(variant, {}) if variant else {})
     except ValueError as exc:
         problems.append(str(exc))
-    preview = render_preview(runtime.renderer, sources, user, data, locale=render_locale(locale))
+    preview = await render_preview(runtime.renderer, sources, user, data, locale=render_locale(locale))
     return partial(
         request, "_preview.html", preview=preview, problems=problems, fields=TEMPLATE_FIELDS, variant=variant
     )

@@ -111,7 +111,7 @@ class DeliveryWorker:
                 raise RenderError(f"dispatch {dispatch_id} no longer exists")
             template = await self._templates.for_dispatch(dispatch)  # the version it was accepted with
             attachments = await self._attachments.for_dispatch(name, dispatch, template)
-            composer = Composer(
+            composer = await Composer.prepare(
                 self._renderer,
                 channel,
                 dispatch,

@@ -103,7 +103,9 @@ class Dispatcher:
             template = await self._templates.find(request.template_id)
         elif not request.message_title or not request.message_content:
             raise RequestError("messageTitle, messageContent: both are required unless templateId is given")
-        check_content(self._renderer, channels, template, request.message_title, request.message_content)
+        await check_content(
+            self._renderer, channels, template, request.message_title, request.message_content
+        )
         self._check_email_options(request)
         emails = any(name == "email" for name, _ in channels)
         if (

@@ -153,3 +153,4 @@ class Runtime:
         if self._channels_started:  # also when the sweep was disabled
             await self.registry.shutdown()
         await self.store.close()
+        self.renderer.close()  # its checking process, if one was started

@@ -42,14 +42,15 @@ def _syntax(renderer: Renderer, template: Mapping[str, Any] | None) -> Any:
     return template.get("syntax", "jinja")
 
 
-def check_content(
+async def check_content(
     renderer: Renderer,
     channels: Sequence[tuple[str, Channel]],
     template: Mapping[str, Any] | None,
     title: str | None,
     content: str | None,
 ) -> None:
-    """Refuse (4xx) content that lacks a field a requested channel needs, or that does not compile."""
+    """Refuse (4xx) content that lacks a field a requested channel needs, or that does not compile
+    (checked by the renderer's checking process, within the compile budget: host.templates.rendering)."""
     for name, channel in channels:
         sources = _sources(channel, template, title, content)
         for requirement in channel.required:
@@ -60,7 +61,7 @@ def check_content(
                 raise RequestError(f"{owner} has no {wanted}, required by channel {name!r}")
         for attr, (field, text) in sources.items():
             try:
-                renderer.compile(
+                await renderer.check_async(
                     text, field=field, html=attr in channel.html_fields, syntax=_syntax(renderer, template)
                 )
             except Exception as exc:
@@ -68,35 +69,24 @@ def check_content(
 
 
 class Composer:
-    """Renders one channel's Message of one dispatch for any of its users (templates compiled once)."""
+    """Renders one channel's Message of one dispatch for any of its users (templates compiled once).
+
+    Made by :meth:`prepare`, which compiles every variant's fields off the event loop.
+    """
 
     def __init__(
         self,
-        renderer: Renderer,
         channel: Channel,
         dispatch: Mapping[str, Any],
         template: Mapping[str, Any] | None,
+        variants: dict[str | None, dict[str, CompiledTemplate]],
         attachments: Sequence[Attachment] = (),
         unsubscribe: UnsubscribeLinks | None = None,
     ) -> None:
         # e-mails get RFC 8058 one-click unsubscribe headers, unless the dispatch is transactional
         mails = channel.name == "email" and opt_outs_apply(dispatch.get("category"))
         self._unsubscribe = unsubscribe if mails else None
-        # every variant is compiled here, once per dispatch and channel, never per user
-        self._variants: dict[str | None, dict[str, CompiledTemplate]] = {}
-        for variant in [None, *((template or {}).get("locales") or {})]:
-            fields = variant_fields(template, variant) if template is not None else None
-            compiled: dict[str, CompiledTemplate] = {}
-            for attr, (field, text) in _sources(
-                channel, fields, dispatch.get("title"), dispatch.get("content")
-            ).items():
-                compiled[attr] = renderer.compile(
-                    text,
-                    field=field if variant is None else f"locales.{variant}.{field}",
-                    html=attr in channel.html_fields,
-                    syntax=_syntax(renderer, template),
-                )
-            self._variants[variant] = compiled
+        self._variants = variants
         self._data: Mapping[str, Any] = dispatch.get("data") or {}
         email = dispatch.get("email") or {}
         self._fixed: dict[str, Any] = {
@@ -106,6 +96,36 @@ class Composer:
             "attachments": tuple(attachments),
             "data": dict((template or {}).get("push_data") or {}),
         }
+
+    @classmethod
+    async def prepare(
+        cls,
+        renderer: Renderer,
+        channel: Channel,
+        dispatch: Mapping[str, Any],
+        template: Mapping[str, Any] | None,
+        attachments: Sequence[Attachment] = (),
+        unsubscribe: UnsubscribeLinks | None = None,
+    ) -> Composer:
+        """Compile every variant (once per dispatch and channel, never per user), off the event loop.
+
+        Raises RenderError naming the field (a template stored before the compile budget may exceed it).
+        """
+        variants: dict[str | None, dict[str, CompiledTemplate]] = {}
+        for variant in [None, *((template or {}).get("locales") or {})]:
+            fields = variant_fields(template, variant) if template is not None else None
+            compiled: dict[str, CompiledTemplate] = {}
+            for attr, (field, text) in _sources(
+                channel, fields, dispatch.get("title"), dispatch.get("content")
+            ).items():
+                compiled[attr] = await renderer.compile_async(
+                    text,
+                    field=field if variant is None else f"locales.{variant}.{field}",
+                    html=attr in channel.html_fields,
+                    syntax=_syntax(renderer, template),
+                )
+            variants[variant] = compiled
+        return cls(channel, dispatch, template, variants, attachments=attachments, unsubscribe=unsubscribe)
 
     def compose(
         self, user: Mapping[str, Any], locale: str | None = None, user_id: str | None = None

@@ -54,9 +54,9 @@ class TemplateService:
         cursor = self._store.templates.find(dict(query)).sort("name", 1).limit(limit)
         return await cursor.to_list(None)
 
-    def check(self, fields: Mapping[str, Any]) -> None:
-        """Compile every text field and locale variant, check the attachments' names; RequestError naming
-        the field if one fails."""
+    async def check(self, fields: Mapping[str, Any]) -> None:
+        """Compile every text field and locale variant (off the event loop, within the compile budget),
+        check the attachments' names; RequestError naming the field if one fails."""
         files = [item.get("file") for item in fields.get("email_attachments") or () if isinstance(item, dict)]
         check_attachment_names(files, "emailAttachments", "file")
         problem = nesting_problem(fields.get("push_data"), "pushData")
@@ -67,7 +67,8 @@ class TemplateService:
             for key in TEXT_KEYS:
                 source = fields.get(key)
                 if source:
-                    self._renderer.check(source, field=JSON_NAMES[key], html=key in HTML_KEYS, syntax=syntax)
+                    html = key in HTML_KEYS
+                    await self._renderer.check_async(source, field=JSON_NAMES[key], html=html, syntax=syntax)
         except RenderError as exc:
             raise RequestError(str(exc)) from exc
         variants: Mapping[str, Mapping[str, str | None]] = fields.get("locales") or {}
@@ -77,13 +78,13 @@ class TemplateService:
             except RenderError as exc:
                 raise RequestError(f"locales.{tag}: {exc.reason}") from None
         try:
-            check_variants(self._renderer, variants, JSON_NAMES, HTML_KEYS, syntax)
+            await check_variants(self._renderer, variants, JSON_NAMES, HTML_KEYS, syntax)
         except RenderError as exc:
             raise RequestError(str(exc)) from exc
 
     async def create(self, fields: Mapping[str, Any], saved_by: str | None) -> Doc:
         """Check, then store as version 1; 409 if the name is taken."""
-        self.check(fields)
+        await self.check(fields)
         name = fields["name"]
         if await self._store.templates.find_one({"name": name}, {"_id": 1}) is not None:
             raise _duplicate(name)
@@ -96,7 +97,7 @@ class TemplateService:
         self, current: Mapping[str, Any], fields: Mapping[str, Any], saved_by: str | None
     ) -> Doc:
         """Check, then save ``fields`` over ``current`` as its next version; 409 if the new name is taken."""
-        self.check(fields)
+        await self.check(fields)
         name = fields["name"]
         if name != current["name"] and await self._store.templates.find_one({"name": name}, {"_id": 1}):
             raise _duplicate(name)

@@ -135,3 +135,34 @@ async def test_wait_is_bounded(stack: Stack, wait: str) -> None:
     error = response.json()
     assert set(error) == {"statusCode", "error", "message"}
     assert "wait" in error["message"]
+
+
+#: the probe's payload: ~250 KB of expressions, four seconds of compiling on the event loop before
+PROBE_TEMPLATE = "{{a.b.c.d}}" * 23000
+
+
+@pytest.mark.parametrize("syntax", ["handlebars", "jinja"])
+async def test_a_message_over_the_compile_budget_is_refused_naming_the_field(
+    stack: Stack, syntax: str, unique: Callable[[str], str]
+) -> None:
+    body = {
+        "channels": ["email"],
+        "recipients": ["nobody"],
+        "messageTitle": "Hi",
+        "messageContent": PROBE_TEMPLATE,
+    }
+    if syntax == "jinja":  # inline messages are Handlebars by default: Jinja through a template
+        made = await stack.client.post(
+            "/templates",
+            json={"name": unique("small"), "syntax": "jinja", "emailTitle": "t", "emailMessage": "m"},
+        )
+        assert made.status_code == 201, made.text
+        await stack.db["templates"].update_one(
+            {"name": made.json()["name"]}, {"$set": {"email_message": PROBE_TEMPLATE}}
+        )
+        body = {"channels": ["email"], "recipients": ["nobody"], "templateId": made.json()["id"]}
+    response = await stack.client.post("/send", json=body)
+    assert response.status_code == 400, response.text[:300]
+    field = "messageContent" if syntax == "handlebars" else "emailMessage"
+    assert response.json()["message"].startswith(f"{field}: "), response.json()
+    assert "23000 tags" in response.json()["message"]
