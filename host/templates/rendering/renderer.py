@@ -251,8 +251,17 @@ class Renderer:
         return await asyncio.to_thread(self.compile, source, field=field, html=html, syntax=syntax)
 
     def check(self, source: str, *, field: str, html: bool = False, syntax: Syntax = "jinja") -> None:
-        """Raise RenderError if ``source`` does not compile; for validating templates when saved."""
-        self.compile(source, field=field, html=html, syntax=syntax)
+        """Raise RenderError if ``source`` does not compile; for validating templates when saved.
+
+        A verdict already cached (:meth:`check_async`'s) is taken as it is: nothing is compiled again.
+        """
+        key = self._key(source, field=field, html=html, syntax=syntax)
+        found: Any = self.cache.get(key)
+        if found is None:
+            found = self._measured(*key)
+            self.cache.put(key, found)
+        if found is not CHECKED:
+            self._compiled(found, field)
 
     async def check_async(
         self, source: str, *, field: str, html: bool = False, syntax: Syntax = "jinja"
