@@ -17,6 +17,8 @@ from host.plugins.app import EmbeddedContext, discover_app_plugins
 __all__ = ["main"]
 
 _AUTO_MIGRATE = "TIDINGS_AUTO_MIGRATE"
+#: how long a `tidings api --workers N` process may take to answer uvicorn's supervisor (starting included)
+WORKER_HEALTHCHECK_SECONDS = 60
 
 BANNER = """\
 Tidings {version}: embedded mode
@@ -130,8 +132,18 @@ def api(host: str, port: int, workers: int, migrate: bool) -> None:
     configure_logging()
     _check_configuration(needs_redis=True, migrate=migrate)
     # log_config=None and no log_level: uvicorn's loggers go through ours at TIDINGS_LOG_LEVEL; each of
-    # several worker processes configures logging again when it imports host.api.server
-    uvicorn.run("host.api.server:app", host=host, port=port, workers=workers, log_config=None, log_level=None)
+    # several worker processes configures logging again when it imports host.api.server. A worker must
+    # answer the supervisor's ping within timeout_worker_healthcheck (5 s by default) or is killed and
+    # started again: on a loaded machine importing the app took longer, and workers restarted forever.
+    uvicorn.run(
+        "host.api.server:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        log_level=None,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+    )
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
