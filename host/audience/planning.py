@@ -18,7 +18,7 @@ from host.audience.users import expired_field, mapped_field, read_field
 from host.delivery.lifecycle import check
 from host.errors import InvalidAddress
 from host.plugins.channel import Channel
-from host.settings import UserFields
+from host.settings import DEFAULT_LANE, Lane, UserFields
 
 __all__ = ["DeliveryPlanner", "Failure", "PlannedBatch", "delivery_id", "plan_deliveries"]
 
@@ -87,8 +87,11 @@ class DeliveryPlanner:
         channels: Sequence[tuple[str, Channel]],
         fields: UserFields,
         opt_outs: OptOutLookup | None = None,
+        priority: Lane = DEFAULT_LANE,
     ) -> None:
         self.dispatch_id = dispatch_id
+        #: every delivery keeps its dispatch's lane (host.settings.lanes), through retries and recovery
+        self.priority = priority
         self._opt_outs = opt_outs  # host.delivery.opt_out_checks.fanout_opt_outs; None: not checked
         self._routes: list[_Route] = []
         for name, channel in channels:
@@ -124,6 +127,7 @@ class DeliveryPlanner:
         """
         planned = PlannedBatch(route.name for route in self._routes)
         docs, queued, failures, dispatch_id = planned.docs, planned.queued, planned.failures, self.dispatch_id
+        priority = self.priority
         for user_id, user in users:
             for route in self._routes:
                 # the common case in one dict.get and one parse; anything unusual takes the thorough path
@@ -147,6 +151,7 @@ class DeliveryPlanner:
                     "user_id": user_id,
                     "address": address,
                     "status": "queued",
+                    "priority": priority,
                     "attempts": 0,
                     "created_at": now,
                     "updated_at": now,

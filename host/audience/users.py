@@ -17,6 +17,7 @@ from host.settings import UserFields
 from host.storage.store import Store
 
 __all__ = [
+    "count_cluster_users",
     "expired_field",
     "find_users",
     "id_values",
@@ -96,6 +97,14 @@ def id_values(fields: UserFields, ids: Sequence[str]) -> list[Any]:
     values: list[Any] = list(ids)
     values.extend(ObjectId(value) for value in ids if ObjectId.is_valid(value))
     return values
+
+
+async def count_cluster_users(store: Store, clusters: Sequence[str], *, limit: int) -> int:
+    """How many users are in any of the clusters, counted up to ``limit`` (enough to decide a threshold)."""
+    if not clusters or limit <= 0:
+        return 0
+    query = {store.fields.clusters: {"$in": list(clusters)}}
+    return len(await store.users.find(query, {"_id": 1}).limit(limit).to_list(None))
 
 
 async def stream_cluster_users(

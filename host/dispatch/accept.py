@@ -15,6 +15,7 @@ from bson import ObjectId
 
 from host.audience.planning import Failure
 from host.dispatch.expansion import INLINE_RECIPIENTS, Expansion
+from host.dispatch.lanes import choose_lane
 from host.dispatch.scheduling import parse_send_at, scheduled_answer, scheduled_fields
 from host.dispatch.schemas import SendAccepted, SendRequest
 from host.errors import InvalidAddress, RequestError
@@ -103,6 +104,15 @@ class Dispatcher:
                 "service is configured (FILE_SERVICE_URL)"
             )
 
+        category = (template or {}).get("category")
+        # clusters are counted by the fan-out (None until then): counting them here would slow the answer
+        priority = choose_lane(
+            request.priority,
+            category,
+            len(recipients),
+            complete=not clusters,
+            policy=self._settings.config.lanes,
+        )
         dispatch_id = str(ObjectId())
         inline = bool(recipients) and len(recipients) <= INLINE_RECIPIENTS and send_at is None
         now = utcnow()
@@ -116,7 +126,8 @@ class Dispatcher:
                 "clusters": clusters,
                 "template_id": str(template["_id"]) if template else None,
                 "template_version": template.get("version", 1) if template else None,
-                "category": (template or {}).get("category"),  # transactional: no opt-outs
+                "category": category,  # transactional: no opt-outs, and the high lane
+                "priority": priority,
                 "title": None if template else request.message_title,
                 "content": None if template else request.message_content,
                 "data": request.data,
@@ -148,8 +159,14 @@ class Dispatcher:
         failures: list[Failure] = []
         try:
             if lookup is not None:
+                # the listed recipients of a send that also names clusters go before those are counted
                 failures = await self._expansion.expand_recipients(
-                    dispatch_id, recipients, channels, lookup, category=(template or {}).get("category")
+                    dispatch_id,
+                    recipients,
+                    channels,
+                    lookup,
+                    category=category,
+                    priority=priority or "normal",
                 )
                 if clusters:
                     await self._expansion.recipients_done(dispatch_id)

@@ -3,7 +3,8 @@
 A short list of recipients is expanded inside the request (host.dispatch.accept), so its failures are in
 the answer; clusters and long lists are expanded after the answer by the fan-out actor, which records
 its progress on the dispatch and resumes where it stopped. Delivery ids are deterministic, so running an
-expansion twice writes each delivery once.
+expansion twice writes each delivery once. Every delivery carries its dispatch's priority lane; a
+dispatch whose lane depends on the size of its clusters gets it here, before any of their deliveries.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Any
 
 from host.audience.opt_outs import OptOuts
 from host.audience.planning import DeliveryPlanner, Failure, PlannedBatch
-from host.audience.users import read_field, stream_cluster_users, user_projection
+from host.audience.users import count_cluster_users, read_field, stream_cluster_users, user_projection
+from host.dispatch.lanes import choose_lane, lane_of
 from host.dispatch.outbox import Outbox
 from host.dispatch.writes import DispatchWrites
 from host.plugins.channel import Channel
 from host.plugins.registry import ChannelRegistry
+from host.settings import DEFAULT_LANE, Lane, LanePolicy
 from host.storage.documents import utcnow
 from host.storage.store import Store
 
@@ -37,11 +40,19 @@ Doc = dict[str, Any]
 class Expansion:
     """Plans and writes the deliveries of dispatches, grouped across concurrent requests."""
 
-    def __init__(self, store: Store, registry: ChannelRegistry, outbox: Outbox, opt_outs: OptOuts) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: ChannelRegistry,
+        outbox: Outbox,
+        opt_outs: OptOuts,
+        lanes: LanePolicy | None = None,
+    ) -> None:
         self._store = store
         self._registry = registry
         self._outbox = outbox
         self._opt_outs = opt_outs
+        self._lanes = lanes or LanePolicy()
         self._writes = DispatchWrites(store, outbox, opt_outs)
 
     def insert_dispatch(self, doc: Doc) -> Awaitable[None]:
@@ -55,7 +66,7 @@ class Expansion:
     async def mark_expanded(self, dispatch_id: str) -> None:
         await self._writes.mark_expanded(dispatch_id)
 
-    async def _store_planned(self, planned: PlannedBatch, *, grouped: bool = True) -> None:
+    async def _store_planned(self, planned: PlannedBatch, lane: Lane, *, grouped: bool = True) -> None:
         """Insert the batch's deliveries, then hand the queued ones to the broker.
 
         No outbox entry first: the dispatch is still ``expanding`` and its progress is recorded only
@@ -68,10 +79,10 @@ class Expansion:
             return
         if grouped:
             await self._writes.insert_deliveries(planned.docs)
-            await self._writes.hand_over(planned.queued)
+            await self._writes.hand_over((lane, planned.queued))
         else:
             await self._writes.insert_deliveries_now(planned.docs)
-            await self._outbox.hand_over(planned.queued)
+            await self._outbox.hand_over(planned.queued, lane=lane)
 
     async def find_users(
         self, recipients: Sequence[str], channels: Sequence[tuple[str, Channel]]
@@ -86,12 +97,13 @@ class Expansion:
         channels: Sequence[tuple[str, Channel]],
         lookup: Awaitable[dict[str, Doc]] | None = None,
         category: str | None = None,
+        priority: Lane = DEFAULT_LANE,
     ) -> list[Failure]:
         """Write the deliveries of listed recipients; ``lookup`` already finds a list that fits one chunk."""
         opt_outs = self._opt_outs.fanout_lookup(
             (name for name, _ in channels), category, self._writes.find_opt_outs
         )
-        planner = DeliveryPlanner(dispatch_id, channels, self._store.fields, opt_outs)
+        planner = DeliveryPlanner(dispatch_id, channels, self._store.fields, opt_outs, priority)
         failures: list[Failure] = []
         for start in range(0, len(recipients), INLINE_RECIPIENTS):
             chunk = recipients[start : start + INLINE_RECIPIENTS]
@@ -100,7 +112,7 @@ class Expansion:
             else:
                 found = await self.find_users(chunk, channels)
             planned = await planner.plan_batch([(uid, found.get(uid)) for uid in chunk], utcnow())
-            await self._store_planned(planned)
+            await self._store_planned(planned, priority)
             failures.extend(planned.failures)
         return failures
 
@@ -110,18 +122,39 @@ class Expansion:
         if dispatch is None or dispatch["state"] == "expanded":
             return
         channels = [(name, self._registry[name]) for name in dispatch["channels"] if name in self._registry]
+        priority = await self._lane_of(dispatch)
         if not dispatch.get("recipients_done"):
             await self.expand_recipients(
-                dispatch_id, dispatch["recipients"], channels, category=dispatch.get("category")
+                dispatch_id,
+                dispatch["recipients"],
+                channels,
+                category=dispatch.get("category"),
+                priority=priority,
             )
             await self._store.dispatches.update_one(
                 {"_id": dispatch_id}, {"$set": {"recipients_done": True, "heartbeat_at": utcnow()}}
             )
         if dispatch["clusters"]:
-            await self._expand_clusters(dispatch, channels)
+            await self._expand_clusters(dispatch, channels, priority)
         await self.mark_expanded(dispatch_id)
 
-    async def _expand_clusters(self, dispatch: Doc, channels: Sequence[tuple[str, Channel]]) -> None:
+    async def _lane_of(self, dispatch: Doc) -> Lane:
+        """The dispatch's lane; counted now (up to ``lanes.bulkAbove`` + 1 users) and recorded if unknown."""
+        if dispatch.get("priority") is not None:
+            return lane_of(dispatch)
+        listed = len(dispatch["recipients"])
+        room = self._lanes.bulk_above + 1 - listed
+        members = await count_cluster_users(self._store, dispatch["clusters"], limit=room) if room > 0 else 0
+        lane = choose_lane(
+            None, dispatch.get("category"), listed + members, complete=True, policy=self._lanes
+        )
+        assert lane is not None  # complete: every user is counted (up to the limit that decides)
+        await self._store.dispatches.update_one({"_id": dispatch["_id"]}, {"$set": {"priority": lane}})
+        return lane
+
+    async def _expand_clusters(
+        self, dispatch: Doc, channels: Sequence[tuple[str, Channel]], priority: Lane
+    ) -> None:
         dispatch_id, fields = dispatch["_id"], self._store.fields
         after = dispatch.get("fanout_after")
         # users are streamed in the order of their (mapped) id, which decodes faster than an ObjectId
@@ -136,14 +169,14 @@ class Expansion:
             batch_size=FANOUT_BATCH,
         )
         opt_outs = self._opt_outs.fanout_lookup((name for name, _ in channels), dispatch.get("category"))
-        planner = DeliveryPlanner(dispatch_id, channels, fields, opt_outs)
+        planner = DeliveryPlanner(dispatch_id, channels, fields, opt_outs, priority)
         # up to FANOUT_WRITES batches are written while the next one is read and planned; progress is
         # recorded in batch order, each after its own write, so it never passes a batch not written
         writing: deque[tuple[asyncio.Task[None], Any, int]] = deque()
         try:
             async for batch in batches:
                 planned = await planner.plan_batch(_with_ids(batch, fields.id), utcnow())
-                task = asyncio.create_task(self._store_planned(planned, grouped=False))
+                task = asyncio.create_task(self._store_planned(planned, priority, grouped=False))
                 writing.append((task, read_field(batch[-1], key), len(planned.docs)))
                 if len(writing) >= FANOUT_WRITES:
                     await self._record_progress(dispatch_id, key, *writing.popleft())

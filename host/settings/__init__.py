@@ -6,7 +6,9 @@ at start-up, into typed frozen Structs:
 
 - :mod:`host.settings.environment`: :class:`Environment` and the variable names (with Mia's aliases);
 - :mod:`host.settings.service`: :class:`ServiceConfig`, the JSON file at ``CONFIGURATION_PATH``;
-- :mod:`host.settings.webhooks`: the ``webhooks`` entries of that file.
+- :mod:`host.settings.webhooks`: the ``webhooks`` entries of that file;
+- :mod:`host.settings.lanes`: the priority lanes and the ``lanes`` key;
+- :mod:`host.settings.quiet_hours`: quiet-hour windows (``quietHours``, and users' own).
 
 Anything invalid raises ConfigurationError naming the exact variable or key; the CLI prints that one
 line and exits with code 2.
@@ -24,6 +26,8 @@ import msgspec
 
 from host.errors import ConfigurationError
 from host.settings.environment import Environment, load_environment, parse_flag
+from host.settings.lanes import DEFAULT_LANE, LANES, Lane, LanePolicy
+from host.settings.quiet_hours import QuietHours
 from host.settings.service import (
     DeliveryPolicy,
     FlowManagerEvents,
@@ -35,11 +39,16 @@ from host.settings.service import (
 from host.settings.webhooks import EVENT_TYPES, EventType, WebhookEndpoint
 
 __all__ = [
+    "DEFAULT_LANE",
     "EVENT_TYPES",
+    "LANES",
     "DeliveryPolicy",
     "Environment",
     "EventType",
     "FlowManagerEvents",
+    "Lane",
+    "LanePolicy",
+    "QuietHours",
     "ServiceConfig",
     "Settings",
     "UserFields",
