@@ -62,8 +62,9 @@ def actor_name(channel: str, lane: Lane) -> str:
 class LaneBudget:
     """How many messages of each lane this process runs, and how many each lane may run.
 
-    Budgets are nested: a lane may start a message while the lanes at or below it (``normal`` counts
-    ``normal`` and ``bulk``) have fewer in flight than its budget. ``high`` has no budget of its own
+    Budgets are nested: a lane's budget counts the messages of that lane and of the lanes below it
+    (``normal``'s counts ``normal`` and ``bulk``), and a message may start only within its own lane's
+    budget and every budget above it. ``high`` has no budget of its own
     (its consumers' prefetch bounds it). Until :meth:`configure` runs (no worker in this process),
     nothing is limited.
     """
@@ -83,11 +84,13 @@ class LaneBudget:
         return sum(self._in_flight[other] for other in LANES[LANES.index(lane) :])
 
     def try_take(self, lane: Lane) -> bool:
-        """Count one more message of ``lane`` in flight, if its budget allows."""
+        """Count one more message of ``lane`` in flight, if its budget and every budget above allow."""
         with self._changed:
-            limit = self.limits[lane]
-            if limit is not None and self._below(lane) >= limit:
-                return False
+            # a bulk message counts against bulk's budget and against normal's (normal and bulk together)
+            for above in LANES[: LANES.index(lane) + 1]:
+                limit = self.limits[above]
+                if limit is not None and self._below(above) >= limit:
+                    return False
             self._in_flight[lane] += 1
             return True
 

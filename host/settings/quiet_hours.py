@@ -15,7 +15,7 @@ import msgspec
 
 __all__ = ["QuietHours", "parse_clock", "parse_window"]
 
-_CLOCK = re.compile(r"(\d{2}):(\d{2})")
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
 
 
 class QuietHours(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
