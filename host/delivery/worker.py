@@ -154,6 +154,8 @@ class DeliveryWorker:
         return ready, early
 
     async def _claim(self, ready: Sequence[Doc], now: datetime) -> list[Doc]:
+        if not ready:  # all early, held or settled: insert_many refuses an empty list
+            return []
         worker = worker_name()
         claims = [
             {
