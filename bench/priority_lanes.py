@@ -195,6 +195,7 @@ async def run(args: argparse.Namespace, environ: dict[str, str], sink: SmtpSinkP
         await mongo.close()
 
     latencies = [(arrivals.seen[name] - sent_at[name]) * 1000 for name in probes]
+    slowest = sorted(probes, key=lambda name: sent_at[name] - arrivals.seen[name])[:5]
     print(
         f"bulk: {args.count:,} e-mails, /send answered in {(answered - started) * 1000:.1f} ms, all arrived "
         f"in {finished - started:.1f} s ({args.count / (finished - started):,.0f}/s overall); "
@@ -206,6 +207,13 @@ async def run(args: argparse.Namespace, environ: dict[str, str], sink: SmtpSinkP
         f"{args.window:g} s window): {len(latencies)} sent ({len(sent_at) - sent_before} in the run); "
         f"latency /send → sink p50 {statistics.median(latencies):,.0f} ms, "
         f"p99 {percentile(latencies, 0.99):,.0f} ms, max {max(latencies):,.0f} ms (target p99 ≤ 1,000 ms)"
+    )
+    print(
+        "slowest probes (sent at, after the bulk /send): "
+        + ", ".join(
+            f"{(arrivals.seen[name] - sent_at[name]) * 1000:,.0f} ms at {sent_at[name] - started:.1f} s"
+            for name in slowest
+        )
     )
     # bulk rate per window: mails that arrived in it, less the probes among them
     low, high = base + 0.05 * args.count, base + 0.95 * args.count
