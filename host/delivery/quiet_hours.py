@@ -17,8 +17,7 @@ from typing import Any
 from host.audience.quiet_hours import QuietHoursPolicy
 from host.audience.users import find_users
 from host.dispatch.deferrals import Deferrals
-from host.dispatch.lanes import lane_of
-from host.settings import ServiceConfig
+from host.settings import ServiceConfig, lane_of
 from host.storage.store import Store
 
 __all__ = ["QuietHoursCheck"]

@@ -1,7 +1,7 @@
 """Dispatch: accepting a send, storing it first, expanding its audience, and reading dispatches back.
 
-:mod:`~.schemas` (the request and answer Structs of /send), :mod:`~.accept`, :mod:`~.lanes` (which
-priority lane a dispatch takes), :mod:`~.expansion` (the fan-out, resumable), :mod:`~.writes` (grouped
+:mod:`~.schemas` (the request and answer Structs of /send), :mod:`~.accept` (and the priority lane a
+dispatch takes), :mod:`~.expansion` (the fan-out, resumable), :mod:`~.writes` (grouped
 writes), :mod:`~.outbox` (durable hand-over to the broker), :mod:`~.deferrals` (deliveries held until a
 time: quiet hours), :mod:`~.scheduling` (``sendAt``, and releasing deferrals), :mod:`~.recovery` (the
 sweep), :mod:`~.views` and :mod:`~.service` (the dispatch service the API and the console call).

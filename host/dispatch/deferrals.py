@@ -19,8 +19,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from host.dispatch.lanes import lanes_and_channels
-from host.dispatch.outbox import Outbox
+from host.dispatch.outbox import Outbox, lanes_and_channels
 from host.storage.store import Store
 
 __all__ = ["Deferrals"]

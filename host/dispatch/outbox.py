@@ -18,17 +18,24 @@ from typing import Any
 
 from bson import ObjectId
 
-from host.dispatch.lanes import lanes_and_channels
-from host.settings import DEFAULT_LANE, Lane
+from host.settings import DEFAULT_LANE, Lane, lane_of
 from host.storage.documents import utcnow
 from host.storage.store import Store
 
-__all__ = ["Enqueue", "Outbox"]
+__all__ = ["Enqueue", "Outbox", "lanes_and_channels"]
 
 log = logging.getLogger(__name__)
 
 #: hands one batch of delivery ids of a channel to the broker: (channel, ids, delay in ms, lane)
 Enqueue = Callable[[str, list[str], int, Lane], None]
+
+
+def lanes_and_channels(docs: Iterable[Mapping[str, Any]]) -> dict[Lane, dict[str, list[str]]]:
+    """Delivery ids grouped by lane, then channel: how deliveries of mixed lanes are handed over."""
+    grouped: dict[Lane, dict[str, list[str]]] = {}
+    for doc in docs:
+        grouped.setdefault(lane_of(doc), {}).setdefault(doc["channel"], []).append(doc["_id"])
+    return grouped
 
 
 class Outbox:

@@ -10,8 +10,10 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
+from babel import Locale, UnknownLocaleError
 
 from host.errors import ConfigurationError, validation_problem
+from host.settings.flow_manager import FlowManagerConfiguration, FlowManagerEvents, ScriptLimits
 from host.settings.lanes import LanePolicy
 from host.settings.quiet_hours import QuietHours, parse_window
 from host.settings.webhooks import WebhookEndpoint
@@ -21,6 +23,7 @@ __all__ = [
     "FlowManagerEvents",
     "ServiceConfig",
     "UserFields",
+    "apply_default_locale",
     "camel",
     "load_service_config",
 ]
@@ -35,6 +38,9 @@ class UserFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename
     device_token: str = "deviceToken"  # noqa: S105 (a field name, not a secret)
     clusters: str = "clusters"
     locale: str = "locale"
+    #: a CRUD collection's soft-delete state: only users without it, or ``PUBLIC``, are messaged
+    #: (``null`` turns the check off)
+    state: str | None = "__STATE__"
     #: the user's IANA time zone (``Europe/Rome``); without one, ``defaultTimezone``
     timezone: str = "timezone"
     #: the user's own quiet hours (``{"start": "22:00", "end": "07:00"}``); read only when mapped
@@ -61,13 +67,6 @@ class DeliveryPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, re
     enqueue_lease_seconds: float = 900.0
 
 
-class FlowManagerEvents(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
-    """Labels of the events sent back to the Flow Manager after /saga/send."""
-
-    success_event_label: str
-    fail_event_label: str
-
-
 class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
     """The JSON service configuration file at ``CONFIGURATION_PATH``."""
 
@@ -79,7 +78,12 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, ren
     #: per-channel options, e.g. ``{"voice": {"voice": "alice", "language": "it-IT"}}``
     channels: dict[str, dict[str, Any]] = {}
     delivery: DeliveryPolicy = DeliveryPolicy()
+    #: Tidings' labels of the saga events (the URL is ``FLOW_MANAGER_URL``)
     flow_manager: FlowManagerEvents | None = None
+    #: Mia's saga settings, verbatim (host.settings.flow_manager)
+    flow_manager_configuration: FlowManagerConfiguration | None = None
+    #: what one run of a saga script may use
+    script_limits: ScriptLimits = ScriptLimits()
     default_locale: str = "en-US"
     default_timezone: str = "UTC"
     #: the syntax of messages written in a request and of templates created without one: Handlebars, as
@@ -137,3 +141,27 @@ def _check_times(config: ServiceConfig) -> None:
         raise ConfigurationError("lanes.bulkAbove", "must be zero or more")
     if config.lanes.reserved_threads is not None and config.lanes.reserved_threads < 0:
         raise ConfigurationError("lanes.reservedThreads", "must be zero or more")
+
+
+class _LocaleKey(msgspec.Struct, rename="camel"):
+    """Only whether the file itself sets ``defaultLocale`` (every other key is ServiceConfig's)."""
+
+    default_locale: str | None = None
+
+
+def _check_locale(tag: str, key: str) -> None:
+    try:
+        Locale.parse(tag.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ConfigurationError(key, f"unknown locale {tag!r} (a BCP 47 tag such as it-IT)") from None
+
+
+def apply_default_locale(config: ServiceConfig, raw: bytes | str, environment: str | None) -> ServiceConfig:
+    """``defaultLocale`` from the file; else Mia's ``DEFAULT_LOCALE``; else ``en-US``. Both are checked."""
+    if msgspec.json.decode(raw, type=_LocaleKey).default_locale is not None:
+        _check_locale(config.default_locale, "defaultLocale")
+        return config
+    if environment:
+        _check_locale(environment.strip(), "DEFAULT_LOCALE")
+        return msgspec.structs.replace(config, default_locale=environment.strip())
+    return config

@@ -139,7 +139,7 @@ class Dispatch(Document):
     #: `expanding` while the audience is being turned into deliveries, then `expanded`; a send with
     #: `sendAt` waits `scheduled` until then (host.dispatch.scheduling), or ends `cancelled`
     state: Literal["scheduled", "expanding", "expanded", "cancelled"] = "expanding"
-    #: its priority lane (host.dispatch.lanes); None until the fan-out has counted its clusters
+    #: its priority lane (host.settings.lanes); None until the fan-out has counted its clusters
     priority: Lane | None = None
     send_at: datetime | None = None
     started_at: datetime | None = None

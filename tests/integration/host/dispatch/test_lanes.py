@@ -61,7 +61,7 @@ async def test_the_lane_is_asked_for_or_follows_the_template_or_the_audience_siz
         assert set(s.enqueued.lanes_of(ids).values()) == {lane}, expected
 
 
-async def test_a_clusters_lane_is_decided_by_the_fan_out_before_any_of_its_deliveries(
+async def test_a_clusters_lane_is_counted_in_the_request_or_by_the_fan_out_before_any_delivery(
     stack: Stack, unique: Callable[[str], str]
 ) -> None:
     s = services(stack, lanes=LanePolicy(bulk_above=3))
@@ -69,15 +69,22 @@ async def test_a_clusters_lane_is_decided_by_the_fan_out_before_any_of_its_deliv
     await add_cluster(stack, big, 5)
     await add_cluster(stack, small, 3)
     for cluster, lane in ((big, "bulk"), (small, "normal")):
-        accepted = await s.dispatcher.accept(request(clusters=[cluster]))
-        stored = await stack.db["dispatches"].find_one({"_id": accepted.dispatch_id})
-        assert stored["priority"] is None  # counting a cluster in the request would slow the answer
-        assert s.expansions[-1] == accepted.dispatch_id
-        await s.dispatcher.expand(accepted.dispatch_id)
-        assert await lanes_stored(s, accepted.dispatch_id) == (lane, {lane})
-        ids = [d["_id"] async for d in stack.db["deliveries"].find({"dispatch_id": accepted.dispatch_id})]
-        assert len(ids) == (5 if cluster == big else 3)
-        assert set(s.enqueued.lanes_of(ids).values()) == {lane}
+        # sent now: the capped count that decides the expansion in the request decides the lane too
+        now = await s.dispatcher.accept(request(clusters=[cluster]))
+        assert await lanes_stored(s, now.dispatch_id) == (lane, {lane})
+        # sent later: nothing is counted until it starts; the fan-out counts, then writes the deliveries
+        send_at = datetime.now(UTC) + timedelta(hours=1)
+        later = await s.dispatcher.accept(request(clusters=[cluster], send_at=send_at.isoformat()))
+        stored = await stack.db["dispatches"].find_one({"_id": later.dispatch_id})
+        assert stored["priority"] is None
+        started, _ = await s.scheduler.start_due(now=send_at + timedelta(seconds=1))
+        assert later.dispatch_id in started and s.expansions[-1] == later.dispatch_id
+        await s.dispatcher.expand(later.dispatch_id)
+        assert await lanes_stored(s, later.dispatch_id) == (lane, {lane})
+        for dispatch_id in (now.dispatch_id, later.dispatch_id):
+            ids = [d["_id"] async for d in stack.db["deliveries"].find({"dispatch_id": dispatch_id})]
+            assert len(ids) == (5 if cluster == big else 3)
+            assert set(s.enqueued.lanes_of(ids).values()) == {lane}
 
 
 async def test_a_retry_and_an_early_hand_out_stay_in_the_lane(
