@@ -115,6 +115,7 @@ async def user_page(
     mapped = {
         key: (path, read_field(user, path))
         for key, path in msgspec.structs.asdict(runtime.users.fields).items()
+        if path is not None  # userFields.quietHours is read only when mapped
     }
     raw = json.dumps(user, indent=2, default=str, ensure_ascii=False)
     uid = runtime.users.id_of(user)

@@ -149,7 +149,7 @@ class OutcomeRecorder:
         now = utcnow()
         deliveries: list[UpdateOne] = []
         attempts: list[UpdateOne] = []
-        retries: dict[int, list[str]] = defaultdict(list)
+        retries: dict[int, list[Doc]] = defaultdict(list)
         settled: list[Doc] = []  # as written back: their events (host.events.log)
         for doc, outcome in zip(claimed, outcomes, strict=True):
             count_outcome(name, outcome.status)
@@ -168,7 +168,7 @@ class OutcomeRecorder:
                     "due_at": now + timedelta(milliseconds=delay_ms),
                     "last_error": outcome.error,
                 }
-                retries[delay_ms].append(doc["_id"])
+                retries[delay_ms].append(doc)
             elif outcome.status == "skipped":  # not sent on purpose: the user opted out
                 fields |= {"last_error": outcome.error}
             else:
@@ -196,8 +196,8 @@ class OutcomeRecorder:
             await self._events.delivery_outcomes(settled)
         await _write_patiently(self._store.deliveries, deliveries)
         await _write_patiently(self._store.attempts, attempts)
-        for delay_ms, ids in retries.items():
-            await self._outbox.push({name: ids}, delay_ms=delay_ms)
+        for delay_ms, docs in retries.items():
+            await self._outbox.push_deliveries(docs, delay_ms=delay_ms)  # each in its own lane
 
     async def _mark_expired(self, name: str, doc: Doc, error: Doc, now: datetime) -> None:
         """Record beside the user's address that the provider reported it gone (host.delivery.worker)."""

@@ -36,8 +36,8 @@ from typing import Any
 
 import msgspec
 
-from host.delivery.lifecycle import SETTLED, UNSETTLED
-from host.dispatch.views import count_deliveries, delivery_view, dispatch_view
+from host.delivery.lifecycle import SETTLED
+from host.dispatch.views import PENDING, count_deliveries, delivery_view, dispatch_view
 from host.errors import ConfigurationError
 from host.plugins.conventions import redacted_url
 from host.settings import Settings
@@ -184,7 +184,7 @@ class EventLog:
         if dispatch is None or dispatch.get("state") != "expanded" or dispatch.get("completed_at"):
             return False
         counts = (await count_deliveries(self._store, [dispatch_id])).get(dispatch_id, {})
-        if any(status in UNSETTLED for statuses in counts.values() for status in statuses):
+        if any(status in PENDING for statuses in counts.values() for status in statuses):
             return False
         # settled before any attempt (fan-out): skipped, or failed on an invalid address
         early: list[Doc] = []

@@ -7,8 +7,10 @@ injection and call its services, never its collections.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 from beanie import init_beanie
 
@@ -21,6 +23,7 @@ from host.audience.opt_outs import OptOuts
 from host.delivery.metrics import DeliveryTotals
 from host.delivery.worker import DeliveryWorker
 from host.dispatch.accept import Dispatcher
+from host.dispatch.deferrals import Deferrals
 from host.dispatch.expansion import Expansion
 from host.dispatch.outbox import Enqueue, Outbox
 from host.dispatch.recovery import RecoverySweep
@@ -39,21 +42,30 @@ from host.templates.catalogue import catalogue_for
 from host.templates.rendering import Renderer
 from host.templates.service import TemplateService
 
-__all__ = ["POSTER_INTERVAL_SECONDS", "SWEEP_INTERVAL_SECONDS", "Runtime"]
+__all__ = ["POSTER_INTERVAL_SECONDS", "SWEEP_INTERVAL_SECONDS", "QueueDepths", "Runtime"]
 
 #: how often each worker runs the recovery sweep
 SWEEP_INTERVAL_SECONDS = 5.0
 #: how often each worker's event poster looks for due posts
 POSTER_INTERVAL_SECONDS = 0.5
 
+#: reads the broker's waiting messages: channel → lane → {"ready": n, "delayed": n} (host.runtime.lanes)
+QueueDepths = Callable[[], dict[str, dict[str, dict[str, int]]]]
+
 
 class Runtime:
     """Everything the API or a worker needs, bound to the current event loop."""
 
     def __init__(
-        self, settings: Settings, enqueue: Enqueue, schedule_expansion: Callable[[str], None]
+        self,
+        settings: Settings,
+        enqueue: Enqueue,
+        schedule_expansion: Callable[[str], None],
+        *,
+        queue_depths: QueueDepths | None = None,
     ) -> None:
         self.settings = settings
+        self._queue_depths = queue_depths
         self.store = Store.connect(settings)
         self.registry = ChannelRegistry.build(settings.config, settings.environ)
         self.renderer = Renderer(
@@ -86,12 +98,13 @@ class Runtime:
             self.registry,
             self.renderer,
             self.templates,
-            Expansion(self.store, self.registry, self.outbox, self.opt_outs),
+            Expansion(self.store, self.registry, self.outbox, self.opt_outs, settings.config.lanes),
             schedule_expansion,
         )
         # the background work of a worker process (host.runtime.background)
         self.sweep = RecoverySweep(self.store, self.outbox, schedule_expansion, settings.config.delivery)
-        self.scheduler = Scheduler(self.store, schedule_expansion)
+        self.deferrals = Deferrals(self.store, self.outbox)  # quiet hours' held deliveries
+        self.scheduler = Scheduler(self.store, schedule_expansion, self.deferrals)
         self.webhooks = WebhookPoster(self.events)
         self.sweeping = BackgroundLoop(
             "recovery sweep", lambda: self.sweep.tick(self.sweeping.interval), SWEEP_INTERVAL_SECONDS
@@ -120,6 +133,13 @@ class Runtime:
             events=self.events,
             unsubscribe=self.unsubscribe_links,
         )
+
+    async def queue_depths(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Messages waiting in the broker per channel and lane (empty without a broker to ask)."""
+        if self._queue_depths is None:
+            return {}
+        depths: Any = await asyncio.to_thread(self._queue_depths)
+        return dict(depths)
 
     @cached_property
     def saga(self) -> SagaReader:

@@ -8,7 +8,9 @@ at start-up, into typed frozen Structs:
 - :mod:`host.settings.service`: :class:`ServiceConfig`, the JSON file at ``CONFIGURATION_PATH``;
 - :mod:`host.settings.flow_manager`: the saga settings, Tidings' ``flowManager`` or Mia's
   ``flowManagerConfiguration`` (its script files are read here, at start-up);
-- :mod:`host.settings.webhooks`: the ``webhooks`` entries of that file.
+- :mod:`host.settings.webhooks`: the ``webhooks`` entries of that file;
+- :mod:`host.settings.lanes`: the priority lanes and the ``lanes`` key;
+- :mod:`host.settings.quiet_hours`: quiet-hour windows (``quietHours``, and users' own).
 
 Anything invalid raises ConfigurationError naming the exact variable or key; the CLI prints that one
 line and exits with code 2.
@@ -35,6 +37,8 @@ from host.settings.flow_manager import (
     ScriptLimits,
     resolve_saga,
 )
+from host.settings.lanes import DEFAULT_LANE, LANES, Lane, LanePolicy, lane_of
+from host.settings.quiet_hours import QuietHours
 from host.settings.service import (
     DeliveryPolicy,
     ServiceConfig,
@@ -46,13 +50,18 @@ from host.settings.service import (
 from host.settings.webhooks import EVENT_TYPES, EventType, WebhookEndpoint, endpoint_headers
 
 __all__ = [
+    "DEFAULT_LANE",
     "EVENT_TYPES",
+    "LANES",
     "DeliveryPolicy",
     "Environment",
     "EventType",
     "FlowManagerConfiguration",
     "FlowManagerEvents",
+    "Lane",
+    "LanePolicy",
     "MetadataSchema",
+    "QuietHours",
     "SagaScriptSource",
     "SagaSettings",
     "ScriptLimits",
@@ -61,6 +70,7 @@ __all__ = [
     "UserFields",
     "WebhookEndpoint",
     "camel",
+    "lane_of",
     "load_environment",
     "load_service_config",
     "load_settings",

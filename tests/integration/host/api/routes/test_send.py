@@ -42,6 +42,8 @@ def without(key: str) -> dict[str, Any]:
         ({**VALID, "emailAttachments": ["a.pdf"]}, "no file service is configured"),
         ({**VALID, "emailSender": "not an address"}, "emailSender"),
         ({**without("messageTitle"), "templateId": "64b7f0c2a1b2c3d4e5f60718"}, "templateId"),
+        ({**VALID, "priority": "urgent"}, "priority: Invalid enum value 'urgent'"),
+        ({**VALID, "priority": 1}, "priority"),
     ],
 )
 async def test_bad_bodies_get_400_naming_the_field(stack: Stack, body: dict[str, Any], mentions: str) -> None:
@@ -166,3 +168,22 @@ async def test_a_message_over_the_compile_budget_is_refused_naming_the_field(
     field = "messageContent" if syntax == "handlebars" else "emailMessage"
     assert response.json()["message"].startswith(f"{field}: "), response.json()
     assert "23000 tags" in response.json()["message"]
+
+
+async def test_the_priority_asked_for_is_the_dispatchs_lane(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    uid = unique("lane")
+    await stack.add_users({"fiscalCode": uid, "mail": f"{uid}@example.org"})
+    for priority in ("high", "normal", "bulk"):
+        dispatch_id = (await stack.send({**VALID, "recipients": [uid], "priority": priority}))["dispatchId"]
+        view = await stack.wait_settled(dispatch_id)
+        [delivery] = await stack.deliveries(dispatch_id)
+        assert (view["priority"], delivery["priority"], delivery["status"]) == (priority, priority, "sent")
+    payload = {**VALID, "recipients": [uid], "priority": "high"}
+    saga = await stack.client.post(
+        "/saga/send", json={"key": unique("saga"), "value": {"messageLabel": "m", "messagePayload": payload}}
+    )
+    assert saga.status_code == 200, saga.text
+    [stored] = await stack.db["dispatches"].find({"recipients": uid, "saga_id": {"$ne": None}}).to_list(None)
+    assert stored["priority"] == "high"
