@@ -17,6 +17,7 @@ from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.plugins import InitPluginProtocol
 
+from host.api import embedded
 from host.api.auth import install_api_auth
 from host.api.errors import error_response, exception_handlers
 from host.api.idempotency import idempotency_middleware
@@ -96,6 +97,8 @@ class TidingsPlugin(InitPluginProtocol):
         for module in (dispatches, templates, template_versions, clusters, users, opt_outs, unsubscribe):
             app_config.route_handlers.extend(module.ROUTES)
         app_config.route_handlers.append(twilio_status)  # signed by Twilio, no API key
+        if self.actors.inbox:  # the embedded mode's captures (tidings run only)
+            app_config.route_handlers.extend(embedded.ROUTES)
         app_config.dependencies.update(
             {
                 "runtime": Provide(self.current_runtime, sync_to_thread=False),

@@ -6,5 +6,5 @@ channel, and the fan-out), :mod:`~.broker`, :mod:`~.background` (the loops' skel
 :mod:`~.logs`. Nothing here imports Litestar: a worker process never loads the HTTP layer.
 
 May import: host.errors, host.settings, host.storage, host.plugins, host.access, host.templates,
-host.audience, host.dispatch, host.delivery, host.events, host.feedback.
+host.audience, host.dispatch, host.delivery, host.events, host.feedback, host.inbox.
 """

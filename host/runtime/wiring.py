@@ -29,6 +29,7 @@ from host.dispatch.service import DispatchService
 from host.events.log import EventLog
 from host.events.webhooks import WebhookPoster
 from host.feedback.twilio import TwilioCallbacks
+from host.inbox.captures import Inbox
 from host.plugins.registry import ChannelRegistry
 from host.runtime.background import BackgroundLoop
 from host.settings import Settings
@@ -49,11 +50,18 @@ class Runtime:
     """Everything the API or a worker needs, bound to the current event loop."""
 
     def __init__(
-        self, settings: Settings, enqueue: Enqueue, schedule_expansion: Callable[[str], None]
+        self,
+        settings: Settings,
+        enqueue: Enqueue,
+        schedule_expansion: Callable[[str], None],
+        *,
+        inbox: bool = False,
     ) -> None:
         self.settings = settings
         self.store = Store.connect(settings)
-        self.registry = ChannelRegistry.build(settings.config, settings.environ)
+        #: the embedded mode's inbox (``inbox=True``): channels with no provider configured are captured
+        self.inbox: Inbox | None = Inbox(self.store.db) if inbox else None
+        self.registry = ChannelRegistry.build(settings.config, settings.environ, inbox=self.inbox)
         self.renderer = Renderer(
             default_locale=settings.config.default_locale, default_timezone=settings.config.default_timezone
         )
@@ -120,6 +128,8 @@ class Runtime:
         """What the API process needs before serving: Beanie bound to this loop's database, user indexes."""
         await init_beanie(database=self.store.db, document_models=ALL_DOCUMENTS)
         await self.store.ensure_user_indexes()
+        if self.inbox is not None:
+            await self.inbox.ensure_indexes()
 
     async def ping_database(self) -> None:
         """Raise if the database does not answer (the readiness probe)."""
