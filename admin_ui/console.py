@@ -1,4 +1,4 @@
-"""The console's own storage: staff accounts, login throttling and sessions, on the application's database.
+"""The console's own storage: staff, login throttling, sessions and HTML previews, on the app's database.
 
 Built by the console plugin's lifespan once the Runtime is up, and handed to pages as the ``console``
 dependency (``console: NamedDependency[Console]``).
@@ -10,6 +10,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from admin_ui.frames import PreviewFrames
 from admin_ui.sessions import SESSIONS_COLLECTION
 from admin_ui.staff import LoginThrottle, StaffAccounts
 
@@ -23,3 +24,4 @@ class Console:
         self.accounts = StaffAccounts(db)
         self.throttle = LoginThrottle(db)
         self.sessions_collection = db[SESSIONS_COLLECTION]
+        self.previews = PreviewFrames(db)
