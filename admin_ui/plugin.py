@@ -34,6 +34,7 @@ from admin_ui import (
     key_pages,
     login,
     opt_out_pages,
+    overview_pages,
     staff_pages,
     template_history_pages,
     template_pages,
@@ -65,8 +66,8 @@ def console_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseR
 
 @get("/", include_in_schema=False)
 async def console_home(request: Request[Any, Any, Any]) -> Response[Any]:
-    """The console starts at the templates."""
-    return Redirect(path="/console/templates", status_code=303)
+    """The console starts at its Overview."""
+    return Redirect(path="/console/overview", status_code=303)
 
 
 ROUTE_HANDLERS = [
@@ -74,6 +75,7 @@ ROUTE_HANDLERS = [
     login.login_submit,
     login.logout,
     console_home,
+    overview_pages.overview,
     template_pages.list_templates,
     template_pages.new_template,
     template_pages.edit_template,

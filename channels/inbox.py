@@ -173,6 +173,7 @@ class SmsInbox(SmsChannel):
 
     config_type: ClassVar[type[msgspec.Struct]] = InboxConfig
     env_prefix: ClassVar[str] = "TIDINGS_INBOX_"
+    provider: ClassVar[str] = INBOX_PROVIDER
     limits: ClassVar[Limits] = _without_rate(SmsChannel.limits)
 
     def __init__(self, config: InboxConfig, context: ChannelContext) -> None:
@@ -191,6 +192,7 @@ class VoiceInbox(VoiceChannel):
 
     config_type: ClassVar[type[msgspec.Struct]] = InboxConfig
     env_prefix: ClassVar[str] = "TIDINGS_INBOX_"
+    provider: ClassVar[str] = INBOX_PROVIDER
     limits: ClassVar[Limits] = _without_rate(VoiceChannel.limits)
 
     def __init__(self, config: InboxConfig, context: ChannelContext) -> None:
@@ -243,6 +245,7 @@ class PushInbox(PushChannel):
 
     config_type: ClassVar[type[msgspec.Struct]] = InboxConfig
     env_prefix: ClassVar[str] = "TIDINGS_INBOX_"
+    provider: ClassVar[str] = INBOX_PROVIDER
 
     def __init__(self, config: InboxConfig, context: ChannelContext) -> None:
         self.web_push = None

@@ -33,7 +33,7 @@ from host.api.routes import (
 )
 from host.api.routes.health import healthz, ready
 from host.api.routes.home import home
-from host.api.routes.metrics import PROMETHEUS, MetricsController
+from host.api.routes.metrics import PROMETHEUS, MetricsController, stats
 from host.api.routes.send import saga_send, send
 from host.api.routes.twilio_status import twilio_status
 from host.events.flow_manager import FlowManagerNotifier
@@ -92,7 +92,7 @@ class TidingsPlugin(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register routes, dependencies, exception handlers and the lifespan."""
-        app_config.route_handlers.extend([send, saga_send, healthz, ready, home, MetricsController])
+        app_config.route_handlers.extend([send, saga_send, healthz, ready, home, MetricsController, stats])
         app_config.middleware.insert(0, PROMETHEUS.middleware)  # outermost: it sees every answer
         for module in (dispatches, templates, template_versions, clusters, users, opt_outs, unsubscribe):
             app_config.route_handlers.extend(module.ROUTES)

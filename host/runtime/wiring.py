@@ -19,6 +19,7 @@ from host.audience.clusters import ClusterService
 from host.audience.directory import UserDirectory
 from host.audience.opt_outs import OptOuts
 from host.delivery.metrics import DeliveryTotals
+from host.delivery.stats import StatsService
 from host.delivery.worker import DeliveryWorker
 from host.dispatch.accept import Dispatcher
 from host.dispatch.expansion import Expansion
@@ -84,6 +85,7 @@ class Runtime:
         )
         self.unsubscribe_links = UnsubscribeLinks.from_settings(settings)
         self.delivery_totals = DeliveryTotals(self.store)
+        self.stats = StatsService(self.store, self.registry)  # the console's Overview and GET /stats
         self.dispatch = Dispatcher(
             settings,
             self.registry,
@@ -128,6 +130,7 @@ class Runtime:
         """What the API process needs before serving: Beanie bound to this loop's database, user indexes."""
         await init_beanie(database=self.store.db, document_models=ALL_DOCUMENTS)
         await self.store.ensure_user_indexes()
+        await self.stats.minutes.ensure_indexes()
         if self.inbox is not None:
             await self.inbox.ensure_indexes()
 
