@@ -47,7 +47,7 @@ __all__ = [
 
 #: the editor's choices: value → label
 SYNTAXES = {"jinja": "Jinja", "handlebars": "Handlebars (Mia templates)"}
-CATEGORIES = {"standard": "Standard", "transactional": "Transactional (sent despite opt-outs)"}
+CATEGORIES = {"standard": "Standard: honours opt-outs", "transactional": "Transactional: ignores opt-outs"}
 
 
 async def _template(runtime: Runtime, template_id: str) -> Doc:
