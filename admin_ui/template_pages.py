@@ -60,9 +60,9 @@ def _sources(form: Any) -> dict[str, str]:
     return {key: str(form.get(key, "")) for key in TEMPLATE_FIELDS}
 
 
-def _choice(form: Any, key: str, choices: dict[str, str]) -> str:
-    """The form's value for a select, checked (the first choice when absent)."""
-    value = str(form.get(key) or next(iter(choices)))
+def _choice(form: Any, key: str, choices: dict[str, str], default: str | None = None) -> str:
+    """The form's value for a select, checked (``default``, else the first choice, when absent)."""
+    value = str(form.get(key) or default or next(iter(choices)))
     if value not in choices:
         raise ValueError(f"{key}: must be one of {', '.join(choices)}, not {value!r}")
     return value
@@ -78,6 +78,8 @@ def _editor(request: Request[Any, Any, Any], runtime: Runtime, template: Doc | N
         locales=locales_json(template.get("locales")) if template else "",
         syntaxes=SYNTAXES,
         categories=CATEGORIES,
+        # a new template starts in the service's templateSyntax (Handlebars unless configured)
+        syntax=(template or {}).get("syntax") or runtime.settings.config.template_syntax,
     )
 
 
@@ -115,7 +117,7 @@ async def _store(request: Request[Any, Any, Any], runtime: Runtime, template_id:
     fields: dict[str, Any] = {key: (text or None) for key, text in _sources(form).items()}
     try:
         fields["locales"] = parse_locales(str(form.get("locales", "")))
-        fields["syntax"] = _choice(form, "syntax", SYNTAXES)
+        fields["syntax"] = _choice(form, "syntax", SYNTAXES, runtime.settings.config.template_syntax)
         fields["category"] = _choice(form, "category", CATEGORIES)
     except ValueError as exc:
         return partial(request, "_save_status.html", error=str(exc))
@@ -171,7 +173,8 @@ async def preview_template(
     """Render the editor's fields for the chosen user and sample data (the preview partial)."""
     form = await request.form()
     problems: list[str] = []
-    syntax: Syntax = "handlebars" if form.get("syntax") == "handlebars" else "jinja"
+    chosen = form.get("syntax") or runtime.settings.config.template_syntax
+    syntax: Syntax = "handlebars" if chosen == "handlebars" else "jinja"
     try:
         data = parse_data(str(form.get("data", "")))
     except ValueError as exc:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import redis
+
+from tests.support.waiting import eventually_sync
 
 __all__ = ["RedisServer", "free_port"]
 
@@ -53,16 +54,20 @@ class RedisServer:
             args += ["--dir", str(self.workdir)]
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 15
-        while True:
+        process = self._process
+
+        def answers() -> bool:
             try:
-                client.ping()
-                break
+                return bool(client.ping())
             except redis.ConnectionError:
-                if self._process.poll() is not None or time.monotonic() > deadline:
+                if process.poll() is not None:
                     raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.02)
-        client.close()
+                return False
+
+        try:
+            eventually_sync(answers, timeout=15, interval=0.02, what=f"redis-server on port {self.port}")
+        finally:
+            client.close()
         return self
 
     def stop(self) -> None:

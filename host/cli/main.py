@@ -9,6 +9,7 @@ import click
 
 from host import __version__
 from host.cli.apikey import apikey
+from host.cli.templates import templates
 from host.cli.users import users
 from host.errors import ConfigurationError, TidingsError
 from host.plugins.app import EmbeddedContext, discover_app_plugins
@@ -44,6 +45,7 @@ def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
         raise ConfigurationError(
             variable, f"required because {name!r} is an active channel (no provider is configured for it)"
         )
+    _check_saga_scripts(settings)
     if not settings.env.mongodb_url:
         raise ConfigurationError("MONGODB_URL", "environment variable is not set")
     if needs_redis and not settings.env.redis_url:
@@ -52,6 +54,18 @@ def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
         )
     _check_migrations(settings, apply=migrate)
     require_secret_key(settings)  # it signs the unsubscribe links of e-mails
+
+
+def _check_saga_scripts(settings: Any) -> None:
+    """Compile Mia's saga scripts (a syntax error names the file); say which Mia variables are unused."""
+    import logging
+
+    from host.dispatch.saga import SagaReader
+    from host.settings import mia_leftovers
+
+    SagaReader(settings.saga).close()
+    for line in mia_leftovers(settings.environ):
+        logging.getLogger("host.settings").warning("%s", line)
 
 
 def _check_migrations(settings: Any, *, apply: bool) -> None:
@@ -82,6 +96,7 @@ def run(port: int) -> None:
 
     configure_logging()
     with embedded_services() as (settings, actors, database):
+        _check_saga_scripts(settings)
         _check_migrations(settings, apply=True)  # the embedded mode keeps its own database current
         registry = check_channels(settings)
         base = f"http://127.0.0.1:{port}"
@@ -163,6 +178,7 @@ def migrate(backward: bool, distance: int) -> None:
 
 
 cli.add_command(users)
+cli.add_command(templates)
 cli.add_command(apikey)
 for _plugin in discover_app_plugins():  # app plugins' commands: `tidings staff` is the console's
     for _command in _plugin.commands():

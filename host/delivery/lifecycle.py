@@ -45,14 +45,14 @@ STATUSES: tuple[Status, ...] = get_args(Status)
 #: (from, to) → why the move happens; ``None`` as the origin is a delivery being planned
 TRANSITIONS: dict[tuple[Status | None, Status], str] = {
     (None, "queued"): "planned: the user has an address on the channel",
-    (None, "skipped"): "planned: unknown user, no address, expired address or opted out",
+    (None, "skipped"): "planned: unknown or soft-deleted user, no address, expired address or opted out",
     (None, "failed"): "planned: the address is invalid",
     ("queued", "sending"): "claimed by a worker (its attempt document inserted)",
     ("sending", "sending"): "claimed again: its worker died mid-send and the sending lease ran out",
     ("sending", "sent"): "the provider accepted the message",
     ("sending", "queued"): "a transient failure: tried again after a backoff",
     ("sending", "failed"): "a permanent failure, or the last attempt failed",
-    ("sending", "skipped"): "the user opted out after the fan-out",
+    ("sending", "skipped"): "the user opted out, or was soft-deleted, after the fan-out",
     ("sent", "delivered"): "the provider reported the message delivered",
     ("sent", "undelivered"): "the provider reported the message undelivered",
     ("delivered", "undelivered"): "a later callback of the provider corrected an earlier one",

@@ -44,7 +44,7 @@ from host.delivery.opt_out_checks import SendTimeOptOuts
 from host.delivery.outcomes import Outcome, OutcomeListener, OutcomeRecorder, failure_outcome
 from host.delivery.rate_limits import ChannelThrottle, build_throttles
 from host.dispatch.outbox import Outbox
-from host.errors import ChannelError, RenderError, TransientChannelError
+from host.errors import ChannelError, NotFound, RenderError, TransientChannelError
 from host.plugins.channel import Channel
 from host.plugins.registry import ChannelRegistry
 from host.settings import Settings
@@ -109,7 +109,12 @@ class DeliveryWorker:
             dispatch = await self._store.dispatches.find_one({"_id": dispatch_id})
             if dispatch is None:
                 raise RenderError(f"dispatch {dispatch_id} no longer exists")
-            template = await self._templates.for_dispatch(dispatch)  # the version it was accepted with
+            try:
+                template = await self._templates.for_dispatch(dispatch)  # the version it was accepted with
+            except NotFound:  # deleted since: retrying cannot help
+                raise RenderError(
+                    f"template {dispatch.get('template_id')} no longer exists (deleted after it was accepted)"
+                ) from None
             attachments = await self._attachments.for_dispatch(name, dispatch, template)
             composer = Composer(
                 self._renderer,
@@ -206,6 +211,9 @@ class DeliveryWorker:
         if not claimed:
             return
         users = await find_users(self._store, [doc["user_id"] for doc in claimed], {})
+        claimed = await self._opt_outs.skip_inactive(name, claimed, users)
+        if not claimed:
+            return
         outcomes = await self._send(name, channel, claimed, users, throttle)
         await self._outcomes.record(name, claimed, outcomes)
 

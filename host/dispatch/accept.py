@@ -1,7 +1,10 @@
 """Accepting a send request: checked field by field, stored durably, then expanded (host.dispatch.expansion).
 
-The dispatch is written before the client is answered and before anything reaches the broker; a
-recipients list that fits one chunk is expanded inside the request, so its failures are in the answer.
+The dispatch is written before the client is answered and before anything reaches the broker. An
+audience of at most 1,000 users (listed recipients plus cluster members, counted while the dispatch is
+stored) is expanded inside the request, so its failures are all in the answer, as Mia's are; a larger
+one answers at once with ``"expansion": "background"`` (the listed recipients' failures still in it,
+when they fit), and the fan-out actor expands the rest.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 from bson import ObjectId
 
 from host.audience.planning import Failure
-from host.dispatch.expansion import INLINE_RECIPIENTS, Expansion
+from host.dispatch.expansion import INLINE_AUDIENCE, Expansion
 from host.dispatch.scheduling import parse_send_at, scheduled_answer, scheduled_fields
 from host.dispatch.schemas import SendAccepted, SendRequest
 from host.errors import InvalidAddress, RequestError
@@ -35,6 +38,11 @@ Doc = dict[str, Any]
 
 def _unique(values: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(values or ()))
+
+
+def _distinct(failures: Sequence[Failure]) -> list[Failure]:
+    """Each user's failure on a channel once (a listed user may be in a listed cluster too)."""
+    return list({(f.user_id, f.channel): f for f in failures}.values())
 
 
 class Dispatcher:
@@ -104,64 +112,84 @@ class Dispatcher:
             )
 
         dispatch_id = str(ObjectId())
-        inline = bool(recipients) and len(recipients) <= INLINE_RECIPIENTS and send_at is None
+        immediate = send_at is None
+        listed = bool(recipients) and len(recipients) <= INLINE_AUDIENCE and immediate
         now = utcnow()
-        # the recipients are looked up while the dispatch is stored: a read, nothing to undo if either fails
-        lookup = asyncio.ensure_future(self._expansion.find_users(recipients, channels)) if inline else None
-        stored = self._expansion.insert_dispatch(
-            {
-                "_id": dispatch_id,
-                "channels": [name for name, _ in channels],
-                "recipients": recipients,
-                "clusters": clusters,
-                "template_id": str(template["_id"]) if template else None,
-                "template_version": template.get("version", 1) if template else None,
-                "category": (template or {}).get("category"),  # transactional: no opt-outs
-                "title": None if template else request.message_title,
-                "content": None if template else request.message_content,
-                "data": request.data,
-                "email": {
-                    "attachments": request.email_attachments or [],
-                    "cc": request.email_carbon_copies or [],
-                    "bcc": request.email_blind_carbon_copies or [],
-                    "sender": request.email_sender,
-                },
-                "saga_id": saga_id,
-                "state": "expanding",
-                "recipients_done": False,
-                "fanout_after": None,
-                "expanded_count": 0,
-                "created_at": now,
-                "heartbeat_at": now,
-                **scheduled_fields(send_at),
-            }
+        # read while the dispatch is stored (nothing to undo if either fails): the listed users, and
+        # whether the clusters leave the audience small enough to expand here
+        lookup = asyncio.ensure_future(self._expansion.find_users(recipients, channels)) if listed else None
+        fits = (
+            asyncio.ensure_future(self._expansion.clusters_fit(clusters, INLINE_AUDIENCE - len(recipients)))
+            if clusters and immediate and len(recipients) < INLINE_AUDIENCE
+            else None
         )
+        doc: Doc = {
+            "_id": dispatch_id,
+            "channels": [name for name, _ in channels],
+            "recipients": recipients,
+            "clusters": clusters,
+            "template_id": str(template["_id"]) if template else None,
+            "template_version": template.get("version", 1) if template else None,
+            "category": (template or {}).get("category"),  # transactional: no opt-outs
+            "title": None if template else request.message_title,
+            "content": None if template else request.message_content,
+            "data": request.data,
+            "email": {
+                "attachments": request.email_attachments or [],
+                "cc": request.email_carbon_copies or [],
+                "bcc": request.email_blind_carbon_copies or [],
+                "sender": request.email_sender,
+            },
+            "saga_id": saga_id,
+            "state": "expanding",
+            "recipients_done": False,
+            "fanout_after": None,
+            "expanded_count": 0,
+            "created_at": now,
+            "heartbeat_at": now,
+            **scheduled_fields(send_at),
+        }
+        reads = [task for task in (lookup, fits) if task is not None]
         try:
-            await stored
+            await self._expansion.insert_dispatch(doc)
         except BaseException:
-            if lookup is not None:
-                lookup.cancel()
-                await asyncio.gather(lookup, return_exceptions=True)
+            for task in reads:
+                task.cancel()
+            await asyncio.gather(*reads, return_exceptions=True)
             raise
         if send_at is not None:
             return scheduled_answer(dispatch_id, send_at)
         failures: list[Failure] = []
+        background = True
         try:
+            inline = listed  # a recipients list alone: when it is short enough to be listed
+            if clusters:  # with clusters: when the count says the whole audience fits
+                inline = (listed or not recipients) and fits is not None and await fits
+            category = (template or {}).get("category")
             if lookup is not None:
                 failures = await self._expansion.expand_recipients(
-                    dispatch_id, recipients, channels, lookup, category=(template or {}).get("category")
+                    dispatch_id, recipients, channels, lookup, category=category
                 )
                 if clusters:
                     await self._expansion.recipients_done(dispatch_id)
-                else:
-                    await self._expansion.mark_expanded(dispatch_id)
-            if not inline or clusters:
+            if inline and clusters:
+                failures = _distinct([*failures, *await self._expansion.expand_clusters_now(doc, channels)])
+            if inline:
+                await self._expansion.mark_expanded(dispatch_id)
+                background = False
+            else:
                 self._schedule_expansion(dispatch_id)
         except Exception:
             # the dispatch is stored: the recovery sweep finishes what was interrupted here
             log.warning(
                 "dispatch %s accepted; its expansion continues in the background", dispatch_id, exc_info=True
             )
+        finally:
+            for task in reads:
+                if not task.done():
+                    task.cancel()
+        if background:
+            return SendAccepted(failures=failures, dispatch_id=dispatch_id, expansion="background")
         return SendAccepted(failures=failures, dispatch_id=dispatch_id)
 
     async def expand(self, dispatch_id: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -35,10 +35,16 @@ class SendRequest(msgspec.Struct, rename="camel", kw_only=True):
 
 
 class SendAccepted(msgspec.Struct, rename="camel", kw_only=True):
-    """Answer of POST /send: Mia's ``failures``, plus the id to follow the dispatch with."""
+    """Answer of POST /send: Mia's ``failures``, plus the id to follow the dispatch with.
+
+    An audience of more than 1,000 users is expanded after the answer: ``expansion`` is then
+    ``"background"``, ``failures`` holds only what the listed recipients already showed, and the rest
+    are the dispatch's deliveries with status ``skipped`` or ``failed``.
+    """
 
     failures: list[Failure]
     dispatch_id: str
+    expansion: Literal["background"] | msgspec.UnsetType = msgspec.UNSET
     #: only in the answer to a scheduled send: when it starts (its failures are known then)
     send_at: str | msgspec.UnsetType = msgspec.UNSET
 

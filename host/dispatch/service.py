@@ -177,4 +177,4 @@ class DispatchService:
                 failures.append(
                     Failure(user_id=doc["user_id"], channel=doc["channel"], error=_provider_failure(error))
                 )
-        return SendAccepted(failures=failures, dispatch_id=accepted.dispatch_id)
+        return SendAccepted(failures=failures, dispatch_id=accepted.dispatch_id, expansion=accepted.expansion)

@@ -107,7 +107,8 @@ class Channel(Protocol):
     #: msgspec Struct decoded from environment variables ``<env_prefix><FIELD_NAME_UPPER>``
     config_type: ClassVar[type[msgspec.Struct]]
     env_prefix: ClassVar[str]
-    #: template field that feeds each Message attribute, e.g. ``{"subject": "emailTitle"}``
+    #: template field that feeds each Message attribute, e.g. ``{"subject": "emailTitle"}``; ``data``
+    #: is fed by a JSON field (``pushData``), rendered and then parsed into the Message's ``data``
     template_fields: ClassVar[Mapping[str, str]]
     #: Message attributes that must be non-empty; ``"a|b"`` means at least one of them
     required: ClassVar[tuple[str, ...]]

@@ -25,6 +25,7 @@ from host.dispatch.accept import Dispatcher
 from host.dispatch.expansion import Expansion
 from host.dispatch.outbox import Enqueue, Outbox
 from host.dispatch.recovery import RecoverySweep
+from host.dispatch.saga import SagaReader
 from host.dispatch.scheduling import SCHEDULE_INTERVAL_SECONDS, Scheduler
 from host.dispatch.service import DispatchService
 from host.events.log import EventLog
@@ -36,6 +37,7 @@ from host.runtime.background import BackgroundLoop
 from host.settings import Settings
 from host.storage.documents import ALL_DOCUMENTS
 from host.storage.store import Store
+from host.templates.catalogue import catalogue_for
 from host.templates.rendering import Renderer
 from host.templates.service import TemplateService
 
@@ -64,12 +66,15 @@ class Runtime:
         self.inbox: Inbox | None = Inbox(self.store.db) if inbox else None
         self.registry = ChannelRegistry.build(settings.config, settings.environ, inbox=self.inbox)
         self.renderer = Renderer(
-            default_locale=settings.config.default_locale, default_timezone=settings.config.default_timezone
+            default_locale=settings.config.default_locale,
+            default_timezone=settings.config.default_timezone,
+            inline_syntax=settings.config.template_syntax,
         )
         batch_sizes = {name: channel.limits.batch_size for name, channel in self.registry.items()}
         self.outbox = Outbox(self.store, enqueue, batch_sizes)
         # the services the API and the console call
-        self.templates = TemplateService(self.store, self.renderer)
+        # Tidings' own templates, or Mia's collection in place (TEMPLATES_CRUD_NAME)
+        self.templates = TemplateService(self.store, self.renderer, catalogue_for(self.store, settings))
         self.users = UserDirectory(self.store)
         self.clusters = ClusterService(self.store, self.users)
         self.opt_outs = OptOuts(self.store)
@@ -126,8 +131,17 @@ class Runtime:
             unsubscribe=self.unsubscribe_links,
         )
 
+    @cached_property
+    def saga(self) -> SagaReader:
+        """How /saga/send reads commands; Mia's scripts compiled on first use (the API's start-up)."""
+        return SagaReader(self.settings.saga)
+
     async def prepare_api(self) -> None:
-        """What the API process needs before serving: Beanie bound to this loop's database, user indexes."""
+        """What the API process needs before serving: Beanie bound to this loop's database, user indexes.
+
+        Mia's saga scripts are compiled here, so a broken one stops the API at start-up.
+        """
+        self.saga  # noqa: B018 (compiles the scripts now)
         await init_beanie(database=self.store.db, document_models=ALL_DOCUMENTS)
         await self.store.ensure_user_indexes()
         await self.stats.minutes.ensure_indexes()
@@ -163,4 +177,6 @@ class Runtime:
         await self.sweeping.stop()
         if self._channels_started:  # also when the sweep was disabled
             await self.registry.shutdown()
+        if "saga" in self.__dict__:
+            self.saga.close()
         await self.store.close()

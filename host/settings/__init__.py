@@ -6,6 +6,8 @@ at start-up, into typed frozen Structs:
 
 - :mod:`host.settings.environment`: :class:`Environment` and the variable names (with Mia's aliases);
 - :mod:`host.settings.service`: :class:`ServiceConfig`, the JSON file at ``CONFIGURATION_PATH``;
+- :mod:`host.settings.flow_manager`: the saga settings, Tidings' ``flowManager`` or Mia's
+  ``flowManagerConfiguration`` (its script files are read here, at start-up);
 - :mod:`host.settings.webhooks`: the ``webhooks`` entries of that file.
 
 Anything invalid raises ConfigurationError naming the exact variable or key; the CLI prints that one
@@ -23,12 +25,21 @@ from pathlib import Path
 import msgspec
 
 from host.errors import ConfigurationError
-from host.settings.environment import Environment, load_environment, parse_flag
+from host.settings.environment import Environment, load_environment, mia_leftovers, parse_flag
+from host.settings.flow_manager import (
+    FlowManagerConfiguration,
+    FlowManagerEvents,
+    MetadataSchema,
+    SagaScriptSource,
+    SagaSettings,
+    ScriptLimits,
+    resolve_saga,
+)
 from host.settings.service import (
     DeliveryPolicy,
-    FlowManagerEvents,
     ServiceConfig,
     UserFields,
+    apply_default_locale,
     camel,
     load_service_config,
 )
@@ -39,7 +50,12 @@ __all__ = [
     "DeliveryPolicy",
     "Environment",
     "EventType",
+    "FlowManagerConfiguration",
     "FlowManagerEvents",
+    "MetadataSchema",
+    "SagaScriptSource",
+    "SagaSettings",
+    "ScriptLimits",
     "ServiceConfig",
     "Settings",
     "UserFields",
@@ -48,6 +64,7 @@ __all__ = [
     "load_environment",
     "load_service_config",
     "load_settings",
+    "mia_leftovers",
     "parse_flag",
 ]
 
@@ -57,6 +74,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     env: Environment
     config: ServiceConfig
+    #: /saga/send: how commands are read and where events go (host.settings.flow_manager)
+    saga: SagaSettings = SagaSettings()
     #: the raw environment, kept for channel plugins' own variables (never logged)
     environ: Mapping[str, str]
 
@@ -86,4 +105,12 @@ def load_settings(
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigurationError("CONFIGURATION_PATH", f"cannot read {path}: {exc.strerror}") from exc
-    return Settings(env=env, config=load_service_config(raw), environ=environ)
+    config = apply_default_locale(load_service_config(raw), raw, env.default_locale)
+    saga = resolve_saga(
+        config.flow_manager,
+        config.flow_manager_configuration,
+        config.script_limits,
+        env_url=env.flow_manager_url,
+        config_dir=path.resolve().parent,
+    )
+    return Settings(env=env, config=config, environ=environ, saga=saga)

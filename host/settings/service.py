@@ -6,11 +6,13 @@ raises ConfigurationError with the exact key (``sender.email``, ``channels.voice
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
+from babel import Locale, UnknownLocaleError
 
 from host.errors import ConfigurationError, validation_problem
+from host.settings.flow_manager import FlowManagerConfiguration, FlowManagerEvents, ScriptLimits
 from host.settings.webhooks import WebhookEndpoint
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "FlowManagerEvents",
     "ServiceConfig",
     "UserFields",
+    "apply_default_locale",
     "camel",
     "load_service_config",
 ]
@@ -32,11 +35,14 @@ class UserFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename
     device_token: str = "deviceToken"  # noqa: S105 (a field name, not a secret)
     clusters: str = "clusters"
     locale: str = "locale"
+    #: a CRUD collection's soft-delete state: only users without it, or ``PUBLIC``, are messaged
+    #: (``null`` turns the check off)
+    state: str | None = "__STATE__"
 
     def field_for(self, key: str) -> str:
         """Return the user-document field mapped to a ``userFields`` key such as ``emailAddress``."""
         for name, value in msgspec.structs.asdict(self).items():
-            if camel(name) == key:
+            if camel(name) == key and value is not None:
                 return str(value)
         # a plugin channel may name a field that has no mapping: read it as is
         return key
@@ -54,13 +60,6 @@ class DeliveryPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, re
     enqueue_lease_seconds: float = 900.0
 
 
-class FlowManagerEvents(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
-    """Labels of the events sent back to the Flow Manager after /saga/send."""
-
-    success_event_label: str
-    fail_event_label: str
-
-
 class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
     """The JSON service configuration file at ``CONFIGURATION_PATH``."""
 
@@ -72,9 +71,17 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, ren
     #: per-channel options, e.g. ``{"voice": {"voice": "alice", "language": "it-IT"}}``
     channels: dict[str, dict[str, Any]] = {}
     delivery: DeliveryPolicy = DeliveryPolicy()
+    #: Tidings' labels of the saga events (the URL is ``FLOW_MANAGER_URL``)
     flow_manager: FlowManagerEvents | None = None
+    #: Mia's saga settings, verbatim (host.settings.flow_manager)
+    flow_manager_configuration: FlowManagerConfiguration | None = None
+    #: what one run of a saga script may use
+    script_limits: ScriptLimits = ScriptLimits()
     default_locale: str = "en-US"
     default_timezone: str = "UTC"
+    #: the syntax of messages written in a request and of templates created without one: Handlebars, as
+    #: in Mia (whose configuration has no such key), or Jinja; a stored template keeps its own ``syntax``
+    template_syntax: Literal["handlebars", "jinja"] = "handlebars"
     #: endpoints that receive signed delivery events (host.events.webhooks)
     webhooks: list[WebhookEndpoint] = []
 
@@ -101,4 +108,28 @@ def load_service_config(raw: bytes | str) -> ServiceConfig:
     for channel, sender in config.sender.items():
         if not isinstance(sender, str) or not sender.strip():
             raise ConfigurationError(f"sender.{channel}", "must be a non-empty string")
+    return config
+
+
+class _LocaleKey(msgspec.Struct, rename="camel"):
+    """Only whether the file itself sets ``defaultLocale`` (every other key is ServiceConfig's)."""
+
+    default_locale: str | None = None
+
+
+def _check_locale(tag: str, key: str) -> None:
+    try:
+        Locale.parse(tag.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ConfigurationError(key, f"unknown locale {tag!r} (a BCP 47 tag such as it-IT)") from None
+
+
+def apply_default_locale(config: ServiceConfig, raw: bytes | str, environment: str | None) -> ServiceConfig:
+    """``defaultLocale`` from the file; else Mia's ``DEFAULT_LOCALE``; else ``en-US``. Both are checked."""
+    if msgspec.json.decode(raw, type=_LocaleKey).default_locale is not None:
+        _check_locale(config.default_locale, "defaultLocale")
+        return config
+    if environment:
+        _check_locale(environment.strip(), "DEFAULT_LOCALE")
+        return msgspec.structs.replace(config, default_locale=environment.strip())
     return config

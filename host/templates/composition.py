@@ -1,4 +1,9 @@
-"""Composition: which source text feeds each attribute of a channel's Message, and rendering it per user."""
+"""Composition: which source text feeds each attribute of a channel's Message, and rendering it per user.
+
+A channel maps Message attributes to template fields (``template_fields``). The attribute ``data`` is
+the one that is not text: fed by a string ``pushData`` it is rendered and then parsed as JSON
+(host.templates.push_data); an object ``pushData`` is sent as it is, to every channel, as before.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from host.access.unsubscribe_links import UnsubscribeLinks
-from host.errors import RequestError
+from host.errors import RenderError, RequestError
 from host.plugins.channel import Attachment, Channel, Message
 from host.templates.fields import opt_outs_apply, template_key
 from host.templates.locales import pick_variant, render_locale, variant_fields
+from host.templates.push_data import parse_push_data
 from host.templates.rendering import CompiledTemplate, Renderer
 
 __all__ = ["Composer", "check_content"]
@@ -25,7 +31,7 @@ def _sources(
     for attr, field in channel.template_fields.items():
         if template is not None:
             text = template.get(template_key(field))
-            if text:
+            if text and isinstance(text, str):  # an object pushData is no source: it is sent as it is
                 sources[attr] = (field, text)
         elif attr == "subject" and title:
             sources[attr] = ("messageTitle", title)
@@ -34,8 +40,17 @@ def _sources(
     return sources
 
 
-def _syntax(template: Mapping[str, Any] | None) -> Any:
-    return (template or {}).get("syntax", "jinja")
+def _syntax(renderer: Renderer, template: Mapping[str, Any] | None) -> Any:
+    """A stored template's own syntax (Jinja when it has none: it predates the field); for a message
+    written in the request, the service's ``templateSyntax``."""
+    if template is None:
+        return renderer.inline_syntax
+    return template.get("syntax", "jinja")
+
+
+def _fixed_data(template: Mapping[str, Any] | None) -> dict[str, Any]:
+    data = (template or {}).get("push_data")
+    return dict(data) if isinstance(data, Mapping) else {}
 
 
 def check_content(
@@ -48,17 +63,21 @@ def check_content(
     """Refuse (4xx) content that lacks a field a requested channel needs, or that does not compile."""
     for name, channel in channels:
         sources = _sources(channel, template, title, content)
+        present = {*sources, *(["data"] if _fixed_data(template) else [])}
         for requirement in channel.required:
             options = requirement.split("|")
-            if not any(option in sources for option in options):
+            if not any(option in present for option in options):
                 wanted = " or ".join(channel.template_fields.get(o, o) for o in options)
                 owner = f"template {template.get('name')!r}" if template else "the request"
                 raise RequestError(f"{owner} has no {wanted}, required by channel {name!r}")
         for attr, (field, text) in sources.items():
             try:
                 renderer.compile(
-                    text, field=field, html=attr in channel.html_fields, syntax=_syntax(template)
+                    text, field=field, html=attr in channel.html_fields, syntax=_syntax(renderer, template)
                 )
+            except RenderError as exc:  # "<field>: line N: <reason>", the field named once
+                line = f"line {exc.line}: " if exc.line is not None else ""
+                raise RequestError(f"{field}: {line}{exc.reason}") from exc
             except Exception as exc:
                 raise RequestError(f"{field}: {exc}") from exc
 
@@ -90,7 +109,7 @@ class Composer:
                     text,
                     field=field if variant is None else f"locales.{variant}.{field}",
                     html=attr in channel.html_fields,
-                    syntax=_syntax(template),
+                    syntax=_syntax(renderer, template),
                 )
             self._variants[variant] = compiled
         self._data: Mapping[str, Any] = dispatch.get("data") or {}
@@ -100,7 +119,7 @@ class Composer:
             "cc": tuple(email.get("cc") or ()),
             "bcc": tuple(email.get("bcc") or ()),
             "attachments": tuple(attachments),
-            "data": dict((template or {}).get("push_data") or {}),
+            "data": _fixed_data(template),
         }
 
     def compose(
@@ -116,6 +135,9 @@ class Composer:
         rendered: dict[str, Any] = {
             attr: t.render(user, self._data, locale=language) for attr, t in compiled.items()
         }
+        if "data" in rendered:  # pushData, a JSON string: parsed once rendered
+            rendered["data"] = parse_push_data(rendered["data"], compiled["data"].field)
+        values = {**self._fixed, **rendered}
         if self._unsubscribe is not None and user_id is not None:
-            return Message(**rendered, **self._fixed, headers=self._unsubscribe.headers(user_id, "email"))
-        return Message(**rendered, **self._fixed)
+            return Message(**values, headers=self._unsubscribe.headers(user_id, "email"))
+        return Message(**values)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from types import TracebackType
 from typing import Any, Self
 
 import uvicorn
+
+from tests.support.waiting import eventually_sync
 
 __all__ = ["BackgroundHttpServer", "LoopbackFake", "read_body", "respond", "serve_forever"]
 
@@ -82,11 +83,13 @@ class BackgroundHttpServer:
     def start(self, timeout: float = 10.0) -> BackgroundHttpServer:
         """Start serving and wait until the socket accepts connections."""
         self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
+
+        def started() -> bool:
+            if not self._thread.is_alive():
                 raise RuntimeError(f"HTTP fake on port {self.port} did not start")
-            time.sleep(0.01)
+            return bool(self._server.started)
+
+        eventually_sync(started, timeout=timeout, interval=0.01, what=f"the HTTP fake on port {self.port}")
         return self
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -37,6 +37,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from tests.support.waiting import eventually_sync
+
 __all__ = ["ReceivedMail", "SmtpSink", "free_port", "self_signed_context"]
 
 _ACCEPT = "250 2.0.0 OK: queued"
@@ -257,8 +259,8 @@ class SmtpSink:
         """Answer RCPT TO for these addresses with ``reply`` until ``reset``."""
         self._refused.update({address.lower(): reply for address in addresses})
 
-    def drop_connections(self) -> None:
-        """Close every open session abruptly, as a server dropping idle clients does."""
+    def drop_connections(self, timeout: float = 5.0) -> None:
+        """Close every open session abruptly, as a server dropping idle clients does; returns once closed."""
         if self._controller is None:
             return
         with self._lock:
@@ -266,6 +268,12 @@ class SmtpSink:
         for session in sessions:
             if session.transport is not None:
                 self._controller.loop.call_soon_threadsafe(session.transport.close)
+
+        def still_open() -> list[SMTP]:
+            with self._lock:
+                return [session for session in sessions if session in self._open]
+
+        eventually_sync(still_open, until=lambda left: not left, timeout=timeout, what="the dropped sessions")
 
     def reset(self) -> None:
         """Forget received mail, connections, scripted replies and refusals."""

@@ -223,17 +223,22 @@ def test_handlers_call_services_not_collections() -> None:
     assert {module: lines for module, lines in reads.items() if lines} == {}
 
 
+#: the house's soft cap is about 300 lines a module (STYLE.md); this is where "about" ends
+MAX_MODULE_LINES = 320
+MAX_ROOM_MODULES = 12
+
+
 def test_modules_and_rooms_stay_small() -> None:
     long = {
         module: count
         for module, path in MODULES.items()
-        if module.startswith("host") and (count := len(path.read_text().splitlines())) > 300
+        if module.startswith("host") and (count := len(path.read_text().splitlines())) > MAX_MODULE_LINES
     }
     assert long == {}
     crowded = {}
     for folder in {path.parent for path in MODULES.values() if "host" in path.parts}:
         count = len([p for p in folder.glob("*.py") if p.name != "__init__.py"])
-        if count > 12:
+        if count > MAX_ROOM_MODULES:
             crowded[str(folder.relative_to(ROOT))] = count
     assert crowded == {}
 

@@ -65,8 +65,11 @@ class TemplateBody(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_
     push_title: str | None = None
     push_subtitle: str | None = None
     push_message: str | None = None
-    push_data: dict[str, Any] = {}
-    syntax: Syntax = "jinja"
+    #: an object sent as it is, or (Mia's type) a string holding JSON, interpolated then parsed
+    push_data: dict[str, Any] | str = {}
+    #: absent: for a new template the store's default (``templateSyntax``; Handlebars in Mia's
+    #: collection), for a replaced one the stored one's
+    syntax: Syntax | None = None
     locales: dict[str, LocaleVariant] = {}
     category: Category = "standard"
 
@@ -96,7 +99,7 @@ def template_view(doc: Doc) -> TemplateView:
         **{key: doc.get(key) for key in TEXT_KEYS},
         email_attachments=[AttachmentBody(**a) for a in doc.get("email_attachments") or []],
         push_data=doc.get("push_data") or {},
-        syntax=doc.get("syntax", "jinja"),
+        syntax=doc.get("syntax") or "jinja",
         category=doc.get("category") or "standard",
         locales={tag: LocaleVariant(**fields) for tag, fields in (doc.get("locales") or {}).items()},
         version=int(doc.get("version") or 1),
@@ -106,13 +109,13 @@ def template_view(doc: Doc) -> TemplateView:
     )
 
 
-def template_fields(body: TemplateBody) -> Doc:
+def template_fields(body: TemplateBody, default_syntax: Syntax) -> Doc:
     """A body as the stored fields of a template (snake_case; locale variants with only given fields)."""
     doc: Doc = {key: getattr(body, key) for key in TEXT_KEYS}
     doc["name"] = body.name
     doc["email_attachments"] = msgspec.to_builtins(body.email_attachments)
     doc["push_data"] = body.push_data
-    doc["syntax"] = body.syntax
+    doc["syntax"] = body.syntax or default_syntax
     doc["category"] = body.category
     doc["locales"] = {
         tag: {key: value for key, value in msgspec.structs.asdict(variant).items() if value is not None}
@@ -158,7 +161,8 @@ async def create_template(
     request: Request[Any, Any, Any], data: JSONBody[TemplateBody], runtime: NamedDependency[Runtime]
 ) -> TemplateView:
     """Compile every field, then store as version 1; 409 if the name is taken."""
-    return template_view(await runtime.templates.create(template_fields(data), caller_name(request)))
+    fields = template_fields(data, runtime.templates.catalogue.default_syntax)
+    return template_view(await runtime.templates.create(fields, caller_name(request)))
 
 
 @put("/templates/{template_id:str}", summary="Replace a template's fields")
@@ -173,9 +177,8 @@ async def replace_template(
     The version replaced stays readable under ``/templates/{id}/versions``.
     """
     current = await runtime.templates.find(template_id)
-    return template_view(
-        await runtime.templates.replace(current, template_fields(data), caller_name(request))
-    )
+    fields = template_fields(data, current.get("syntax") or "jinja")
+    return template_view(await runtime.templates.replace(current, fields, caller_name(request)))
 
 
 @delete("/templates/{template_id:str}", summary="Delete a template")

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from host.errors import RenderError
@@ -59,6 +60,8 @@ class RenderState:
     limits: RenderLimits
     locale: str
     timezone: str
+    #: what the render's date helpers read as "now": one instant, read from the renderer's clock
+    now: datetime | None = None
     deadline: float = 0.0
     work: int = 0
     produced: int = 0

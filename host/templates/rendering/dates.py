@@ -46,7 +46,10 @@ _WEEKDAY_WIDTHS: dict[str, Literal["short", "abbreviated", "wide"]] = {
 
 
 def date_now() -> datetime:
-    """The current date-time, timezone-aware, in UTC."""
+    """The current date-time, timezone-aware, in UTC: the active render's instant, if one is running."""
+    state = budget.active_state()
+    if state is not None and state.now is not None:
+        return state.now
     return datetime.now(UTC)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal
 
@@ -14,8 +15,7 @@ from host.templates.rendering import budget
 from host.templates.rendering.budget import RenderLimits, RenderState
 from host.templates.rendering.dates import resolve_timezone
 from host.templates.rendering.functions import TEMPLATE_FUNCTIONS
-from host.templates.rendering.handlebars import translate
-from host.templates.rendering.handlebars_runtime import HANDLEBARS_FUNCTIONS, js_string, lookup
+from host.templates.rendering.handlebars import HandlebarsTemplate
 from host.templates.rendering.locales import parse_locale
 from host.templates.rendering.sandbox import TemplateSandbox
 
@@ -24,6 +24,11 @@ __all__ = ["CompiledTemplate", "Renderer", "Syntax"]
 Syntax = Literal["jinja", "handlebars"]
 _SYNTAXES: tuple[Syntax, ...] = ("jinja", "handlebars")
 _TEMPLATE_FILE = "<template>"  # the file name Jinja gives code compiled from a string
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _template_line(exc: BaseException) -> int | None:
@@ -48,23 +53,23 @@ def _describe(exc: Exception) -> str:
 class CompiledTemplate:
     """One field's template, compiled; :meth:`render` it once per user."""
 
-    __slots__ = ("_handlebars", "_limits", "_locale", "_template", "_timezone", "field")
+    __slots__ = ("_clock", "_limits", "_locale", "_template", "_timezone", "field")
 
     def __init__(
         self,
-        template: Template,
+        template: Template | HandlebarsTemplate,
         *,
         field: str,
-        handlebars: bool,
         limits: RenderLimits,
         locale: str,
         timezone: str,
+        clock: Clock,
     ) -> None:
         self._template = template
-        self._handlebars = handlebars
         self._limits = limits
         self._locale = locale
         self._timezone = timezone
+        self._clock = clock
         self.field = field
 
     def render(self, user: Mapping[str, Any], data: Mapping[str, Any], *, locale: str | None = None) -> str:
@@ -74,13 +79,10 @@ class CompiledTemplate:
                 parse_locale(locale)
             except RenderError as exc:
                 raise RenderError(exc.reason, field=self.field) from None
-        variables: dict[str, Any] = {"user": user, "data": data}
-        if self._handlebars:
-            variables["_hb_root"] = {"user": user, "data": data}
-        state = RenderState(self._limits, locale or self._locale, self._timezone)
+        state = RenderState(self._limits, locale or self._locale, self._timezone, now=self._clock())
         token = budget.enter(state)
         try:
-            text = self._template.render(variables)
+            text = self._template.render({"user": user, "data": data})
         except RenderError as exc:
             raise RenderError(exc.reason, field=self.field, line=exc.line or _template_line(exc)) from exc
         except Exception as exc:
@@ -104,6 +106,8 @@ class Renderer:
         *,
         limits: RenderLimits | None = None,
         cache_size: int = 512,
+        inline_syntax: Syntax = "handlebars",
+        clock: Clock = _utc_now,
     ) -> None:
         try:
             parse_locale(default_locale)
@@ -113,26 +117,25 @@ class Renderer:
             resolve_timezone(default_timezone)
         except RenderError as exc:
             raise ConfigurationError("default_timezone", exc.reason) from None
+        if inline_syntax not in _SYNTAXES:
+            raise ConfigurationError("templateSyntax", f"must be one of {', '.join(_SYNTAXES)}")
         self.default_locale = default_locale
         self.default_timezone = default_timezone
+        #: the syntax of messages written in a request (messageTitle, messageContent): templateSyntax
+        self.inline_syntax: Syntax = inline_syntax
         self.limits = limits or RenderLimits()
+        self._clock = clock
         self._environments = {
-            (html, syntax): TemplateSandbox(
-                html=html,
-                functions={**TEMPLATE_FUNCTIONS, **(HANDLEBARS_FUNCTIONS if syntax == "handlebars" else {})},
-                convert=js_string if syntax == "handlebars" else None,
-                returns_existing=(lookup,),
-            )
-            for html in (False, True)
-            for syntax in _SYNTAXES
+            html: TemplateSandbox(html=html, functions=TEMPLATE_FUNCTIONS) for html in (False, True)
         }
         self._compile_cached = functools.lru_cache(maxsize=cache_size)(self._compile_source)
 
-    def _compile_source(self, source: str, html: bool, syntax: Syntax) -> Template:
-        jinja_source = translate(source) if syntax == "handlebars" else source
-        environment = self._environments[(html, syntax)]
+    def _compile_source(self, source: str, html: bool, syntax: Syntax) -> Template | HandlebarsTemplate:
+        if syntax == "handlebars":
+            return HandlebarsTemplate(source, html=html)
+        environment = self._environments[html]
         try:
-            return environment.from_string(jinja_source)
+            return environment.from_string(source)
         except TemplateSyntaxError as exc:
             raise RenderError(exc.message or "syntax error", line=exc.lineno) from exc
         except RenderError:
@@ -155,10 +158,10 @@ class Renderer:
         return CompiledTemplate(
             template,
             field=field,
-            handlebars=syntax == "handlebars",
             limits=self.limits,
             locale=self.default_locale,
             timezone=self.default_timezone,
+            clock=self._clock,
         )
 
     def check(self, source: str, *, field: str, html: bool = False, syntax: Syntax = "jinja") -> None:

@@ -1,4 +1,4 @@
-"""The Jinja2 environment message templates run in: immutable sandbox, bounded work, Handlebars-like output.
+"""The Jinja2 environment Jinja message templates run in: immutable sandbox, bounded work, bounded output.
 
 On top of :class:`~jinja2.sandbox.ImmutableSandboxedEnvironment` (no ``_``-prefixed or internal attributes,
 no mutation of lists and dicts, ``str.format`` sandboxed), this environment
@@ -15,13 +15,13 @@ no mutation of lists and dicts, ``str.format`` sandboxed), this environment
   ``cycler``, ``joiner``, ``namespace`` or ``dict``);
 - prints undefined values and ``None`` as nothing, datetimes as ISO 8601, and, with autoescaping on,
   escapes each interpolated value then turns its newlines (``\\r\\n``, ``\\n\\r``, ``\\r``, ``\\n``) into
-  ``<br/>``. Values marked safe (``|safe``, macros, ``{{{triple-stash}}}``) are printed as they are.
+  ``<br/>``. Values marked safe (``|safe``, macros) are printed as they are.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import update_wrapper
 from typing import Any
@@ -50,16 +50,14 @@ def iso_datetime(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def _printable(value: Any, convert: Callable[[Any], str] | None) -> str:
+def _printable(value: Any) -> str:
     if isinstance(value, datetime):
         return iso_datetime(value)
-    if convert is not None:
-        return convert(value)
     budget.ensure_small(value, "printed value")
     return str(value)
 
 
-def _make_finalize(convert: Callable[[Any], str] | None) -> Callable[..., Any]:
+def _make_finalize() -> Callable[..., Any]:
     @pass_eval_context
     def finalize(eval_ctx: EvalContext, value: Any) -> str:
         if value is None or isinstance(value, Undefined):
@@ -70,10 +68,10 @@ def _make_finalize(convert: Callable[[Any], str] | None) -> Callable[..., Any]:
             if hasattr(value, "__html__"):
                 text = Markup(value.__html__())  # noqa: S704 - the object vouches for its own HTML
             else:
-                escaped = str(escape(_printable(value, convert)))
+                escaped = str(escape(_printable(value)))
                 text = Markup(_NEWLINES.sub("<br/>", escaped))  # noqa: S704 - escaped just above
         else:
-            text = _printable(value, convert)
+            text = _printable(value)
         budget.charge(len(text))
         return text
 
@@ -169,7 +167,7 @@ class _Hardener(NodeTransformer):
 
 
 class TemplateSandbox(ImmutableSandboxedEnvironment):
-    """One configuration of the message-template environment (HTML or text; Jinja or Handlebars output)."""
+    """One configuration of the message-template environment: HTML bodies or text."""
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
 
@@ -178,13 +176,11 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
         *,
         html: bool,
         functions: Mapping[str, Callable[..., Any]],
-        convert: Callable[[Any], str] | None = None,
-        returns_existing: Collection[Callable[..., Any]] = (),
     ) -> None:
         super().__init__(
             autoescape=html,
             undefined=ChainableUndefined,
-            finalize=_make_finalize(convert),
+            finalize=_make_finalize(),
             keep_trailing_newline=True,
             extensions=["jinja2.ext.loopcontrols"],
             cache_size=0,
@@ -196,8 +192,6 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
         self.tidings_charge = _charge
         self.tidings_concat = _concat
         self.tidings_checked = _same
-        # Functions that hand back values already in the render (lookups), so there is nothing to measure.
-        self._returns_existing = tuple(returns_existing)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)
@@ -241,10 +235,9 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
         budget.tick()
         args = guards.guard_call(__obj, args, kwargs)
         result = super().call(__context, __obj, *args, **kwargs)
-        if any(__obj is function for function in __self._returns_existing) or (
-            getattr(__obj, "__name__", None) == "get"
-            and isinstance(getattr(__obj, "__self__", None), Mapping)
-        ):
+        # dict.get hands back a value already in the render: there is nothing to measure
+        owner = getattr(__obj, "__self__", None)
+        if getattr(__obj, "__name__", None) == "get" and isinstance(owner, Mapping):
             return result
         return budget.ensure_small(result, "the result")
 

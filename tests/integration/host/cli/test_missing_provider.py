@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TWILIO_SENDER
+from tests.support.configs import TWILIO_SENDER
 
 #: channel → (the active channels, the variables set, the variable the line must name)
 CASES = {

@@ -17,10 +17,10 @@ from host.delivery.minute_counts import MINUTES_COLLECTION
 from host.delivery.stats import StatsService
 from host.storage.devdb import DevDatabase
 from host.storage.documents import utcnow
-from tests.conftest import BASE_CONFIG, Stack
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer
-from tests.stacks import open_stack
+from tests.support.configs import BASE_CONFIG
+from tests.support.stacks import Stack, open_stack
 
 
 @pytest.fixture(scope="module")

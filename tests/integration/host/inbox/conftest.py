@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from host.storage.devdb import DevDatabase
-from tests.conftest import BASE_CONFIG, TWILIO_SENDER, Stack
 from tests.fakes.files import FileService
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer
-from tests.stacks import open_stack
+from tests.support.configs import BASE_CONFIG, TWILIO_SENDER
+from tests.support.stacks import Stack, open_stack
 
 #: e-mail, SMS, voice and push, without a single provider variable: the inbox takes every message
 INBOX_CONFIG: dict[str, Any] = {

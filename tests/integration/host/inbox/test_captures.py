@@ -21,12 +21,13 @@ from host.errors import PermanentChannelError
 from host.inbox.captures import CHUNK_BYTES, CHUNKS_COLLECTION, Inbox
 from host.inbox.views import attachment as read_attachment
 from host.plugins.capture import Capture
-from tests.conftest import TWILIO_SENDER, Stack
 from tests.fakes.files import FileService
 from tests.fakes.push import PushService
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import FakeTwilio
 from tests.integration.host.inbox.conftest import INBOX_CONFIG
+from tests.support.configs import TWILIO_SENDER
+from tests.support.stacks import Stack
 
 PHONE = "+393330000042"
 

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from tests.conftest import TWILIO_SENDER
 from tests.services import free_port
+from tests.support.configs import TWILIO_SENDER
 
 _PROVIDER_PREFIXES = ("SMTP_", "TWILIO_", "VAPID_", "FCM_", "KALEYRA_", "GOOGLE_APPLICATION_CREDENTIALS")
 CONFIG = {

@@ -1,1 +1,0 @@
-"""Tests of Tidings' own resource API (templates, clusters, users)."""

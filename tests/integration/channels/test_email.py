@@ -1,0 +1,298 @@
+"""The e-mail channel against a real SMTP server (the aiosmtpd sink in tests/fakes)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+
+import msgspec
+import pytest
+
+from channels.email import EmailChannel, EmailConfig
+from host.errors import PermanentChannelError, TransientChannelError
+from host.plugins.channel import Attachment, ChannelContext, Message
+from tests.fakes.smtp import SmtpSink, free_port
+
+SENDER = "Tidings <noreply@tidings.example>"
+TO = "alice@example.com"
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[SmtpSink]:
+    with SmtpSink() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _fresh(sink: SmtpSink) -> None:
+    sink.reset()
+
+
+@pytest.fixture
+def channel(sink: SmtpSink) -> EmailChannel:
+    return EmailChannel(EmailConfig(port=sink.port, timeout=5), ChannelContext(sender=SENDER))
+
+
+async def send_one(channel: EmailChannel, message: Message, address: str = TO) -> str:
+    async with channel.open() as sender:
+        receipt = await sender.send(message, address)
+    assert receipt.provider == f"smtp://127.0.0.1:{channel.config.port}"
+    return receipt.provider_id
+
+
+async def test_plain_text(channel: EmailChannel, sink: SmtpSink) -> None:
+    message_id = await send_one(channel, Message(subject="Hi\nthere", text="Hello Alice\nBye\n"))
+    [mail] = sink.received
+    assert mail.mail_from == "noreply@tidings.example"
+    assert mail.rcpt_tos == [TO]
+    msg = mail.message
+    assert msg["Message-ID"] == message_id
+    assert msg["From"] == SENDER
+    assert msg["To"] == TO
+    assert msg["Subject"] == "Hi there"  # a line break in a rendered subject must not split the header
+    assert msg["Date"]
+    assert msg.get_content_type() == "text/plain"
+    assert msg.get_content() == "Hello Alice\nBye\n"
+
+
+async def test_html_with_text_alternative(channel: EmailChannel, sink: SmtpSink) -> None:
+    html = "<p>Grüße, <b>Alice</b></p>"
+    await send_one(channel, Message(subject="Grüße 🎉", text="Grüße, Alice", html=html))
+    msg = sink.received[0].message
+    assert msg["Subject"] == "Grüße 🎉"
+    assert msg.get_content_type() == "multipart/alternative"
+    plain, rich = msg.iter_parts()
+    assert plain.get_content_type() == "text/plain"
+    assert plain.get_content().strip() == "Grüße, Alice"
+    assert rich.get_content_type() == "text/html"
+    assert rich.get_content().strip() == html
+
+
+async def test_html_only(channel: EmailChannel, sink: SmtpSink) -> None:
+    await send_one(channel, Message(subject="s", html="<p>only</p>"))
+    msg = sink.received[0].message
+    assert msg.get_content_type() == "text/html"
+    assert msg.get_content().strip() == "<p>only</p>"
+
+
+async def test_cc_in_header_bcc_only_in_envelope(channel: EmailChannel, sink: SmtpSink) -> None:
+    message = Message(
+        subject="s",
+        text="t",
+        cc=("bob@example.com", "Carol <carol@example.com>"),
+        bcc=("secret@example.org",),
+    )
+    await send_one(channel, message)
+    [mail] = sink.received
+    assert mail.rcpt_tos == [TO, "bob@example.com", "carol@example.com", "secret@example.org"]
+    assert mail.message["Cc"] == "bob@example.com, Carol <carol@example.com>"
+    assert b"secret@example.org" not in mail.data
+    assert b"bcc" not in mail.data.lower()
+
+
+async def test_invalid_cc_and_bcc_are_ignored(channel: EmailChannel, sink: SmtpSink) -> None:
+    message = Message(
+        subject="s",
+        text="t",
+        cc=("not an address", "ok@example.com", "@example.com", TO),
+        bcc=("also-bad@", "", "ok@example.com", "hidden@example.com"),
+    )
+    await send_one(channel, message)
+    [mail] = sink.received
+    assert mail.rcpt_tos == [TO, "ok@example.com", "hidden@example.com"]
+    assert mail.message["Cc"] == "ok@example.com"
+
+
+async def test_sender_override(channel: EmailChannel, sink: SmtpSink) -> None:
+    await send_one(channel, Message(subject="s", text="t", sender="Zoë <zoe@other.example>"))
+    [mail] = sink.received
+    assert mail.mail_from == "zoe@other.example"
+    assert mail.message["From"] == "Zoë <zoe@other.example>"
+    assert mail.message["Message-ID"].endswith("@other.example>")
+
+
+async def test_no_sender_is_permanent(sink: SmtpSink) -> None:
+    channel = EmailChannel(EmailConfig(port=sink.port), ChannelContext())
+    with pytest.raises(PermanentChannelError) as caught:
+        await send_one(channel, Message(subject="s", text="t"))
+    assert caught.value.code == "no-sender"
+
+
+async def test_attachments_byte_for_byte(channel: EmailChannel, sink: SmtpSink) -> None:
+    blob = os.urandom(200_000)
+    attachments = (
+        Attachment(filename="report.pdf", content=blob, content_type="application/pdf"),
+        Attachment(filename="résumé «final».txt", content=b"line\r\n.dot\r\n", content_type="text/plain"),
+    )
+    await send_one(
+        channel, Message(subject="s", text="see attached", html="<p>see</p>", attachments=attachments)
+    )
+    msg = sink.received[0].message
+    assert msg.get_content_type() == "multipart/mixed"
+    body = msg.get_body(("html", "plain"))
+    assert body is not None
+    assert body.get_content_type() == "text/html"
+    found = list(msg.iter_attachments())
+    assert [part.get_filename() for part in found] == ["report.pdf", "résumé «final».txt"]
+    assert [part.get_content_type() for part in found] == ["application/pdf", "text/plain"]
+    assert [part.get_payload(decode=True) for part in found] == [blob, b"line\r\n.dot\r\n"]
+
+
+async def test_extra_headers(channel: EmailChannel, sink: SmtpSink) -> None:
+    headers = {
+        "Reply-To": "support@tidings.example",
+        "X-Tidings-Delivery": "d-42",
+        "Message-ID": "<d-42@t.example>",
+    }
+    message_id = await send_one(channel, Message(subject="s", text="t", headers=headers))
+    msg = sink.received[0].message
+    assert message_id == "<d-42@t.example>"
+    assert msg["Message-ID"] == "<d-42@t.example>"
+    assert msg["Reply-To"] == "support@tidings.example"
+    assert msg["X-Tidings-Delivery"] == "d-42"
+
+
+@pytest.mark.parametrize(
+    "headers", [{"Bcc": "x@example.com"}, {"Content-Type": "text/html"}, {"X-A": "1\r\nBcc: x@y.z"}]
+)
+async def test_unsafe_headers_are_refused(
+    channel: EmailChannel, sink: SmtpSink, headers: dict[str, str]
+) -> None:
+    with pytest.raises(PermanentChannelError):
+        await send_one(channel, Message(subject="s", text="t", headers=headers))
+    assert sink.received == []
+
+
+async def test_one_connection_per_batch(channel: EmailChannel, sink: SmtpSink) -> None:
+    async with channel.open() as sender:
+        receipts = [
+            await sender.send(Message(subject=f"n{i}", text="t"), f"user{i}@example.com") for i in range(20)
+        ]
+    assert sink.connections == 1
+    assert len({receipt.provider_id for receipt in receipts}) == 20
+    assert [mail.rcpt_tos for mail in sink.received] == [[f"user{i}@example.com"] for i in range(20)]
+
+
+async def test_concurrent_sends_share_the_connection(channel: EmailChannel, sink: SmtpSink) -> None:
+    async with channel.open() as sender:
+        await asyncio.gather(
+            *(sender.send(Message(subject="s", text="t"), f"u{i}@example.com") for i in range(10))
+        )
+    assert sink.connections == 1
+    assert len(sink.received) == 10
+
+
+async def test_reconnects_once_when_the_server_dropped_the_session(
+    channel: EmailChannel, sink: SmtpSink
+) -> None:
+    async with channel.open() as sender:
+        await sender.send(Message(subject="1", text="t"), TO)
+        sink.drop_connections()  # returns once the server has closed the session
+        # time for the client to read the server's FIN, so the next send reconnects before MAIL; without
+        # it the stale session is found at MAIL and retried once: either way the assertions below hold
+        await asyncio.sleep(0.05)
+        await sender.send(Message(subject="2", text="t"), TO)
+    assert [mail.message["Subject"] for mail in sink.received] == ["1", "2"]
+    assert sink.connections == 2
+
+
+async def test_scripted_replies_map_to_errors(channel: EmailChannel, sink: SmtpSink) -> None:
+    sink.script(["451 4.3.0 try later", None, "550 5.7.1 rejected by policy"])
+    async with channel.open() as sender:
+        with pytest.raises(TransientChannelError) as transient:
+            await sender.send(Message(subject="1", text="t"), TO)
+        await sender.send(Message(subject="2", text="t"), TO)
+        with pytest.raises(PermanentChannelError) as permanent:
+            await sender.send(Message(subject="3", text="t"), TO)
+        await sender.send(Message(subject="4", text="t"), TO)  # the session survives refusals
+    assert transient.value.code == "smtp-451"
+    assert "try later" in transient.value.message
+    assert permanent.value.code == "smtp-550"
+    assert not permanent.value.address_gone
+    assert [mail.message["Subject"] for mail in sink.received] == ["2", "4"]
+    assert sink.connections == 1
+
+
+async def test_refused_recipient_is_permanent(channel: EmailChannel, sink: SmtpSink) -> None:
+    sink.refuse("ghost@example.com")
+    with pytest.raises(PermanentChannelError) as caught:
+        await send_one(channel, Message(subject="s", text="t", cc=("bob@example.com",)), "ghost@example.com")
+    assert caught.value.code == "smtp-550"
+    assert caught.value.address_gone
+    assert sink.received == []  # the Cc must not get a message the user did not
+
+
+async def test_refused_copy_does_not_stop_delivery(channel: EmailChannel, sink: SmtpSink) -> None:
+    sink.refuse("ghost@example.com")
+    await send_one(channel, Message(subject="s", text="t", cc=("ghost@example.com", "bob@example.com")))
+    assert sink.received[0].rcpt_tos == [TO, "bob@example.com"]
+
+
+async def test_refused_connection_is_transient() -> None:
+    channel = EmailChannel(EmailConfig(port=free_port(), timeout=2), ChannelContext(sender=SENDER))
+    with pytest.raises(TransientChannelError) as caught:
+        await send_one(channel, Message(subject="s", text="t"))
+    assert caught.value.code == "smtp-connect"
+
+
+async def test_starttls_and_auth() -> None:
+    async with SmtpSink(starttls=True, auth=True) as secure:
+        config = EmailConfig(
+            port=secure.port,
+            tls="starttls",
+            user=secure.user,
+            password=secure.password,
+            validate_certs=False,
+            timeout=5,
+        )
+        await send_one(EmailChannel(config, ChannelContext(sender=SENDER)), Message(subject="s", text="t"))
+        [mail] = secure.received
+        assert mail.tls
+        assert mail.authenticated
+
+        wrong = msgspec.structs.replace(config, password="nope")
+        with pytest.raises(TransientChannelError) as caught:
+            await send_one(EmailChannel(wrong, ChannelContext(sender=SENDER)), Message(subject="s", text="t"))
+        assert caught.value.code == "smtp-535"
+
+
+async def test_implicit_tls() -> None:
+    async with SmtpSink(implicit_tls=True) as smtps:
+        config = EmailConfig(port=smtps.port, tls="tls", validate_certs=False, timeout=5)
+        await send_one(EmailChannel(config, ChannelContext(sender=SENDER)), Message(subject="s", text="t"))
+        assert len(smtps.received) == 1
+
+
+async def test_certificates_are_validated_by_default() -> None:
+    async with SmtpSink(starttls=True) as secure:
+        config = EmailConfig(port=secure.port, tls="starttls", timeout=5)
+        with pytest.raises(TransientChannelError):
+            await send_one(
+                EmailChannel(config, ChannelContext(sender=SENDER)), Message(subject="s", text="t")
+            )
+        assert secure.received == []
+
+
+async def test_sink_fail_ratio_is_reproducible() -> None:
+    async def outcomes(flaky: SmtpSink) -> list[bool]:
+        channel = EmailChannel(EmailConfig(port=flaky.port, timeout=5), ChannelContext(sender=SENDER))
+        results = []
+        async with channel.open() as sender:
+            for i in range(30):
+                try:
+                    await sender.send(Message(subject=str(i), text="t"), TO)
+                except TransientChannelError as error:
+                    assert error.code == "smtp-451"
+                    results.append(False)
+                else:
+                    results.append(True)
+        return results
+
+    async with SmtpSink(fail_ratio=0.3, seed=7) as flaky:
+        first = await outcomes(flaky)
+        flaky.reset()
+        again = await outcomes(flaky)
+    assert first == again
+    assert 0 < first.count(False) < 30
+    assert len(flaky.received) == again.count(True)

@@ -1,0 +1,175 @@
+"""A channel's rate holds across two worker processes (dramatiq's window limiter on Redis), measured.
+
+Two ``tidings worker`` processes share a Redis of their own and a database of their own; the limit is
+``channels.sms.ratePerSecond`` from the configuration file. What the Twilio fake received, counted per
+calendar second (the limiter's window), never exceeds it.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from host.dispatch.schemas import SendRequest
+from host.runtime.actors import declare_actors
+from host.runtime.broker import create_broker
+from host.runtime.wiring import Runtime
+from host.settings import load_settings
+from host.storage.devdb import DevDatabase
+from host.storage.migrations import ensure_migrated
+from tests.fakes.twilio import FakeTwilio
+from tests.services import RedisServer
+from tests.support.channel_users import phone_for
+from tests.support.configs import TWILIO_SENDER
+from tests.support.waiting import eventually
+
+RATE = 5
+DISPATCHES, USERS_EACH = 6, 5  # six actor messages: more than one worker prefetches (2 threads × 2)
+TIDINGS = Path(sys.executable).with_name("tidings")
+READY = "is ready for action"  # dramatiq's log line once a worker process consumes
+
+
+@pytest.fixture(scope="module")
+def own_redis() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def own_twilio() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def environ(
+    tmp_path: Path,
+    devdb: DevDatabase,
+    own_redis: RedisServer,
+    own_twilio: FakeTwilio,
+    unique: Callable[[str], str],
+) -> dict[str, str]:
+    config = {
+        "activeChannels": ["sms"],
+        "sender": {"sms": TWILIO_SENDER},
+        "userFields": {"id": "fiscalCode"},
+        "channels": {"sms": {"ratePerSecond": RATE}},
+    }
+    path = tmp_path / "configuration.json"
+    path.write_text(json.dumps(config))
+    environ = {
+        "CONFIGURATION_PATH": str(path),
+        "MONGODB_URL": devdb.url,
+        "MONGODB_DATABASE": unique("rate").replace("-", "_"),
+        "REDIS_URL": own_redis.url,
+        "TWILIO_ACCOUNT_SID": own_twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": own_twilio.auth_token,
+        "TWILIO_API_BASE": own_twilio.url,
+    }
+    await ensure_migrated(load_settings(environ), apply=True)  # workers refuse a database behind the code
+    return environ
+
+
+@pytest.fixture
+async def workers(environ: dict[str, str], tmp_path: Path) -> AsyncIterator[list[subprocess.Popen[bytes]]]:
+    env = {**os.environ, **environ, "PYTHONUNBUFFERED": "1"}
+    started = []
+    for n in range(2):
+        with (tmp_path / f"worker-{n}.log").open("wb") as log:
+            started.append(
+                subprocess.Popen(
+                    [str(TIDINGS), "worker", "--processes", "1", "--threads", "2"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    try:
+        # both must be consuming before anything is enqueued, or the first one up prefetches it all
+        logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
+
+        def consuming() -> bool:
+            for process, log in zip(started, logs, strict=True):
+                assert process.poll() is None, f"worker exited: {log.read_text(errors='replace')[-2000:]}"
+            return all(READY in log.read_text(errors="replace") for log in logs)
+
+        await eventually(consuming, timeout=60, interval=0.1, what="both worker processes to consume")
+        yield started
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def test_rate_holds_across_two_worker_processes(
+    environ: dict[str, str],
+    workers: list[subprocess.Popen[bytes]],
+    own_twilio: FakeTwilio,
+    unique: Callable[[str], str],
+) -> None:
+    settings = load_settings(environ)
+    broker = create_broker(settings.env.redis_url)
+    actors = declare_actors(broker, settings, sweep_interval=None)  # enqueues only: no worker here
+    runtime = Runtime(settings, actors.enqueue_delivery, actors.schedule_expansion)
+    try:
+        users = [
+            {"fiscalCode": unique(f"r{n}"), "phoneNumber": phone_for(unique(f"r{n}"))}
+            for n in range(DISPATCHES * USERS_EACH)
+        ]
+        await runtime.store.users.insert_many(users)
+        dispatch_ids = []
+        for start in range(0, len(users), USERS_EACH):
+            request = SendRequest(
+                channels=["sms"],
+                recipients=[u["fiscalCode"] for u in users[start : start + USERS_EACH]],
+                message_title="T",
+                message_content="Hi {{user.fiscalCode}}",
+            )
+            dispatch_ids.append((await runtime.dispatch.accept(request)).dispatch_id)
+
+        async def statuses_now() -> collections.Counter[str]:
+            for process in workers:
+                assert process.poll() is None, "a worker process died"
+            return collections.Counter(
+                [d["status"] async for d in runtime.store.deliveries.find({}, {"status": 1})]
+            )
+
+        statuses = await eventually(
+            statuses_now,
+            until=lambda counts: counts["sent"] + counts["failed"] == len(users),
+            timeout=90,
+            interval=0.2,
+            what=f"all {len(users)} SMS settled",
+        )
+        assert statuses == {"sent": len(users)}
+
+        arrivals = sorted(m.at for m in own_twilio.messages)
+        assert len(arrivals) == len(users)
+        per_second = collections.Counter(int(at) for at in arrivals)
+        pids = {a["worker"] async for a in runtime.store.attempts.find({}, {"worker": 1})}
+        span = arrivals[-1] - arrivals[0]
+        print(
+            f"\nrate limit {RATE}/s, 2 worker processes, {len(arrivals)} SMS in {span:.2f} s "
+            f"({(len(arrivals) - 1) / span:.2f}/s); per calendar second: "
+            f"{[per_second[s] for s in sorted(per_second)]}; attempts by {len(pids)} workers"
+        )
+        assert max(per_second.values()) <= RATE
+        assert len(pids) == 2, f"both worker processes should have sent: {pids}"
+        attempts = [a async for a in runtime.store.attempts.find({}, {"number": 1})]
+        assert {a["number"] for a in attempts} == {1}  # waiting for a slot is not a failed attempt
+    finally:
+        await runtime.close()
+        broker.close()

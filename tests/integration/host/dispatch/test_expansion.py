@@ -1,0 +1,77 @@
+"""The fan-out of a dispatch into deliveries, in batches and resumable, on the development database; enqueues
+are counted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+import host.dispatch.accept
+import host.dispatch.expansion
+from host.dispatch.schemas import SendRequest
+from tests.support.enqueued import Enqueued, add_cluster
+from tests.support.stacks import Stack, dispatcher
+
+
+def _cluster_send(group: str) -> SendRequest:
+    return SendRequest(channels=["email"], clusters=[group], message_title="t", message_content="c")
+
+
+async def test_a_cluster_is_expanded_in_batches_into_one_delivery_each(
+    stack: Stack, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(host.dispatch.expansion, "FANOUT_BATCH", 7)
+    group = unique("fan")
+    users = await add_cluster(stack, group, 40)
+    await stack.add_users({"mail": f"{group}-noid@example.org", "groups": [group]})  # no id: left out
+    enqueued = Enqueued()
+    service = dispatcher(stack, enqueued)
+    accepted = await service.accept(_cluster_send(group))
+    await service.expand(accepted.dispatch_id)
+
+    stored = await stack.db["deliveries"].find({"dispatch_id": accepted.dispatch_id}).to_list(None)
+    assert sorted(d["user_id"] for d in stored) == users
+    assert {d["status"] for d in stored} == {"queued"}
+    assert sorted(enqueued.ids) == sorted(d["_id"] for d in stored)
+    dispatch = await stack.db["dispatches"].find_one({"_id": accepted.dispatch_id})
+    assert dispatch is not None
+    assert (dispatch["state"], dispatch["expanded_count"]) == ("expanded", 40)
+    assert (dispatch["fanout_key"], dispatch["fanout_after"]) == ("fiscalCode", users[-1])
+    assert await stack.db["outbox"].count_documents({"messages.ids": stored[0]["_id"]}) == 0
+
+
+async def test_a_fanout_resumes_after_its_recorded_user_id(
+    stack: Stack, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a small cluster is expanded in the request: make this one the fan-out actor's, then resume it
+    monkeypatch.setattr(host.dispatch.accept, "INLINE_AUDIENCE", 0)
+    group = unique("resume")
+    users = await add_cluster(stack, group, 12)
+    service = dispatcher(stack, Enqueued())
+    accepted = await service.accept(_cluster_send(group))
+    await stack.db["dispatches"].update_one(
+        {"_id": accepted.dispatch_id}, {"$set": {"fanout_after": users[4], "fanout_key": "fiscalCode"}}
+    )
+    await service.expand(accepted.dispatch_id)
+    stored = await stack.db["deliveries"].find({"dispatch_id": accepted.dispatch_id}).to_list(None)
+    assert sorted(d["user_id"] for d in stored) == users[5:]
+
+
+async def test_progress_recorded_in_id_order_resumes_in_id_order(
+    stack: Stack, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a small cluster is expanded in the request: make this one the fan-out actor's, then resume it
+    monkeypatch.setattr(host.dispatch.accept, "INLINE_AUDIENCE", 0)
+    # a dispatch whose fan-out stopped before the resume key was recorded: `fanout_after` is a user _id
+    group = unique("legacy")
+    await add_cluster(stack, group, 6)
+    found = await stack.db["users"].find({"groups": group}).sort("_id", 1).to_list(None)
+    service = dispatcher(stack, Enqueued())
+    accepted = await service.accept(_cluster_send(group))
+    await stack.db["dispatches"].update_one(
+        {"_id": accepted.dispatch_id}, {"$set": {"fanout_after": found[2]["_id"]}}
+    )
+    await service.expand(accepted.dispatch_id)
+    stored = await stack.db["deliveries"].find({"dispatch_id": accepted.dispatch_id}).to_list(None)
+    assert sorted(d["user_id"] for d in stored) == sorted(u["fiscalCode"] for u in found[3:])

@@ -1,0 +1,130 @@
+"""The embedded development database: version handshake, write semantics, persistence, clean exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from host.storage.devdb import DevDatabase, DevDatabaseError
+from tests.support.paths import ROOT
+from tests.support.waiting import eventually_sync
+
+Client = MongoClient[dict[str, object]]
+
+
+def _connect(url: str) -> Client:
+    return MongoClient(url, serverSelectionTimeoutMS=5000)
+
+
+def _is_gone(pid: int) -> bool:
+    """True once ``pid`` no longer runs; a zombie left to an init that does not reap counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+@pytest.fixture(scope="module")
+def memory_db() -> Iterator[DevDatabase]:
+    with DevDatabase() as db:
+        yield db
+
+
+@pytest.fixture
+def client(memory_db: DevDatabase) -> Iterator[Client]:
+    with _connect(memory_db.url) as mongo:
+        yield mongo
+
+
+def test_reports_mongodb_6_with_wire_version_17(client: Client) -> None:
+    assert str(client.server_info()["version"]).startswith("6.0")
+    # server_info() is buildInfo, which has no wire version; the handshake reply carries it.
+    assert client.admin.command("isMaster")["maxWireVersion"] == 17
+
+
+def test_unique_index_rejects_a_duplicate(client: Client) -> None:
+    users = client.devdb_test.users_unique
+    users.create_index("email", unique=True)
+    users.insert_one({"email": "a@example.com"})
+    with pytest.raises(DuplicateKeyError):
+        users.insert_one({"email": "a@example.com"})
+
+
+def test_unordered_insert_many_reports_each_duplicate(client: Client) -> None:
+    claims = client.devdb_test.claims
+    claims.insert_many([{"_id": "d1:1"}, {"_id": "d2:1"}])
+    batch: list[dict[str, object]] = [{"_id": f"d{n}:1"} for n in range(1, 6)]
+    with pytest.raises(BulkWriteError) as caught:
+        claims.insert_many(batch, ordered=False)
+    details = caught.value.details
+    # Claims are read from writeErrors: mongo-java-server counts nInserted as the documents sent (5),
+    # where MongoDB counts those written (3).
+    assert sorted(error["index"] for error in details["writeErrors"]) == [0, 1]
+    assert {error["code"] for error in details["writeErrors"]} == {11000}
+    assert claims.count_documents({}) == 5
+
+
+def test_h2_file_keeps_documents_across_restart(tmp_path: Path) -> None:
+    data_file = tmp_path / "dev.h2"
+    with DevDatabase(data_file=data_file) as db, _connect(db.url) as mongo:
+        mongo.devdb_test.notes.insert_one({"_id": 1, "text": "kept"})
+    with DevDatabase(data_file=data_file) as db, _connect(db.url) as mongo:
+        assert mongo.devdb_test.notes.find_one({"_id": 1}) == {"_id": 1, "text": "kept"}
+
+
+def test_stop_leaves_no_java_process_and_can_repeat() -> None:
+    db = DevDatabase()
+    db.start()
+    pid = db.pid
+    assert pid is not None
+    db.stop()
+    assert _is_gone(pid)
+    db.stop()
+    assert db.pid is None
+    with pytest.raises(DevDatabaseError):
+        _ = db.url
+
+
+def test_taken_port_fails_fast_with_the_java_error(memory_db: DevDatabase) -> None:
+    clash = DevDatabase(port=memory_db.port)
+    with pytest.raises(DevDatabaseError, match="BindException"):
+        clash.start()
+    assert clash.pid is None
+
+
+def test_killed_parent_leaves_no_orphan() -> None:
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from host.storage.devdb import DevDatabase
+        db = DevDatabase()
+        db.start()
+        print(db.pid, flush=True)
+        time.sleep(60)
+        """
+    )
+    project_root = ROOT
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=project_root, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        java_pid = int(parent.stdout.readline())
+        assert not _is_gone(java_pid)
+    finally:
+        parent.kill()
+        parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
+    # fails naming the java process that outlived its killed parent
+    eventually_sync(
+        lambda: _is_gone(java_pid), timeout=10, what=f"java process {java_pid} to end with its parent"
+    )

@@ -1,1 +1,0 @@
-"""Fault tests: what Tidings survives (issue 7)."""

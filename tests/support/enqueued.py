@@ -1,0 +1,31 @@
+"""A broker stand-in that keeps what the outbox hands over, and the users the fan-out tests send to."""
+
+from __future__ import annotations
+
+from tests.support.stacks import Stack
+
+__all__ = ["Enqueued", "add_cluster"]
+
+
+class Enqueued:
+    """Stands for the broker: keeps every delivery id handed over, or refuses while ``down``."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.messages = 0
+        self.down = False
+
+    def __call__(self, channel: str, ids: list[str], delay_ms: int) -> None:
+        if self.down:
+            raise ConnectionError("broker unreachable")
+        self.messages += 1
+        self.ids.extend(ids)
+
+
+async def add_cluster(stack: Stack, group: str, count: int) -> list[str]:
+    """``count`` users in cluster ``group``, each with an e-mail address; returns their ids in order."""
+    ids = [f"{group}-{i:03d}" for i in range(count)]
+    await stack.add_users(
+        *({"fiscalCode": uid, "mail": f"{uid}@example.org", "groups": [group]} for uid in ids)
+    )
+    return ids

@@ -1,0 +1,107 @@
+"""E-mail addresses as the channel accepts them: bare, canonical (IDNA domains), refused with the reason."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from channels.email_addresses import parse_address
+from host.errors import InvalidAddress
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("alice@example.com", "alice@example.com"),
+        ("  first.last+tag@mail.example.co.uk \n", "first.last+tag@mail.example.co.uk"),
+        ("o'brien@example.ie", "o'brien@example.ie"),
+        ("user@bücher.example", "user@xn--bcher-kva.example"),
+    ],
+)
+def test_parse_address_accepts(raw: str, expected: str) -> None:
+    assert parse_address(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (None, "string"),
+        (42, "string"),
+        ("", "empty"),
+        ("   ", "empty"),
+        ("alice", "lacks an '@'"),
+        ("@example.com", "lacks a local part"),
+        ("alice@", "lacks a domain"),
+        ("alice@localhost", "domain"),
+        ("alice@exa_mple.com", "domain"),
+        ("al ice@example.com", "whitespace"),
+        ("Alice <alice@example.com>", "bare"),
+        ("alice..b@example.com", "local part"),
+        (".alice@example.com", "local part"),
+        ("zoë@example.com", "non-ASCII"),
+        ("a@b@example.com", "local part"),
+        ("alice@example.com\r\nBcc: x@y.z", "whitespace"),
+        ('"a b"@example.com', "whitespace"),
+        ('"ab"@example.com', "local part"),
+        ("alice@[127.0.0.1]", "domain"),
+    ],
+)
+def test_parse_address_refuses(raw: object, problem: str) -> None:
+    with pytest.raises(InvalidAddress, match=problem):
+        parse_address(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "a!#$%&'*+/=?^_`{|}~-z@example.com",
+        "x" * 64 + "@example.com",
+        "a@" + "d" * 63 + ".xn--bcher-kva",
+        "a@" + ".".join(["d" * 60] * 4)[: 254 - 6] + ".io",
+    ],
+)
+def test_parse_address_plain_ascii_is_returned_as_is(raw: str) -> None:
+    assert len(raw) <= 254
+    assert parse_address(raw) == raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("x" * 65 + "@example.com", "local part"),
+        ("a@" + ".".join(["d" * 60] * 5)[:250] + ".io", "longer than 254|domain"),
+        ("alice@example.com\n", None),  # stripped by the thorough path, not matched by the fast one
+        ("alice@example.c", "domain"),
+        ("alice@-example.com", "domain"),
+    ],
+)
+def test_parse_address_edges_of_the_fast_path(raw: str, problem: str | None) -> None:
+    if problem is None:
+        assert parse_address(raw) == raw.strip()
+    else:
+        with pytest.raises(InvalidAddress, match=problem):
+            parse_address(raw)
+
+
+def test_parse_address_fast_and_thorough_paths_agree() -> None:
+    from channels.email_addresses import _parse_address_thoroughly
+
+    rng = random.Random(7)
+    alphabet = "abcXYZ019.-_+'@@<> \"ëü\n"
+    tried = 0
+    for _ in range(5000):
+        raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))) + rng.choice(
+            ["@example.com", "@ex.io", "", ".com", "@bücher.example"]
+        )
+        try:
+            expected: str | None = _parse_address_thoroughly(raw)
+        except InvalidAddress:
+            expected = None
+        try:
+            got: str | None = parse_address(raw)
+        except InvalidAddress:
+            got = None
+        assert got == expected, raw
+        tried += expected is not None
+    assert tried > 100  # the sample reaches the accepting side too
