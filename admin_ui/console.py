@@ -1,4 +1,4 @@
-"""The console's own storage: staff accounts, login throttling and sessions, on the application's database.
+"""The console's own storage: staff, login throttling, sessions and HTML previews, on the app's database.
 
 Built by the console plugin's lifespan once the Runtime is up, and handed to pages as the ``console``
 dependency (``console: NamedDependency[Console]``).
@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from admin_ui.login_throttle import LoginThrottle
 from admin_ui.login_tokens import LoginTokens
+from admin_ui.frames import PreviewFrames
 from admin_ui.sessions import SESSIONS_COLLECTION
 from admin_ui.staff import StaffAccounts
 
@@ -27,3 +28,4 @@ class Console:
         self.login_tokens = LoginTokens(secret_key)
         self.throttle = LoginThrottle(db)
         self.sessions_collection = db[SESSIONS_COLLECTION]
+        self.previews = PreviewFrames(db)

@@ -1,7 +1,7 @@
 """The console's login throttle: per (address, client address), counted before the password is checked.
 
 Why per pair: a lock on the e-mail address alone lets anyone lock the owner out (five bad posts for
-``admin@localhost``, repeated forever). Keyed on the pair, the client guessing waits and the owner,
+``admin@tidings.localhost``, repeated forever). Keyed on the pair, the client guessing waits and the owner,
 from their own address, does not. Why counted first: every attempt takes one of the pair's tokens
 *before* the password is verified, and counts as a failure until :meth:`LoginThrottle.succeeded`
 forgets it, so twenty concurrent guesses get ``LOCKOUT_AFTER`` verifications, not thirteen.

@@ -97,6 +97,7 @@ def page(request: Request[Any, Any, Any], name: str, **context: Any) -> Response
     context.setdefault("role", session.get("role"))  # navigation only: access is checked by the guards
     context.setdefault("csrf", csrf_token(session) if session.get("staff") else "")
     context.setdefault("path", request.url.path)
+    context.setdefault("inbox", request.app.state.get("console_inbox", False))  # tidings run only
     html = _environment.get_template(name).render(**context)
     return Response(
         html,

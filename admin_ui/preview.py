@@ -16,7 +16,7 @@ import msgspec
 
 from host.errors import RenderError
 from host.templates.fields import TEXT_FIELDS, LocaleVariant
-from host.templates.rendering import Renderer
+from host.templates.rendering import Renderer, Syntax
 
 __all__ = [
     "TEMPLATE_FIELDS",
@@ -135,8 +135,12 @@ async def render_preview(
     data: Mapping[str, Any],
     *,
     locale: str | None = None,
+    syntax: Syntax = "jinja",
 ) -> Preview:
-    """Compile (off the event loop) and render each field on its own: one field's error hides no other."""
+    """Compile (off the event loop) and render each field on its own: one field's error hides no other.
+
+    ``syntax`` is the template's (``jinja`` or ``handlebars``), as a delivery compiles it.
+    """
     preview = Preview()
     for key, (label, channel, html) in TEMPLATE_FIELDS.items():
         source = sources.get(key) or ""
@@ -144,7 +148,7 @@ async def render_preview(
             continue
         result = FieldResult(key=key, label=label, channel=channel, html=html)
         try:
-            compiled = await renderer.compile_async(source, field=key, html=html)
+            compiled = await renderer.compile_async(source, field=key, html=html, syntax=syntax)
             result.text = compiled.render(user, data, locale=locale)
         except RenderError as exc:
             result.error = exc.reason

@@ -31,7 +31,7 @@ __all__ = [
     "verify_password",
 ]
 
-FIRST_STAFF_EMAIL = "admin@localhost"
+FIRST_STAFF_EMAIL = "admin@tidings.localhost"
 STAFF_COLLECTION = "staff"
 
 Role = Literal["admin", "editor"]
@@ -110,7 +110,7 @@ class StaffAccounts:
         return fields
 
     async def ensure_first(self) -> str | None:
-        """Create ``admin@localhost`` with a random password when there is no account; return the password."""
+        """Create ``admin@tidings.localhost`` with a random password if there is no account; its password."""
         if await self._accounts.find_one({}, {"_id": 1}) is not None:
             return None
         password = secrets.token_urlsafe(15)

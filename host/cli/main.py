@@ -23,12 +23,15 @@ WORKER_HEALTHCHECK_SECONDS = 60
 BANNER = """\
 Tidings {version}: embedded mode
   API and home page   http://{host}:{port}/
+  console             http://{host}:{port}/console
   database            development database (mongo-java-server) at {db}, data in {data}
                       for trying Tidings out and for tests only; production uses MongoDB
   broker              in-process (no Redis); workers run in this process
-  e-mail              SMTP {smtp}
+  channels            {channels}
+  inbox               {inbox}
   API                 {auth}
 Press Ctrl-C to stop."""
+_INDENT = "\n" + " " * 22
 
 
 def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
@@ -38,7 +41,12 @@ def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
     from host.settings import load_settings
 
     settings = load_settings()
-    ChannelRegistry.build(settings.config, settings.environ)
+    registry = ChannelRegistry.build(settings.config, settings.environ)
+    if registry.unconfigured:  # only `tidings run` captures messages: here they could never be sent
+        name, variable = next(iter(registry.unconfigured.items()))
+        raise ConfigurationError(
+            variable, f"required because {name!r} is an active channel (no provider is configured for it)"
+        )
     _check_saga_scripts(settings)
     if not settings.env.mongodb_url:
         raise ConfigurationError("MONGODB_URL", "environment variable is not set")
@@ -85,14 +93,20 @@ def run(port: int) -> None:
 
     from host.api.app import create_app
     from host.api.auth import describe_api_auth
-    from host.runtime.embedded import embedded_services
+    from host.runtime.embedded import check_channels, describe_channels, embedded_services
     from host.runtime.logs import configure_logging
 
     configure_logging()
     with embedded_services() as (settings, actors, database):
         _check_saga_scripts(settings)
         _check_migrations(settings, apply=True)  # the embedded mode keeps its own database current
-        smtp = f"{settings.environ.get('SMTP_HOST')}:{settings.environ.get('SMTP_PORT')}"
+        registry = check_channels(settings)
+        base = f"http://127.0.0.1:{port}"
+        inbox = (
+            f"{', '.join(registry.captured)} captured: {base}/console/inbox, or GET {base}/dev/inbox"
+            if registry.captured
+            else f"empty: every channel has a provider ({base}/dev/inbox)"
+        )
         click.echo(
             BANNER.format(
                 version=__version__,
@@ -100,7 +114,8 @@ def run(port: int) -> None:
                 port=port,
                 db=database.url,
                 data=settings.env.data_path(),
-                smtp=smtp,
+                channels=_INDENT.join(describe_channels(registry, settings)),
+                inbox=inbox,
                 auth=describe_api_auth(settings.env.api_auth),
             )
         )

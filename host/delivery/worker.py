@@ -42,7 +42,7 @@ from host.access.unsubscribe_links import UnsubscribeLinks
 from host.audience.opt_outs import OptOuts
 from host.audience.users import find_users
 from host.delivery.attachments import AttachmentFetcher
-from host.delivery.failover import ProviderChain, build_chains
+from host.delivery.failover import FailoverSender, ProviderChain, build_chains
 from host.delivery.lifecycle import advance
 from host.delivery.metrics import observe_send
 from host.delivery.opt_out_checks import SendTimeOptOuts
@@ -278,15 +278,32 @@ class DeliveryWorker:
                     outcomes.append(await self._attempt(name, channel, sender, doc, users, throttle, lane))
         except ChannelError as exc:
             # opening (or closing) the provider connection failed: every unsent one shares the error
+            providers = self.chains[name].providers
+            lone = ((providers[0].label, False),) if len(providers) == 1 else ()
             for doc in claimed[len(outcomes) :]:
-                outcomes.append(failure_outcome(self._policy, name, doc, exc))
+                outcome = failure_outcome(self._policy, name, doc, exc)
+                outcome.providers = lone  # a lone provider that cannot be reached failed them all
+                outcomes.append(outcome)
         return outcomes
 
     async def _attempt(
         self,
         name: str,
         channel: Channel,
-        sender: Any,
+        sender: FailoverSender,
+        doc: Doc,
+        users: Mapping[str, Doc],
+        throttle: ChannelThrottle | None,
+    ) -> Outcome:
+        outcome = await self._try(name, channel, sender, doc, users, throttle)
+        outcome.providers = sender.take_verdicts()
+        return outcome
+
+    async def _try(
+        self,
+        name: str,
+        channel: Channel,
+        sender: FailoverSender,
         doc: Doc,
         users: Mapping[str, Doc],
         throttle: ChannelThrottle | None,

@@ -84,6 +84,9 @@ class ChannelContext(msgspec.Struct, frozen=True, kw_only=True):
     options: Mapping[str, Any] = {}
     #: the configuration's ``androidIntentAction``
     android_intent_action: str | None = None
+    #: where an inbox provider keeps what it captures (a ``host.plugins.capture.CaptureSink``): set only
+    #: by the embedded mode, for the inbox providers it builds; None for every other channel
+    capture: Any = None
 
 
 @runtime_checkable

@@ -7,5 +7,5 @@ processes import), :mod:`~.embedded` (``tidings run``) and :mod:`~.logs`. Nothin
 a worker process never loads the HTTP layer.
 
 May import: host.errors, host.settings, host.storage, host.plugins, host.access, host.templates,
-host.audience, host.dispatch, host.delivery, host.events, host.feedback.
+host.audience, host.dispatch, host.delivery, host.events, host.feedback, host.inbox.
 """

@@ -50,9 +50,12 @@ class Actors:
         channel_names: Iterable[str],
         *,
         sweep_interval: float | None = 5.0,
+        inbox: bool = False,
     ) -> None:
         self.broker = broker
         self.settings = settings
+        #: whether the runtimes capture unconfigured channels in the inbox (the embedded mode only)
+        self.inbox = inbox
         self.runtime: Runtime | None = None
         #: channel → lane → its actor
         self.lanes: dict[str, dict[Lane, dramatiq.Actor[Any, Any]]] = {}
@@ -107,7 +110,11 @@ class Actors:
     def new_runtime(self) -> Runtime:
         """A Runtime for the calling event loop that enqueues through these actors."""
         return Runtime(
-            self.settings, self.enqueue_delivery, self.schedule_expansion, queue_depths=self.queue_depths
+            self.settings,
+            self.enqueue_delivery,
+            self.schedule_expansion,
+            queue_depths=self.queue_depths,
+            inbox=self.inbox,
         )
 
     def queue_depths(self) -> dict[str, dict[str, dict[str, int]]]:
@@ -147,7 +154,12 @@ class _WorkerRuntime(dramatiq.Middleware):
 
 
 def declare_actors(
-    broker: dramatiq.Broker, settings: Settings, *, sweep_interval: float | None = 5.0
+    broker: dramatiq.Broker, settings: Settings, *, sweep_interval: float | None = 5.0, inbox: bool = False
 ) -> Actors:
-    """Declare every active channel's actor and the fan-out actor on this broker."""
-    return Actors(broker, settings, settings.config.active_channels, sweep_interval=sweep_interval)
+    """Declare every active channel's actor and the fan-out actor on this broker.
+
+    ``inbox`` is for the embedded mode alone: channels with no provider configured are captured there.
+    """
+    return Actors(
+        broker, settings, settings.config.active_channels, sweep_interval=sweep_interval, inbox=inbox
+    )

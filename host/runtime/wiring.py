@@ -21,6 +21,7 @@ from host.audience.clusters import ClusterService
 from host.audience.directory import UserDirectory
 from host.audience.opt_outs import OptOuts
 from host.delivery.metrics import DeliveryTotals
+from host.delivery.stats import StatsService
 from host.delivery.worker import DeliveryWorker
 from host.dispatch.accept import Dispatcher
 from host.dispatch.deferrals import Deferrals
@@ -33,6 +34,7 @@ from host.dispatch.service import DispatchService
 from host.events.log import EventLog
 from host.events.webhooks import WebhookPoster
 from host.feedback.twilio import TwilioCallbacks
+from host.inbox.captures import Inbox
 from host.plugins.registry import ChannelRegistry
 from host.runtime.background import BackgroundLoop
 from host.settings import Settings
@@ -63,11 +65,14 @@ class Runtime:
         schedule_expansion: Callable[[str], None],
         *,
         queue_depths: QueueDepths | None = None,
+        inbox: bool = False,
     ) -> None:
         self.settings = settings
         self._queue_depths = queue_depths
         self.store = Store.connect(settings)
-        self.registry = ChannelRegistry.build(settings.config, settings.environ)
+        #: the embedded mode's inbox (``inbox=True``): channels with no provider configured are captured
+        self.inbox: Inbox | None = Inbox(self.store.db) if inbox else None
+        self.registry = ChannelRegistry.build(settings.config, settings.environ, inbox=self.inbox)
         self.renderer = Renderer(
             default_locale=settings.config.default_locale,
             default_timezone=settings.config.default_timezone,
@@ -93,6 +98,7 @@ class Runtime:
         )
         self.unsubscribe_links = UnsubscribeLinks.from_settings(settings)
         self.delivery_totals = DeliveryTotals(self.store)
+        self.stats = StatsService(self.store, self.registry)  # the console's Overview and GET /stats
         self.dispatch = Dispatcher(
             settings,
             self.registry,
@@ -154,6 +160,9 @@ class Runtime:
         self.saga  # noqa: B018 (compiles the scripts now)
         await init_beanie(database=self.store.db, document_models=ALL_DOCUMENTS)
         await self.store.ensure_user_indexes()
+        await self.stats.minutes.ensure_indexes()
+        if self.inbox is not None:
+            await self.inbox.ensure_indexes()
 
     async def ping_database(self) -> None:
         """Raise if the database does not answer (the readiness probe)."""
