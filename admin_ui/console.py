@@ -10,9 +10,9 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from admin_ui.frames import PreviewFrames
 from admin_ui.login_throttle import LoginThrottle
 from admin_ui.login_tokens import LoginTokens
-from admin_ui.frames import PreviewFrames
 from admin_ui.sessions import SESSIONS_COLLECTION
 from admin_ui.staff import StaffAccounts
 

@@ -22,7 +22,10 @@ their status with :data:`Status`).
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import math
+from collections import defaultdict
+from collections.abc import MutableMapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
 from host.errors import TidingsError
@@ -39,6 +42,7 @@ __all__ = [
     "advance",
     "allowed",
     "check",
+    "ready_to_attempt",
 ]
 
 Status = Literal["queued", "sending", "sent", "failed", "skipped", "delivered", "undelivered"]
@@ -99,3 +103,30 @@ def advance(delivery: MutableMapping[str, Any], new: Status) -> Status:
     check(delivery.get("status"), new)
     delivery["status"] = new
     return new
+
+
+def ready_to_attempt(
+    docs: Sequence[dict[str, Any]], now: datetime, *, lease: timedelta
+) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+    """Of a batch handed to a worker: the deliveries to attempt now, and those handed out too early
+    (by remaining delay in ms).
+
+    A ``queued`` delivery is ready once due (``due_at``: backoff or Retry-After) and not held for quiet
+    hours (``deferred_until``: its deferral hands it out at the window's end); a ``sending`` one once its
+    worker's lease has run out (it died mid-send). Settled deliveries are never ready.
+    """
+    ready: list[dict[str, Any]] = []
+    early: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for doc in docs:
+        if doc["status"] == "queued":
+            due = doc.get("due_at")
+            held = doc.get("deferred_until")
+            if held is not None and held > now:
+                continue
+            if due is not None and due > now:
+                early[max(1, math.ceil((due - now).total_seconds() * 1000))].append(doc)
+            else:
+                ready.append(doc)
+        elif doc["status"] == "sending" and doc["updated_at"] < now - lease:
+            ready.append(doc)
+    return ready, early

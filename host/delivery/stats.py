@@ -3,8 +3,8 @@
 - deliveries per minute by channel and outcome (``sent``, ``retry``, ``failed``, ``skipped``: what the
   workers recorded), from the per-minute counters (host.delivery.minute_counts);
 - per provider: messages taken, failed, and the failure rate over the window;
-- queue depth per channel and lane (the delivery's ``priority``; every channel has a ``normal`` row), the deliveries
-  in flight, and the oldest queued delivery (queued the longest, by ``updated_at``).
+- queue depth per channel and lane (the delivery's ``priority``; every channel has a ``normal`` row),
+  the deliveries in flight, and the oldest queued delivery (queued the longest, by ``updated_at``).
 
 The queues come from one aggregation of ``status`` in ``queued``/``sending`` (one indexed field),
 kept :data:`QUEUE_TTL_SECONDS` so an Overview refreshed every few seconds by several staff costs one

@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import socket
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,7 +42,7 @@ from host.audience.opt_outs import OptOuts
 from host.audience.users import find_users
 from host.delivery.attachments import AttachmentFetcher
 from host.delivery.failover import FailoverSender, ProviderChain, build_chains
-from host.delivery.lifecycle import advance
+from host.delivery.lifecycle import advance, ready_to_attempt
 from host.delivery.metrics import observe_send
 from host.delivery.opt_out_checks import SendTimeOptOuts
 from host.delivery.outcomes import Outcome, OutcomeListener, OutcomeRecorder, failure_outcome
@@ -139,25 +138,6 @@ class DeliveryWorker:
             self._composers.move_to_end(key)
         return composer
 
-    def _ready(self, docs: Sequence[Doc], now: datetime) -> tuple[list[Doc], dict[int, list[Doc]]]:
-        """The deliveries to attempt now, and those handed out too early (by remaining delay in ms)."""
-        lease = timedelta(seconds=self._policy.sending_lease_seconds)
-        ready: list[Doc] = []
-        early: dict[int, list[Doc]] = defaultdict(list)
-        for doc in docs:
-            if doc["status"] == "queued":
-                due = doc.get("due_at")
-                held = doc.get("deferred_until")
-                if held is not None and held > now:
-                    continue  # held for quiet hours: its deferral hands it out at the window's end
-                if due is not None and due > now:
-                    early[max(1, math.ceil((due - now).total_seconds() * 1000))].append(doc)
-                else:
-                    ready.append(doc)
-            elif doc["status"] == "sending" and doc["updated_at"] < now - lease:
-                ready.append(doc)  # its worker died mid-send: hand it out again
-        return ready, early
-
     async def _claim(self, ready: Sequence[Doc], now: datetime) -> list[Doc]:
         if not ready:  # all early, held or settled: insert_many refuses an empty list
             return []
@@ -200,7 +180,9 @@ class DeliveryWorker:
         channel = self._registry[name]
         now = now or utcnow()
         docs = await self._store.deliveries.find({"_id": {"$in": list(ids)}}).to_list(None)
-        ready, early = self._ready(docs, now)
+        ready, early = ready_to_attempt(
+            docs, now, lease=timedelta(seconds=self._policy.sending_lease_seconds)
+        )
         for delay_ms, early_docs in early.items():
             await self._outbox.push_deliveries(early_docs, delay_ms=delay_ms)
         if ready and lane != "high" and self.quiet_hours.enabled:
