@@ -276,8 +276,9 @@ class DeliveryWorker:
         doc: Doc,
         users: Mapping[str, Doc],
         throttle: ChannelThrottle | None,
+        lane: Lane,
     ) -> Outcome:
-        outcome = await self._try(name, channel, sender, doc, users, throttle)
+        outcome = await self._try(name, channel, sender, doc, users, throttle, lane)
         outcome.providers = sender.take_verdicts()
         return outcome
 
