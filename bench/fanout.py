@@ -72,6 +72,7 @@ def delivery_batches(dispatch_id: str, count: int, size: int) -> Iterator[list[d
                 "user_id": f"U{i:08d}",
                 "address": f"user{i}@example.test",
                 "status": "queued",
+                "priority": "bulk",
                 "attempts": 0,
                 "created_at": now,
                 "updated_at": now,
@@ -87,7 +88,7 @@ class CountingEnqueue:
         self.messages = 0
         self.ids = 0
 
-    def __call__(self, channel: str, ids: list[str], delay_ms: int) -> None:
+    def __call__(self, channel: str, ids: list[str], delay_ms: int, lane: str) -> None:
         self.messages += 1
         self.ids += len(ids)
 

@@ -123,12 +123,15 @@ class SmtpSinkProcess:
     """Postfix's ``smtp-sink`` on 127.0.0.1 (Debian package ``postfix``): accepts and discards mail.
 
     ``received`` counts the mail transactions it completed (its ``-c`` counter, read from its output):
-    waiting on it costs the database nothing, unlike counting deliveries, which scans.
+    waiting on it costs the database nothing, unlike counting deliveries, which scans. With ``dump``,
+    every transaction is also appended to that file (``-D``), so a benchmark can see which mail arrived
+    when.
     """
 
-    def __init__(self, backlog: int = 256) -> None:
+    def __init__(self, backlog: int = 256, dump: Path | None = None) -> None:
         self.port = free_port()
         self.backlog = backlog
+        self.dump = dump
         self.received = 0
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -148,6 +151,8 @@ class SmtpSinkProcess:
     def __enter__(self) -> SmtpSinkProcess:
         binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
         args = [binary, "-c", f"127.0.0.1:{self.port}", str(self.backlog)]
+        if self.dump is not None:
+            args[1:1] = ["-D", str(self.dump)]
         if os.geteuid() == 0:
             args[1:1] = ["-u", "nobody"]
         self._process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -170,12 +175,14 @@ class SmtpSinkProcess:
 
 
 class Workers:
-    """``dramatiq host.runtime.worker_app`` subprocesses with the given environment."""
+    """``dramatiq host.runtime.worker_app`` subprocesses with the given environment (or, with
+    ``cli=True``, ``tidings worker``, which checks the configuration and migrations first)."""
 
-    def __init__(self, environ: dict[str, str], processes: int, threads: int) -> None:
+    def __init__(self, environ: dict[str, str], processes: int, threads: int, *, cli: bool = False) -> None:
         self.environ = environ
         self.processes = processes
         self.threads = threads
+        self.cli = cli
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -184,15 +191,11 @@ class Workers:
         return self._process.pid if self._process is not None else None
 
     def start(self) -> Workers:
-        dramatiq = str(Path(sys.executable).with_name("dramatiq"))
-        args = [
-            dramatiq,
-            "host.runtime.worker_app",
-            "--processes",
-            str(self.processes),
-            "--threads",
-            str(self.threads),
-        ]
+        if self.cli:
+            args = [str(Path(sys.executable).with_name("tidings")), "worker"]
+        else:
+            args = [str(Path(sys.executable).with_name("dramatiq")), "host.runtime.worker_app"]
+        args += ["--processes", str(self.processes), "--threads", str(self.threads)]
         self._process = subprocess.Popen(
             args,
             env={**os.environ, **self.environ},

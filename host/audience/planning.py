@@ -28,7 +28,7 @@ from host.audience.users import (
 from host.delivery.lifecycle import check
 from host.errors import InvalidAddress
 from host.plugins.channel import Channel
-from host.settings import UserFields
+from host.settings import DEFAULT_LANE, Lane, UserFields
 
 __all__ = ["DeliveryPlanner", "Failure", "PlannedBatch", "delivery_id", "plan_deliveries"]
 
@@ -102,8 +102,11 @@ class DeliveryPlanner:
         fields: UserFields,
         opt_outs: OptOutLookup | None = None,
         suppressions: SuppressionLookup | None = None,
+        priority: Lane = DEFAULT_LANE,
     ) -> None:
         self.dispatch_id = dispatch_id
+        #: every delivery keeps its dispatch's lane (host.settings.lanes), through retries and recovery
+        self.priority = priority
         self._fields = fields
         self._opt_outs = opt_outs  # host.delivery.opt_out_checks.fanout_opt_outs; None: not checked
         self._suppressions = suppressions  # host.audience.suppressions; None: not checked
@@ -141,6 +144,7 @@ class DeliveryPlanner:
         """
         planned = PlannedBatch(route.name for route in self._routes)
         docs, queued, failures, dispatch_id = planned.docs, planned.queued, planned.failures, self.dispatch_id
+        priority = self.priority
         fields, state = self._fields, self._fields.state
         for user_id, user in users:
             # a CRUD user soft-deleted (its state not PUBLIC) is skipped on every channel
@@ -170,6 +174,7 @@ class DeliveryPlanner:
                     "user_id": user_id,
                     "address": address,
                     "status": "queued",
+                    "priority": priority,
                     "attempts": 0,
                     "created_at": now,
                     "updated_at": now,

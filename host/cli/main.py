@@ -18,17 +18,22 @@ from host.plugins.app import EmbeddedContext, discover_app_plugins
 __all__ = ["main"]
 
 _AUTO_MIGRATE = "TIDINGS_AUTO_MIGRATE"
+#: how long a `tidings api --workers N` process may take to answer uvicorn's supervisor (starting included)
+WORKER_HEALTHCHECK_SECONDS = 60
 
 BANNER = """\
 Tidings {version}: embedded mode
   API and home page   http://{host}:{port}/
+  console             http://{host}:{port}/console
   database            development database (mongo-java-server) at {db}, data in {data}
                       for trying Tidings out and for tests only; production uses MongoDB
   broker              in-process (no Redis); workers run in this process
-  e-mail              SMTP {smtp}
+  channels            {channels}
+  inbox               {inbox}
   bounces             SMTP {bounces}
   API                 {auth}
 Press Ctrl-C to stop."""
+_INDENT = "\n" + " " * 22
 
 
 def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
@@ -38,7 +43,12 @@ def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
     from host.settings import load_settings
 
     settings = load_settings()
-    ChannelRegistry.build(settings.config, settings.environ)
+    registry = ChannelRegistry.build(settings.config, settings.environ)
+    if registry.unconfigured:  # only `tidings run` captures messages: here they could never be sent
+        name, variable = next(iter(registry.unconfigured.items()))
+        raise ConfigurationError(
+            variable, f"required because {name!r} is an active channel (no provider is configured for it)"
+        )
     _check_saga_scripts(settings)
     if not settings.env.mongodb_url:
         raise ConfigurationError("MONGODB_URL", "environment variable is not set")
@@ -100,7 +110,7 @@ def run(port: int, bounce_port: int) -> None:
 
     from host.api.app import create_app
     from host.api.auth import describe_api_auth
-    from host.runtime.embedded import embedded_services
+    from host.runtime.embedded import check_channels, describe_channels, embedded_services
     from host.runtime.logs import configure_logging
 
     configure_logging()
@@ -108,7 +118,13 @@ def run(port: int, bounce_port: int) -> None:
         _check_saga_scripts(settings)
         _check_migrations(settings, apply=True)  # the embedded mode keeps its own database current
         check_feedback_keys(settings)
-        smtp = f"{settings.environ.get('SMTP_HOST')}:{settings.environ.get('SMTP_PORT')}"
+        registry = check_channels(settings)
+        base = f"http://127.0.0.1:{port}"
+        inbox = (
+            f"{', '.join(registry.captured)} captured: {base}/console/inbox, or GET {base}/dev/inbox"
+            if registry.captured
+            else f"empty: every channel has a provider ({base}/dev/inbox)"
+        )
         listener = actors.worker_runtime().bounce_listener
         where = f"127.0.0.1:{listener.port}, mail to @{listener.domain}" if listener else "off"
         click.echo(
@@ -118,7 +134,8 @@ def run(port: int, bounce_port: int) -> None:
                 port=port,
                 db=database.url,
                 data=settings.env.data_path(),
-                smtp=smtp,
+                channels=_INDENT.join(describe_channels(registry, settings)),
+                inbox=inbox,
                 bounces=where,
                 auth=describe_api_auth(settings.env.api_auth),
             )
@@ -132,7 +149,9 @@ def run(port: int, bounce_port: int) -> None:
         )
         for plugin in plugins:  # the console creates its first account here
             plugin.on_embedded_start(started)
-        uvicorn.run(create_app(actors, app_plugins=plugins), host="127.0.0.1", port=port, log_level="warning")
+        # log_config=None: uvicorn's loggers write through ours (configure_logging), not a setup of its own
+        app = create_app(actors, app_plugins=plugins)
+        uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, log_level="warning")
 
 
 @cli.command()
@@ -148,7 +167,19 @@ def api(host: str, port: int, workers: int, migrate: bool) -> None:
 
     configure_logging()
     _check_configuration(needs_redis=True, migrate=migrate)
-    uvicorn.run("host.api.server:app", host=host, port=port, workers=workers, log_level="info")
+    # log_config=None and no log_level: uvicorn's loggers go through ours at TIDINGS_LOG_LEVEL; each of
+    # several worker processes configures logging again when it imports host.api.server. A worker must
+    # answer the supervisor's ping within timeout_worker_healthcheck (5 s by default) or is killed and
+    # started again: on a loaded machine importing the app took longer, and workers restarted forever.
+    uvicorn.run(
+        "host.api.server:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        log_level=None,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+    )
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
@@ -160,9 +191,21 @@ def worker(processes: int, threads: int, migrate: bool) -> None:
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
+    from host.runtime.logs import configure_logging
+
+    configure_logging()
     _check_configuration(needs_redis=True, migrate=migrate)
+    # --skip-logging: dramatiq's own basicConfig (its format, level INFO) would come first in every
+    # process and make ours a no-op; the worker processes configure ours (host.runtime.worker_app)
     args = make_argument_parser().parse_args(  # type: ignore[no-untyped-call]
-        ["host.runtime.worker_app", "--processes", str(processes), "--threads", str(threads)]
+        [
+            "host.runtime.worker_app",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+            "--skip-logging",
+        ]
     )
     sys.exit(dramatiq_main(args))  # type: ignore[no-untyped-call]
 

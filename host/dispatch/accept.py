@@ -4,7 +4,9 @@ The dispatch is written before the client is answered and before anything reache
 audience of at most 1,000 users (listed recipients plus cluster members, counted while the dispatch is
 stored) is expanded inside the request, so its failures are all in the answer, as Mia's are; a larger
 one answers at once with ``"expansion": "background"`` (the listed recipients' failures still in it,
-when they fit), and the fan-out actor expands the rest.
+when they fit), and the fan-out actor expands the rest. The priority lane (host.settings.lanes) is
+chosen here when what decides it is known: asked for, the template's category, or the audience counted
+(the same capped count); otherwise the fan-out counts the clusters and records it.
 """
 
 from __future__ import annotations
@@ -25,13 +27,17 @@ from host.plugins.channel import Channel
 from host.plugins.registry import ChannelRegistry
 from host.settings import Settings
 from host.storage.documents import utcnow
+from host.storage.nesting import nesting_problem
+from host.templates.attachment_names import check_attachment_names
 from host.templates.composition import check_content
 from host.templates.rendering import Renderer
 from host.templates.service import TemplateService
 
-__all__ = ["Dispatcher"]
+__all__ = ["MAX_COPIES", "Dispatcher"]
 
 log = logging.getLogger(__name__)
+#: Cc and Bcc addresses a send may carry, each list (the copies of every mail of the dispatch)
+MAX_COPIES = 50
 
 Doc = dict[str, Any]
 
@@ -76,8 +82,18 @@ class Dispatcher:
         return channels
 
     def _check_email_options(self, request: SendRequest) -> None:
+        for field, copies in (
+            ("emailCarbonCopies", request.email_carbon_copies),
+            ("emailBlindCarbonCopies", request.email_blind_carbon_copies),
+        ):
+            if copies is not None and len(copies) > MAX_COPIES:
+                raise RequestError(f"{field}: at most {MAX_COPIES} addresses, not {len(copies)}")
         if request.email_attachments and not self._settings.env.file_service_url:
             raise RequestError("emailAttachments: no file service is configured (FILE_SERVICE_URL)")
+        check_attachment_names(request.email_attachments or [], "emailAttachments")
+        problem = nesting_problem(request.data, "data")  # stored with the dispatch: what MongoDB takes
+        if problem is not None:
+            raise RequestError(problem)
         if request.email_sender is not None and "email" in self._registry:
             try:
                 self._registry["email"].parse_address(request.email_sender)
@@ -97,7 +113,9 @@ class Dispatcher:
             template = await self._templates.find(request.template_id)
         elif not request.message_title or not request.message_content:
             raise RequestError("messageTitle, messageContent: both are required unless templateId is given")
-        check_content(self._renderer, channels, template, request.message_title, request.message_content)
+        await check_content(
+            self._renderer, channels, template, request.message_title, request.message_content
+        )
         self._check_email_options(request)
         emails = any(name == "email" for name, _ in channels)
         if (
@@ -111,16 +129,21 @@ class Dispatcher:
                 "service is configured (FILE_SERVICE_URL)"
             )
 
+        category = (template or {}).get("category")
+        lanes = self._expansion.lanes
+        # with clusters, None until they are counted (below, or by the fan-out)
+        priority = lanes.choose(request.priority, category, len(recipients), complete=not clusters)
         dispatch_id = str(ObjectId())
         immediate = send_at is None
         listed = bool(recipients) and len(recipients) <= INLINE_AUDIENCE and immediate
         now = utcnow()
         # read while the dispatch is stored (nothing to undo if either fails): the listed users, and
-        # whether the clusters leave the audience small enough to expand here
+        # the clusters' members, counted up to one more than the audience that is expanded here
         lookup = asyncio.ensure_future(self._expansion.find_users(recipients, channels)) if listed else None
-        fits = (
-            asyncio.ensure_future(self._expansion.clusters_fit(clusters, INLINE_AUDIENCE - len(recipients)))
-            if clusters and immediate and len(recipients) < INLINE_AUDIENCE
+        room = INLINE_AUDIENCE - len(recipients)
+        members = (
+            asyncio.ensure_future(self._expansion.cluster_members(clusters, room + 1))
+            if clusters and immediate and room > 0
             else None
         )
         doc: Doc = {
@@ -130,7 +153,8 @@ class Dispatcher:
             "clusters": clusters,
             "template_id": str(template["_id"]) if template else None,
             "template_version": template.get("version", 1) if template else None,
-            "category": (template or {}).get("category"),  # transactional: no opt-outs
+            "category": category,  # transactional: no opt-outs, and the high lane
+            "priority": priority,
             "title": None if template else request.message_title,
             "content": None if template else request.message_content,
             "data": request.data,
@@ -149,7 +173,7 @@ class Dispatcher:
             "heartbeat_at": now,
             **scheduled_fields(send_at),
         }
-        reads = [task for task in (lookup, fits) if task is not None]
+        reads = [task for task in (lookup, members) if task is not None]
         try:
             await self._expansion.insert_dispatch(doc)
         except BaseException:
@@ -164,16 +188,24 @@ class Dispatcher:
         try:
             inline = listed  # a recipients list alone: when it is short enough to be listed
             if clusters:  # with clusters: when the count says the whole audience fits
-                inline = (listed or not recipients) and fits is not None and await fits
-            category = (template or {}).get("category")
+                counted = None if members is None else await members
+                fits = counted is not None and counted <= room
+                inline = (listed or not recipients) and fits
+                if priority is None and counted is not None:
+                    # exact when it fits; else the audience is above INLINE_AUDIENCE, which may decide
+                    priority = lanes.choose(None, category, len(recipients) + counted, complete=fits)
+                    if priority is not None:
+                        await self._expansion.record_lane(dispatch_id, priority)
+            lane = priority or "normal"  # still unknown: the listed recipients go before the count
             if lookup is not None:
                 failures = await self._expansion.expand_recipients(
-                    dispatch_id, recipients, channels, lookup, category=category
+                    dispatch_id, recipients, channels, lookup, category=category, priority=lane
                 )
                 if clusters:
                     await self._expansion.recipients_done(dispatch_id)
             if inline and clusters:
-                failures = _distinct([*failures, *await self._expansion.expand_clusters_now(doc, channels)])
+                clustered = await self._expansion.expand_clusters_now(doc, channels, lane)
+                failures = _distinct([*failures, *clustered])
             if inline:
                 await self._expansion.mark_expanded(dispatch_id)
                 background = False
@@ -188,6 +220,10 @@ class Dispatcher:
             for task in reads:
                 if not task.done():
                     task.cancel()
+        log.debug(
+            "dispatch %s accepted: %d recipients, %d clusters, %d known failures",
+            dispatch_id, len(recipients), len(clusters), len(failures),
+        )  # fmt: skip
         if background:
             return SendAccepted(failures=failures, dispatch_id=dispatch_id, expansion="background")
         return SendAccepted(failures=failures, dispatch_id=dispatch_id)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 import msgspec
 
 from host.audience.planning import Failure
+from host.settings import Lane
 
 __all__ = [
     "FlowManagerCommand",
@@ -32,6 +33,8 @@ class SendRequest(msgspec.Struct, rename="camel", kw_only=True):
     email_sender: str | None = None
     #: ISO 8601 with a UTC offset: store the dispatch now, start it then (host.dispatch.scheduling)
     send_at: str | None = None
+    #: the priority lane: ``high``, ``normal`` or ``bulk``; by default chosen by host.settings.lanes
+    priority: Lane | None = None
 
 
 class SendAccepted(msgspec.Struct, rename="camel", kw_only=True):

@@ -15,14 +15,14 @@ from beanie import init_beanie
 
 from host.errors import TidingsError
 from host.runtime.wiring import Runtime
-from host.settings import Settings
+from host.settings import Lane, Settings
 from host.storage.documents import ALL_DOCUMENTS
 from host.storage.feedback_documents import FEEDBACK_DOCUMENTS
 
 __all__ = ["serve_bounces"]
 
 
-def _no_enqueue(channel: str, ids: list[str], delay_ms: int) -> None:
+def _no_enqueue(channel: str, ids: list[str], delay_ms: int, lane: Lane) -> None:
     raise TidingsError("the bounce listener does not send")
 
 

@@ -7,8 +7,10 @@ injection and call its services, never its collections.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 from beanie import init_beanie
 
@@ -21,8 +23,10 @@ from host.audience.directory import UserDirectory
 from host.audience.opt_outs import OptOuts
 from host.audience.suppressions import Suppressions
 from host.delivery.metrics import DeliveryTotals
+from host.delivery.stats import StatsService
 from host.delivery.worker import DeliveryWorker
 from host.dispatch.accept import Dispatcher
+from host.dispatch.deferrals import Deferrals
 from host.dispatch.expansion import Expansion
 from host.dispatch.outbox import Enqueue, Outbox
 from host.dispatch.recovery import RecoverySweep
@@ -38,6 +42,7 @@ from host.feedback.recorder import FeedbackRecorder
 from host.feedback.sendgrid import SendGridEvents
 from host.feedback.ses import SesNotifications
 from host.feedback.twilio import TwilioCallbacks
+from host.inbox.captures import Inbox
 from host.plugins.registry import ChannelRegistry
 from host.runtime.background import BackgroundLoop
 from host.settings import Settings
@@ -48,7 +53,13 @@ from host.templates.catalogue import catalogue_for
 from host.templates.rendering import Renderer
 from host.templates.service import TemplateService
 
-__all__ = ["FEEDBACK_INTERVAL_SECONDS", "POSTER_INTERVAL_SECONDS", "SWEEP_INTERVAL_SECONDS", "Runtime"]
+__all__ = [
+    "FEEDBACK_INTERVAL_SECONDS",
+    "POSTER_INTERVAL_SECONDS",
+    "SWEEP_INTERVAL_SECONDS",
+    "QueueDepths",
+    "Runtime",
+]
 
 #: how often each worker runs the recovery sweep
 SWEEP_INTERVAL_SECONDS = 5.0
@@ -57,16 +68,28 @@ FEEDBACK_INTERVAL_SECONDS = 5.0
 #: how often each worker's event poster looks for due posts
 POSTER_INTERVAL_SECONDS = 0.5
 
+#: reads the broker's waiting messages: channel → lane → {"ready": n, "delayed": n} (host.runtime.lanes)
+QueueDepths = Callable[[], dict[str, dict[str, dict[str, int]]]]
+
 
 class Runtime:
     """Everything the API or a worker needs, bound to the current event loop."""
 
     def __init__(
-        self, settings: Settings, enqueue: Enqueue, schedule_expansion: Callable[[str], None]
+        self,
+        settings: Settings,
+        enqueue: Enqueue,
+        schedule_expansion: Callable[[str], None],
+        *,
+        queue_depths: QueueDepths | None = None,
+        inbox: bool = False,
     ) -> None:
         self.settings = settings
+        self._queue_depths = queue_depths
         self.store = Store.connect(settings)
-        self.registry = ChannelRegistry.build(settings.config, settings.environ)
+        #: the embedded mode's inbox (``inbox=True``): channels with no provider configured are captured
+        self.inbox: Inbox | None = Inbox(self.store.db) if inbox else None
+        self.registry = ChannelRegistry.build(settings.config, settings.environ, inbox=self.inbox)
         self.renderer = Renderer(
             default_locale=settings.config.default_locale,
             default_timezone=settings.config.default_timezone,
@@ -95,17 +118,26 @@ class Runtime:
         self.bounce_addresses = BounceAddresses.from_settings(settings)
         self._build_feedback(settings)
         self.delivery_totals = DeliveryTotals(self.store)
+        self.stats = StatsService(self.store, self.registry)  # the console's Overview and GET /stats
         self.dispatch = Dispatcher(
             settings,
             self.registry,
             self.renderer,
             self.templates,
-            Expansion(self.store, self.registry, self.outbox, self.opt_outs, self.suppressions),
+            Expansion(
+                self.store,
+                self.registry,
+                self.outbox,
+                self.opt_outs,
+                self.suppressions,
+                lanes=settings.config.lanes,
+            ),
             schedule_expansion,
         )
         # the background work of a worker process (host.runtime.background)
         self.sweep = RecoverySweep(self.store, self.outbox, schedule_expansion, settings.config.delivery)
-        self.scheduler = Scheduler(self.store, schedule_expansion)
+        self.deferrals = Deferrals(self.store, self.outbox)  # quiet hours' held deliveries
+        self.scheduler = Scheduler(self.store, schedule_expansion, self.deferrals)
         self.webhooks = WebhookPoster(self.events)
         self.sweeping = BackgroundLoop(
             "recovery sweep", lambda: self.sweep.tick(self.sweeping.interval), SWEEP_INTERVAL_SECONDS
@@ -168,6 +200,13 @@ class Runtime:
             suppressions=self.suppressions,
         )
 
+    async def queue_depths(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Messages waiting in the broker per channel and lane (empty without a broker to ask)."""
+        if self._queue_depths is None:
+            return {}
+        depths: Any = await asyncio.to_thread(self._queue_depths)
+        return dict(depths)
+
     @cached_property
     def saga(self) -> SagaReader:
         """How /saga/send reads commands; Mia's scripts compiled on first use (the API's start-up)."""
@@ -181,6 +220,9 @@ class Runtime:
         self.saga  # noqa: B018 (compiles the scripts now)
         await init_beanie(database=self.store.db, document_models=[*ALL_DOCUMENTS, *FEEDBACK_DOCUMENTS])
         await self.store.ensure_user_indexes()
+        await self.stats.minutes.ensure_indexes()
+        if self.inbox is not None:
+            await self.inbox.ensure_indexes()
 
     async def ping_database(self) -> None:
         """Raise if the database does not answer (the readiness probe)."""
@@ -233,3 +275,4 @@ class Runtime:
         if "saga" in self.__dict__:
             self.saga.close()
         await self.store.close()
+        self.renderer.close()  # its checking process, if one was started

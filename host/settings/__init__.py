@@ -9,6 +9,8 @@ at start-up, into typed frozen Structs:
 - :mod:`host.settings.flow_manager`: the saga settings, Tidings' ``flowManager`` or Mia's
   ``flowManagerConfiguration`` (its script files are read here, at start-up);
 - :mod:`host.settings.webhooks`: the ``webhooks`` entries of that file;
+- :mod:`host.settings.lanes`: the priority lanes and the ``lanes`` key;
+- :mod:`host.settings.quiet_hours`: quiet-hour windows (``quietHours``, and users' own);
 - :mod:`host.settings.bounces`: its ``bounces`` object (VERP domain, soft bounces, provider webhooks).
 
 Anything invalid raises ConfigurationError naming the exact variable or key; the CLI prints that one
@@ -37,6 +39,8 @@ from host.settings.flow_manager import (
     ScriptLimits,
     resolve_saga,
 )
+from host.settings.lanes import DEFAULT_LANE, LANES, Lane, LanePolicy, lane_of
+from host.settings.quiet_hours import QuietHours
 from host.settings.service import (
     DeliveryPolicy,
     ServiceConfig,
@@ -45,17 +49,22 @@ from host.settings.service import (
     camel,
     load_service_config,
 )
-from host.settings.webhooks import EVENT_TYPES, EventType, WebhookEndpoint
+from host.settings.webhooks import EVENT_TYPES, EventType, WebhookEndpoint, endpoint_headers
 
 __all__ = [
+    "DEFAULT_LANE",
     "EVENT_TYPES",
+    "LANES",
     "BounceConfig",
     "DeliveryPolicy",
     "Environment",
     "EventType",
     "FlowManagerConfiguration",
     "FlowManagerEvents",
+    "Lane",
+    "LanePolicy",
     "MetadataSchema",
+    "QuietHours",
     "SagaScriptSource",
     "SagaSettings",
     "ScriptLimits",
@@ -66,6 +75,7 @@ __all__ = [
     "UserFields",
     "WebhookEndpoint",
     "camel",
+    "lane_of",
     "load_environment",
     "load_service_config",
     "load_settings",
@@ -118,4 +128,6 @@ def load_settings(
         env_url=env.flow_manager_url,
         config_dir=path.resolve().parent,
     )
+    for index, endpoint in enumerate(config.webhooks):
+        endpoint_headers(endpoint, environ, index)  # a header's variable not set stops start-up here
     return Settings(env=env, config=config, environ=environ, saga=saga)

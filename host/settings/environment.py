@@ -81,9 +81,15 @@ class Environment(msgspec.Struct, frozen=True, kw_only=True):
         return "Environment(...)"
 
     def data_path(self) -> Path:
-        """The embedded mode's data directory, created on first use."""
+        """The embedded mode's data directory, created on first use, readable by its user alone (0700).
+
+        It holds the development database (session ids, password hashes) and the embedded secret key;
+        a directory made looser by an earlier version (or by hand) is tightened.
+        """
         path = Path(self.data_dir) if self.data_dir else Path.home() / ".local" / "share" / "tidings"
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
         return path
 
     def cache_path(self) -> Path:

@@ -6,7 +6,9 @@ raises ConfigurationError with the exact key (``sender.email``, ``channels.voice
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from babel import Locale, UnknownLocaleError
@@ -14,6 +16,8 @@ from babel import Locale, UnknownLocaleError
 from host.errors import ConfigurationError, validation_problem
 from host.settings.bounces import BounceConfig
 from host.settings.flow_manager import FlowManagerConfiguration, FlowManagerEvents, ScriptLimits
+from host.settings.lanes import LanePolicy
+from host.settings.quiet_hours import QuietHours, parse_window
 from host.settings.webhooks import WebhookEndpoint
 
 __all__ = [
@@ -25,6 +29,8 @@ __all__ = [
     "camel",
     "load_service_config",
 ]
+
+_KEY_BELOW = re.compile(r"[A-Za-z_]\w*\.[^\s:]+")
 
 
 class UserFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
@@ -39,6 +45,10 @@ class UserFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename
     #: a CRUD collection's soft-delete state: only users without it, or ``PUBLIC``, are messaged
     #: (``null`` turns the check off)
     state: str | None = "__STATE__"
+    #: the user's IANA time zone (``Europe/Rome``); without one, ``defaultTimezone``
+    timezone: str = "timezone"
+    #: the user's own quiet hours (``{"start": "22:00", "end": "07:00"}``); read only when mapped
+    quiet_hours: str | None = None
 
     def field_for(self, key: str) -> str:
         """Return the user-document field mapped to a ``userFields`` key such as ``emailAddress``."""
@@ -87,6 +97,10 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, ren
     webhooks: list[WebhookEndpoint] = []
     #: bounces and complaints: the VERP domain, soft-bounce policy, provider webhooks (host.feedback)
     bounces: BounceConfig = BounceConfig()
+    #: priority lanes: when a dispatch defaults to ``bulk``, the threads kept for ``high``
+    lanes: LanePolicy = LanePolicy()
+    #: the service's quiet hours, in each user's time zone: non-``high`` deliveries wait for their end
+    quiet_hours: QuietHours | None = None
 
 
 def camel(name: str) -> str:
@@ -101,6 +115,10 @@ def load_service_config(raw: bytes | str) -> ServiceConfig:
         config = msgspec.json.decode(raw, type=ServiceConfig)
     except msgspec.ValidationError as exc:
         key, problem = validation_problem(exc)
+        # a check of a Struct's own (__post_init__) names the key below it: "headers.Authorization: ..."
+        below, colon, rest = problem.partition(": ")
+        if colon and _KEY_BELOW.fullmatch(below):
+            key, problem = f"{key}.{below}" if key else below, rest
         raise ConfigurationError(key or "(root)", problem) from exc
     except msgspec.DecodeError as exc:
         raise ConfigurationError("(file)", f"not valid JSON: {exc}") from exc
@@ -111,7 +129,28 @@ def load_service_config(raw: bytes | str) -> ServiceConfig:
     for channel, sender in config.sender.items():
         if not isinstance(sender, str) or not sender.strip():
             raise ConfigurationError(f"sender.{channel}", "must be a non-empty string")
+    _check_times(config)
     return config
+
+
+def _check_times(config: ServiceConfig) -> None:
+    """The keys msgspec cannot check by type: the time zone, the quiet hours, the lanes' numbers."""
+    try:
+        ZoneInfo(config.default_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            "defaultTimezone", f"{config.default_timezone!r} is not an IANA time zone (e.g. 'Europe/Rome')"
+        ) from None
+    if config.quiet_hours is not None:
+        try:
+            parse_window(config.quiet_hours)
+        except ValueError as exc:
+            key, _, reason = str(exc).partition(": ")
+            raise ConfigurationError(f"quietHours.{key}", reason) from None
+    if config.lanes.bulk_above < 0:
+        raise ConfigurationError("lanes.bulkAbove", "must be zero or more")
+    if config.lanes.reserved_threads is not None and config.lanes.reserved_threads < 0:
+        raise ConfigurationError("lanes.reservedThreads", "must be zero or more")
 
 
 class _LocaleKey(msgspec.Struct, rename="camel"):

@@ -54,14 +54,15 @@ def _fixed_data(template: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(data) if isinstance(data, Mapping) else {}
 
 
-def check_content(
+async def check_content(
     renderer: Renderer,
     channels: Sequence[tuple[str, Channel]],
     template: Mapping[str, Any] | None,
     title: str | None,
     content: str | None,
 ) -> None:
-    """Refuse (4xx) content that lacks a field a requested channel needs, or that does not compile."""
+    """Refuse (4xx) content that lacks a field a requested channel needs, or that does not compile
+    (checked by the renderer's checking process, within the compile budget: host.templates.rendering)."""
     for name, channel in channels:
         sources = _sources(channel, template, title, content)
         present = {*sources, *(["data"] if _fixed_data(template) else [])}
@@ -73,7 +74,7 @@ def check_content(
                 raise RequestError(f"{owner} has no {wanted}, required by channel {name!r}")
         for attr, (field, text) in sources.items():
             try:
-                renderer.compile(
+                await renderer.check_async(
                     text, field=field, html=attr in channel.html_fields, syntax=_syntax(renderer, template)
                 )
             except RenderError as exc:  # "<field>: line N: <reason>", the field named once
@@ -84,14 +85,17 @@ def check_content(
 
 
 class Composer:
-    """Renders one channel's Message of one dispatch for any of its users (templates compiled once)."""
+    """Renders one channel's Message of one dispatch for any of its users (templates compiled once).
+
+    Made by :meth:`prepare`, which compiles every variant's fields off the event loop.
+    """
 
     def __init__(
         self,
-        renderer: Renderer,
         channel: Channel,
         dispatch: Mapping[str, Any],
         template: Mapping[str, Any] | None,
+        variants: dict[str | None, dict[str, CompiledTemplate]],
         attachments: Sequence[Attachment] = (),
         unsubscribe: UnsubscribeLinks | None = None,
         bounces: BounceAddresses | None = None,
@@ -101,21 +105,7 @@ class Composer:
         self._unsubscribe = unsubscribe if mails else None
         # every e-mail, transactional too, gets its VERP envelope sender (host.access.bounce_addresses)
         self._bounces = bounces if channel.name == "email" else None
-        # every variant is compiled here, once per dispatch and channel, never per user
-        self._variants: dict[str | None, dict[str, CompiledTemplate]] = {}
-        for variant in [None, *((template or {}).get("locales") or {})]:
-            fields = variant_fields(template, variant) if template is not None else None
-            compiled: dict[str, CompiledTemplate] = {}
-            for attr, (field, text) in _sources(
-                channel, fields, dispatch.get("title"), dispatch.get("content")
-            ).items():
-                compiled[attr] = renderer.compile(
-                    text,
-                    field=field if variant is None else f"locales.{variant}.{field}",
-                    html=attr in channel.html_fields,
-                    syntax=_syntax(renderer, template),
-                )
-            self._variants[variant] = compiled
+        self._variants = variants
         self._data: Mapping[str, Any] = dispatch.get("data") or {}
         email = dispatch.get("email") or {}
         self._fixed: dict[str, Any] = {
@@ -125,6 +115,45 @@ class Composer:
             "attachments": tuple(attachments),
             "data": _fixed_data(template),
         }
+
+    @classmethod
+    async def prepare(
+        cls,
+        renderer: Renderer,
+        channel: Channel,
+        dispatch: Mapping[str, Any],
+        template: Mapping[str, Any] | None,
+        attachments: Sequence[Attachment] = (),
+        unsubscribe: UnsubscribeLinks | None = None,
+        bounces: BounceAddresses | None = None,
+    ) -> Composer:
+        """Compile every variant (once per dispatch and channel, never per user), off the event loop.
+
+        Raises RenderError naming the field (a template stored before the compile budget may exceed it).
+        """
+        variants: dict[str | None, dict[str, CompiledTemplate]] = {}
+        for variant in [None, *((template or {}).get("locales") or {})]:
+            fields = variant_fields(template, variant) if template is not None else None
+            compiled: dict[str, CompiledTemplate] = {}
+            for attr, (field, text) in _sources(
+                channel, fields, dispatch.get("title"), dispatch.get("content")
+            ).items():
+                compiled[attr] = await renderer.compile_async(
+                    text,
+                    field=field if variant is None else f"locales.{variant}.{field}",
+                    html=attr in channel.html_fields,
+                    syntax=_syntax(renderer, template),
+                )
+            variants[variant] = compiled
+        return cls(
+            channel,
+            dispatch,
+            template,
+            variants,
+            attachments=attachments,
+            unsubscribe=unsubscribe,
+            bounces=bounces,
+        )
 
     def compose(
         self,
@@ -150,5 +179,6 @@ class Composer:
             rendered["envelope_sender"] = self._bounces.envelope_sender(delivery_id)
         values = {**self._fixed, **rendered}
         if self._unsubscribe is not None and user_id is not None:
-            return Message(**values, headers=self._unsubscribe.headers(user_id, "email"))
+            personal = self._unsubscribe.headers(user_id, "email")  # the user's alone, not the copies'
+            return Message(**values, personal_headers=personal)
         return Message(**values)

@@ -16,11 +16,14 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from host.errors import RenderError, RequestError
+from host.storage.nesting import nesting_problem
 from host.storage.store import Store
 from host.templates import history
+from host.templates.attachment_names import check_attachment_names
 from host.templates.catalogue import Catalogue, OwnTemplates
 from host.templates.fields import HTML_KEYS, JSON_NAMES, TEXT_KEYS
 from host.templates.locales import check_variants
+from host.templates.push_data import FIELD as PUSH_DATA
 from host.templates.push_data import check_push_data
 from host.templates.rendering import Renderer, Syntax
 from host.templates.rendering.locales import parse_locale
@@ -60,15 +63,25 @@ class TemplateService:
         """Templates matching a query on their stored fields, in name order."""
         return await self.catalogue.search(query, limit)
 
-    def check(self, fields: Mapping[str, Any]) -> None:
-        """Compile every text field and locale variant; RequestError naming the field if one fails."""
+    async def check(self, fields: Mapping[str, Any]) -> None:
+        """Compile every text field and locale variant (off the event loop, within the compile budget),
+        check the attachments' names; RequestError naming the field if one fails."""
+        files = [item.get("file") for item in fields.get("email_attachments") or () if isinstance(item, dict)]
+        check_attachment_names(files, "emailAttachments", "file")
+        problem = nesting_problem(fields.get("push_data"), "pushData")
+        if problem is not None:
+            raise RequestError(problem)
         syntax = self._syntax(fields)
         try:
             for key in TEXT_KEYS:
                 source = fields.get(key)
                 if source:
-                    self._renderer.check(source, field=JSON_NAMES[key], html=key in HTML_KEYS, syntax=syntax)
-            check_push_data(self._renderer, fields.get("push_data"), syntax)
+                    html = key in HTML_KEYS
+                    await self._renderer.check_async(source, field=JSON_NAMES[key], html=html, syntax=syntax)
+            push_data = fields.get("push_data")
+            if isinstance(push_data, str):  # off the loop first: check_push_data then finds the verdict
+                await self._renderer.check_async(push_data, field=PUSH_DATA, html=False, syntax=syntax)
+            check_push_data(self._renderer, push_data, syntax)
         except RenderError as exc:
             raise RequestError(str(exc)) from exc
         variants: Mapping[str, Mapping[str, str | None]] = fields.get("locales") or {}
@@ -78,14 +91,14 @@ class TemplateService:
             except RenderError as exc:
                 raise RequestError(f"locales.{tag}: {exc.reason}") from None
         try:
-            check_variants(self._renderer, variants, JSON_NAMES, HTML_KEYS, syntax)
+            await check_variants(self._renderer, variants, JSON_NAMES, HTML_KEYS, syntax)
         except RenderError as exc:
             raise RequestError(str(exc)) from exc
 
     async def create(self, fields: Mapping[str, Any], saved_by: str | None) -> Doc:
         """Check, then store as version 1; 409 if the name is taken."""
         fields = {**fields, "syntax": self._syntax(fields)}
-        self.check(fields)
+        await self.check(fields)
         name = fields["name"]
         if await self.catalogue.find_one({"name": name}) is not None:
             raise _duplicate(name)
@@ -99,7 +112,7 @@ class TemplateService:
     ) -> Doc:
         """Check, then save ``fields`` over ``current`` as its next version; 409 if the new name is taken."""
         fields = {**fields, "syntax": self._syntax(fields)}
-        self.check(fields)
+        await self.check(fields)
         name = fields["name"]
         if name != current["name"] and await self.catalogue.find_one({"name": name}):
             raise _duplicate(name)

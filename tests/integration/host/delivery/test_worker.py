@@ -63,7 +63,7 @@ async def test_a_template_deleted_after_the_send_was_accepted_fails_its_deliveri
     template_id = made.json()["id"]
     handed: list[list[str]] = []
     # accepted, but its batch kept here instead of reaching a worker
-    held = dispatcher(stack, lambda channel, ids, delay: handed.append(ids))
+    held = dispatcher(stack, lambda channel, ids, delay, lane: handed.append(ids))
     accepted = await held.accept(SendRequest(channels=["email"], recipients=[uid], template_id=template_id))
     assert (await stack.client.delete(f"/templates/{template_id}")).status_code == 204
     [ids] = handed

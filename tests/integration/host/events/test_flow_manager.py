@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from host.events.flow_manager import FlowManagerNotifier
+from host.runtime.logs import TextFormatter
 from host.settings import load_settings
 from host.storage.devdb import DevDatabase
 from tests.fakes.flow_manager import FlowManager
@@ -189,6 +190,34 @@ async def test_a_refusing_flow_manager_gets_the_event_again(
     assert response.status_code == 200
     assert (await _events(flow_manager))[0]["key"] == saga_id
     assert flow_manager.refused == 2
+
+
+async def test_a_key_holding_a_line_break_cannot_forge_a_log_line(
+    saga_stack: Stack,
+    flow_manager: FlowManager,
+    flow_manager_port: int,
+    unique: Callable[[str], str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The Flow Manager down, its warning names the key: written by the text formatter, one line each."""
+    flow_manager.stop()
+    forged = "1999-12-31 23:59:59,000 INFO host.api: admin logged in"
+    saga_id = unique("saga") + "\n" + forged
+    with caplog.at_level(logging.WARNING, logger="host.events.flow_manager"):
+        response = await saga_stack.client.post(
+            "/saga/send", json=_command(saga_id, {"channels": ["email"], "recipients": []})
+        )
+        assert response.status_code == 400
+        await eventually(
+            lambda: any(saga_id in r.getMessage() for r in caplog.records),
+            timeout=10,
+            interval=0.02,
+            what="a warning naming the saga",
+        )
+    lines = [TextFormatter().format(r) for r in caplog.records if saga_id in r.getMessage()]
+    assert lines and all("\n" not in line and "\\n" + forged in line for line in lines), lines
+    with FlowManager(port=flow_manager_port) as back_up:  # the event still arrives, key and all
+        assert (await _events(back_up))[0]["key"] == saga_id
 
 
 # -- the events as Mia's configuration asks for them: each one only when its label is configured --

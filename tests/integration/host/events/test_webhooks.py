@@ -1,18 +1,34 @@
-"""Delivery events: signed webhook posts, each once per endpoint, retried, and replayed on request."""
+"""Delivery events: signed webhook posts, each once per endpoint, retried, and replayed on request;
+a URL's credentials never in a log line, an endpoint's own headers from the environment.
+
+The credential tests run an event log and poster on a database of their own (``run_once``, no
+background loop), posting to a receiver on loopback.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
+import pytest
+
+from host.events.log import EventLog
 from host.events.webhooks import WebhookPoster, verify_signature
+from host.runtime.logs import TEXT_FORMAT, JsonFormatter
+from host.storage.devdb import DevDatabase
 from host.storage.documents import utcnow
+from host.storage.store import Store, open_client
 from tests.fakes.webhook import WebhookPost, WebhookReceiver
+from tests.support.configs import BASE_CONFIG
 from tests.support.events import SECRET, of_dispatch
-from tests.support.stacks import Stack
+from tests.support.stacks import Stack, make_settings
 from tests.support.waiting import eventually
 
 
@@ -87,3 +103,77 @@ async def test_every_event_arrives_once_signed_and_a_500_is_retried(
     assert await events_stack.runtime.events.replay(done["id"]) == 1
     await eventually(lambda: len(receiver.accepted()) > before, timeout=20, what="the replayed event")
     assert receiver.accepted()[-1].body["id"] == done["id"]
+
+
+PASSWORD, TOKEN, HEADER_SECRET = "HOOKPASS-5f1e", "TOKVALUE-77a2", "HEADERSECRET-c3d9"
+SECRETS = (PASSWORD, TOKEN, HEADER_SECRET)
+
+
+def credentialed(receiver: WebhookReceiver) -> str:
+    return receiver.url.replace("http://", f"http://hookuser:{PASSWORD}@") + f"?token={TOKEN}&v=2"
+
+
+@asynccontextmanager
+async def poster_for(
+    tmp: Path, devdb: DevDatabase, endpoints: list[dict[str, Any]], **env: str
+) -> AsyncIterator[tuple[EventLog, WebhookPoster]]:
+    database = f"tidings_hook_{tmp.name[-12:]}"
+    settings = make_settings(
+        tmp, devdb, {**BASE_CONFIG, "webhooks": endpoints},
+        MONGODB_DATABASE=database, TIDINGS_WEBHOOK_SECRET="whsec-0123456789", **env,
+    )  # fmt: skip
+    store = Store(open_client(devdb.url), settings)
+    events = EventLog(store, settings)
+    poster = WebhookPoster(events, worker="test")
+    try:
+        yield events, poster
+    finally:
+        await poster.close()
+        await store.client.drop_database(database)
+        await store.close()
+
+
+def an_event(unique: Callable[[str], str]) -> dict[str, Any]:
+    return {"_id": unique("evt"), "type": "dispatch.completed", "created_at": utcnow(), "data": {"id": "d"}}
+
+
+def formatted(caplog: pytest.LogCaptureFixture) -> list[str]:
+    text, as_json = logging.Formatter(TEXT_FORMAT), JsonFormatter()
+    return [line for r in caplog.records for line in (text.format(r), as_json.format(r))]
+
+
+async def test_a_credentialed_url_is_posted_to_but_never_logged(
+    tmp_path: Path, devdb: DevDatabase, unique: Callable[[str], str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with WebhookReceiver() as receiver:
+        async with poster_for(tmp_path, devdb, [{"url": credentialed(receiver)}]) as (events, poster):
+            event = an_event(unique)
+            await events.emit([event])
+            assert await poster.run_once() == 1
+            [post] = receiver.accepted()
+            record = await events.records.find_one({"event_id": event["_id"]})
+        expected_url = receiver.url.replace("http://", "http://***@") + "?token=***&v=***"
+    assert post.body["id"] == event["_id"] and post.headers["authorization"].startswith("Basic ")
+    lines = formatted(caplog)
+    assert [line for line in lines if any(secret in line for secret in SECRETS)] == []
+    assert any("/hook?token=***" in line for line in lines), "httpx did not log the post"
+    assert record is not None and record["status"] == "delivered"
+    assert record["url"] == expected_url  # what the console shows
+
+
+async def test_an_endpoint_sends_its_own_headers_from_the_environment(
+    tmp_path: Path, devdb: DevDatabase, unique: Callable[[str], str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with WebhookReceiver() as receiver:
+        endpoint = {"url": receiver.url, "headers": {"Authorization": {"env": "HOOK_TOKEN"}}}
+        environ = {"HOOK_TOKEN": f"Bearer {HEADER_SECRET}"}
+        async with poster_for(tmp_path, devdb, [endpoint], **environ) as (events, poster):
+            await events.emit([an_event(unique)])
+            assert await poster.run_once() == 1
+        [post] = receiver.accepted()
+    assert post.headers["authorization"] == f"Bearer {HEADER_SECRET}"
+    assert "tidings-signature" in post.headers
+    assert [line for line in formatted(caplog) if HEADER_SECRET in line] == []
+    assert HEADER_SECRET not in repr(events.endpoints)

@@ -162,8 +162,8 @@ def test_a_script_with_a_syntax_error_stops_start_up_naming_the_file(tmp_path: P
     script = tmp_path / "getTemplateId.js"
     script.write_text("module.exports = function getTemplateId(event) {\n  return event.value.\n}\n")
     config = json.loads(mia(getTemplateIdFilePath=str(script)))
-    config["activeChannels"] = ["email"]  # push would first ask for its credentials
-    done = start_api(tmp_path, json.dumps(config))
+    config["activeChannels"] = ["email"]  # push would first ask for its credentials, e-mail for its server
+    done = start_api(tmp_path, json.dumps(config), SMTP_HOST="127.0.0.1")
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
     assert line.startswith(
