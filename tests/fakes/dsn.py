@@ -2,7 +2,7 @@
 
 The SMTP sink (tests/fakes/smtp.py) uses these to bounce mail it accepted back to its envelope sender,
 over SMTP, as a real MTA does after a message it took turns out undeliverable; tests use them to write
-variants (malformed, forged) by hand. The committed samples in tests/samples/feedback are real mail
+variants (malformed, forged) by hand. The committed samples in tests/reference/feedback are real mail
 systems' and the RFCs' own; these are shaped after them.
 """
 

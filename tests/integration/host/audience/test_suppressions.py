@@ -1,4 +1,5 @@
-"""The suppression service: search and reasons, and the fan-out's shortcut while the list is empty."""
+"""The suppression service: search and reasons, what stops transactional mail, and the fan-out's shortcut
+while the list is empty."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable
 
 from host.audience.suppressions import EMPTY_FOR_SECONDS, Suppressions
 from host.storage.store import Store
+from tests.support.feedback import by_user, people
 from tests.support.stacks import Stack
 
 
@@ -56,3 +58,35 @@ async def test_one_recorded_here_is_seen_at_once_and_reasons_accumulate(
         assert await suppressions.remove("c@example.org") and not await suppressions.remove("c@example.org")
     finally:
         await store.client.drop_database(database)
+
+
+async def test_transactional_mail_is_suppressed_for_hard_bounces_but_not_for_complaints(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    who = await people(stack, unique, "gone", "complainer", "tired")
+    await stack.runtime.suppressions.add(who["gone"][1], "hard-bounce", {"source": "smtp"})
+    await stack.runtime.suppressions.add(who["complainer"][1], "complaint", {"source": "ses"})
+    await stack.runtime.suppressions.add(who["tired"][1], "soft-bounces", {"source": "smtp"})
+    created = await stack.client.post(
+        "/templates",
+        json={
+            "name": unique("reset"),
+            "category": "transactional",
+            "emailTitle": "Reset",
+            "emailMessage": "Go",
+        },
+    )
+    assert created.status_code == 201, created.text
+    result = await stack.send(
+        {
+            "channels": ["email"],
+            "recipients": [uid for uid, _ in who.values()],
+            "templateId": created.json()["id"],
+        }
+    )
+    assert {f["userId"]: f["error"] for f in result["failures"]} == {
+        who["gone"][0]: "the address is suppressed (hard-bounce)",
+        who["tired"][0]: "the address is suppressed (soft-bounces)",
+    }
+    await stack.wait_settled(result["dispatchId"])
+    assert (await by_user(stack, result["dispatchId"]))[who["complainer"][0]]["status"] == "sent"

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
 
 from host.feedback.mail_reports import UnreadableMail, read_report
-
-SAMPLES = Path(__file__).parents[3] / "samples" / "feedback"
+from tests.support.paths import FEEDBACK_SAMPLES as SAMPLES
 
 
 def sample(name: str) -> bytes:

@@ -1,6 +1,6 @@
 """Make real Postfix bounces: run a private Postfix instance, send it mail it cannot deliver, keep its DSNs.
 
-    sudo .venv/bin/python -m tests.samples.feedback.make_postfix_samples [--out tests/samples/feedback]
+    sudo .venv/bin/python -m tests.support.postfix_samples [--out tests/reference/feedback]
 
 What it does (Postfix 3.x from Debian; root, because Postfix's daemons start as root and drop to
 ``postfix``): it writes a ``main.cf``/``master.cf`` into a temporary directory (its own queue, no
@@ -118,7 +118,7 @@ def _postfix(root: Path, command: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "reference" / "feedback")
     args = parser.parse_args(argv)
     if shutil.which("postfix") is None:
         sys.exit("postfix is not installed (Debian: apt-get install postfix)")

@@ -15,12 +15,9 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from host.api.auth import required_scope
-from host.api.routes.deliverability import providers, suppressions
 from host.feedback.mailgun import mailgun_signature
 from host.feedback.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from tests.integration.host.feedback.conftest import DOMAIN, MAILGUN_KEY, TOPIC, Feedback
-from tests.integration.host.feedback.test_mailbox import VERP, delivery, sent_delivery
+from tests.support.feedback import DOMAIN, MAILGUN_KEY, TOPIC, VERP, Feedback, delivery, sent_delivery
 from tests.support.stacks import Stack
 
 ERROR_KEYS = {"statusCode", "error", "message"}
@@ -309,7 +306,7 @@ async def test_mailgun_events_are_recorded_and_replays_refused(
     refused(await stack.client.post("/feedback/mailgun", content=json.dumps(payload)), 400, "event-data.id")
 
 
-# --- without configuration, and who may call ----------------------------------------------------------
+# --- without configuration ----------------------------------------------------------------------------
 
 
 async def test_providers_not_configured_answer_404(stack: Stack) -> None:
@@ -319,12 +316,3 @@ async def test_providers_not_configured_answer_404(stack: Stack) -> None:
         ("/feedback/mailgun", "MAILGUN_WEBHOOK_SIGNING_KEY"),
     ):
         refused(await stack.client.post(path, content=b"{}"), 404, variable)
-
-
-def test_webhooks_need_no_api_key_and_suppressions_need_manage() -> None:
-    for handler in providers.ROUTES:
-        for path in handler.paths:
-            assert required_scope(handler, "POST", path) is None
-    for handler in suppressions.ROUTES:
-        for method in handler.http_methods:
-            assert required_scope(handler, method, next(iter(handler.paths))) == "manage"
