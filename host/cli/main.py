@@ -124,9 +124,21 @@ def worker(processes: int, threads: int, migrate: bool) -> None:
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
+    from host.runtime.logs import configure_logging
+
+    configure_logging()
     _check_configuration(needs_redis=True, migrate=migrate)
+    # --skip-logging: dramatiq's own basicConfig (its format, level INFO) would come first in every
+    # process and make ours a no-op; the worker processes configure ours (host.runtime.worker_app)
     args = make_argument_parser().parse_args(  # type: ignore[no-untyped-call]
-        ["host.runtime.worker_app", "--processes", str(processes), "--threads", str(threads)]
+        [
+            "host.runtime.worker_app",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+            "--skip-logging",
+        ]
     )
     sys.exit(dramatiq_main(args))  # type: ignore[no-untyped-call]
 
