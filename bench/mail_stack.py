@@ -14,22 +14,28 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import httpx
+
 from tests.services import free_port
+from tests.support.waiting import eventually_sync
 from tests.support.worker_processes import MAIL_CONFIG, WorkerProcesses, mail_users
 
 __all__ = [
     "CLUSTER",
     "CONFIG",
+    "ApiProcess",
     "CpuMeter",
     "SmtpSinkProcess",
     "Workers",
     "cpu_seconds",
+    "create_api_key",
     "free_port",
     "user_batches",
     "write_config",
@@ -107,11 +113,15 @@ class CpuMeter:
     def stop(self) -> None:
         self.spent = {label: value - self._started[label] for label, value in self._sample().items()}
 
+    def add(self, label: str, seconds: float) -> None:
+        """CPU of a group measured another way (processes that exited: ``getrusage`` of children)."""
+        self.spent[label] = self.spent.get(label, 0.0) + seconds
+
     def per_message(self, count: int) -> dict[str, float]:
         """µs of CPU per message, by group."""
         return {label: value / count * 1e6 for label, value in self.spent.items()}
 
-    def summary(self, count: int) -> str:
+    def summary(self, count: int, per: str = "message") -> str:
         """``CPU per message 839 µs: database 354, workers 379, ... (8.39 s in all)``."""
         total = sum(self.spent.values())
         parts = ", ".join(
@@ -119,7 +129,7 @@ class CpuMeter:
             for label, value in self.per_message(count).items()
             if label != "other" or value >= 0.5
         )
-        return f"CPU per message {total / count * 1e6:,.0f} µs: {parts} ({total:.2f} s in all)"
+        return f"CPU per {per} {total / count * 1e6:,.0f} µs: {parts} ({total:.2f} s in all)"
 
 
 class SmtpSinkProcess:
@@ -170,3 +180,82 @@ class SmtpSinkProcess:
         if self._process is not None:
             self._process.terminate()
             self._process.wait(timeout=10)
+
+
+class ApiProcess:
+    """``tidings api`` as a child process on a free loopback port, as an operator runs it (start-up checks
+    included; API keys on unless the environment turns them off). Ready once ``/-/ready`` answers 200."""
+
+    def __init__(self, environ: dict[str, str], *, output: Path | None = None) -> None:
+        self.environ = environ
+        self.port = free_port()
+        self.output = output
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self, timeout: float = 120.0) -> ApiProcess:
+        args = [sys.executable, "-m", "host.cli.main", "api", "--port", str(self.port)]
+        sink: IO[bytes] | int = subprocess.DEVNULL
+        if self.output is not None:
+            self._log = sink = self.output.open("ab")
+        self._process = subprocess.Popen(
+            args, env={**os.environ, **self.environ}, stdout=sink, stderr=subprocess.STDOUT
+        )
+        process = self._process
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"tidings api exited with code {process.returncode}")
+            try:
+                return httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        eventually_sync(ready, timeout=timeout, interval=0.1, what="tidings api ready")
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> ApiProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def create_api_key(mongodb_url: str, database: str, scopes: list[str]) -> str:
+    """A new API key with these scopes, written to the database as ``tidings apikey create`` does."""
+    import asyncio
+
+    from pymongo import AsyncMongoClient
+
+    from host.access.api_keys import ApiKeys
+
+    async def create() -> str:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url)
+        try:
+            made = await ApiKeys(client[database]).create("bench", scopes, created_by="bench")
+            return made.key
+        finally:
+            await client.close()
+
+    return asyncio.run(create())
