@@ -219,11 +219,15 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_what_was
             )
             victim = next(w for w in (first, second) if set(w.children()) & set(busy))
             killed = victim.kill_one()
-            # what it had claimed and not finished: its attempts still "sending"
-            mine = (await sending_claims(run)).get(killed, set())
-            in_flight = {
-                doc["address"] async for doc in run.db["deliveries"].find({"_id": {"$in": list(mine)}})
-            }
+            # what it had claimed and not recorded: its attempts and their deliveries still "sending"
+            claimed = (await sending_claims(run)).get(killed, set())
+            unfinished = (
+                await run.db["deliveries"]
+                .find({"_id": {"$in": list(claimed)}, "status": "sending"})
+                .to_list(None)
+            )
+            mine = {doc["_id"] for doc in unfinished}
+            in_flight = {doc["address"] for doc in unfinished}
             assert in_flight, "the batch ended before the kill: nothing was in flight"
             recorded = await run.sent_addresses()
             assert len(recorded) < COUNT, "the kill came after the run"
@@ -317,7 +321,7 @@ async def test_redis_killed_and_restarted_mid_run_loses_nothing(
             await send_cluster(run)
             await arrivals(run, COUNT // 4, "a quarter of the mails", workers)
             recorded = await run.sent_addresses()
-            sending = {
+            unsent = {
                 doc["address"]
                 async for doc in run.db["deliveries"].find({"status": {"$ne": "sent"}}, {"address": 1})
             }
@@ -331,4 +335,4 @@ async def test_redis_killed_and_restarted_mid_run_loses_nothing(
             await stop(workers)
         assert await run.statuses() == {"sent": COUNT}
         assert len(recorded) < COUNT, "Redis was killed after the run"
-        assert_delivered(run, {address(i) for i in range(COUNT)}, in_flight=sending, recorded=recorded)
+        assert_delivered(run, {address(i) for i in range(COUNT)}, in_flight=unsent, recorded=recorded)
