@@ -7,5 +7,5 @@ dependency injection; it calls the host's services (``runtime.templates``, ``run
 throttling) is :class:`admin_ui.console.Console`.
 
 May import: host.errors, host.settings, host.storage, host.plugins, host.access, host.templates,
-host.audience, host.dispatch, host.delivery, host.events, host.feedback, host.runtime.
+host.audience, host.dispatch, host.delivery, host.events, host.feedback, host.inbox, host.runtime.
 """

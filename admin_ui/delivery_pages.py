@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
 
-from admin_ui.pages import PAGE_SIZE, client_redirect, page, partial, skip_of
+from admin_ui.pages import PAGE_SIZE, client_redirect, console_path, page, partial, skip_of
 from admin_ui.sessions import session_of
 from host.errors import NotFound, RequestError
 from host.runtime.wiring import Runtime
@@ -108,11 +108,11 @@ async def cancel_dispatch(
     request: Request[Any, Any, Any], dispatch_id: FromPath[str], runtime: NamedDependency[Runtime]
 ) -> Response[Any]:
     """Cancel a scheduled dispatch; htmx goes back to its page, which shows the new state (or why not)."""
-    target = f"/console/dispatches/{dispatch_id}"
+    query = ""
     try:
         await runtime.dispatches.cancel(dispatch_id, by=str(session_of(request).get("staff", "")))
     except RequestError as exc:
         if exc.status_code != 409:
             raise
-        target += "?cancel=started"  # it started meanwhile: the page says so
-    return client_redirect(target)
+        query = "cancel=started"  # it started meanwhile: the page says so
+    return client_redirect(console_path("dispatches", dispatch_id, query=query))

@@ -12,7 +12,7 @@ from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
 
 from admin_ui.opt_out_pages import opt_out_context
-from admin_ui.pages import PAGE_SIZE, client_redirect, page, partial, skip_of
+from admin_ui.pages import PAGE_SIZE, client_redirect, console_path, page, partial, skip_of
 from host.audience.users import read_field
 from host.errors import NotFound, RequestError
 from host.runtime.wiring import Runtime
@@ -47,7 +47,7 @@ async def create_cluster(request: Request[Any, Any, Any], runtime: NamedDependen
         await runtime.clusters.create(name, str(form.get("description", "")))
     except RequestError:
         return partial(request, "_save_status.html", error=f"A cluster named {name!r} exists already.")
-    return client_redirect(f"/console/clusters/{name}")
+    return client_redirect(console_path("clusters", name))
 
 
 @get("/clusters/{name:str}", include_in_schema=False)
@@ -115,6 +115,7 @@ async def user_page(
     mapped = {
         key: (path, read_field(user, path))
         for key, path in msgspec.structs.asdict(runtime.users.fields).items()
+        if path is not None  # userFields.quietHours is read only when mapped
     }
     raw = json.dumps(user, indent=2, default=str, ensure_ascii=False)
     uid = runtime.users.id_of(user)

@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
 
-from admin_ui.pages import PAGE_SIZE, page, partial
+from admin_ui.pages import PAGE_SIZE, page, partial, skip_of
 from host.errors import NotFound
 from host.runtime.wiring import Runtime
 
@@ -25,7 +25,7 @@ Doc = dict[str, Any]
 @get("/events", include_in_schema=False)
 async def list_events(request: HTMXRequest, runtime: NamedDependency[Runtime]) -> Response[Any]:
     """The newest events, filtered by type, with their status per endpoint."""
-    skip = max(int(request.query_params.get("skip", "0") or 0), 0)
+    skip = skip_of(request)
     event_type = str(request.query_params.get("type") or "").strip()
     events = await runtime.events.recent(event_type or None, skip=skip, limit=PAGE_SIZE)
     name = "_event_rows.html" if request.htmx else "events.html"

@@ -11,14 +11,25 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import MediaType, Request, Response
 from litestar.plugins.htmx import ClientRedirect
 
 from admin_ui.sessions import csrf_token, session_of
+from host.plugins.conventions import redact_urls
 
-__all__ = ["PAGE_SIZE", "SECURITY_HEADERS", "client_redirect", "page", "partial", "skip_of"]
+__all__ = [
+    "MAX_SKIP",
+    "PAGE_SIZE",
+    "SECURITY_HEADERS",
+    "client_redirect",
+    "console_path",
+    "page",
+    "partial",
+    "skip_of",
+]
 
 PAGE_SIZE = 50
 
@@ -47,6 +58,8 @@ def _when(value: datetime | None) -> str:
 
 
 _environment.filters["when"] = _when
+# a URL's userinfo and query values (a webhook's credentials) are starred wherever a page shows one
+_environment.filters["redacted"] = redact_urls
 
 
 def client_redirect(url: str) -> Response[Any]:
@@ -56,12 +69,25 @@ def client_redirect(url: str) -> Response[Any]:
     return response
 
 
+#: the database takes a 64-bit skip: anything past this is past every list anyway
+MAX_SKIP = 10**9
+
+
 def skip_of(request: Request[Any, Any, Any]) -> int:
-    """The ``skip`` of a paginated list (0 when absent, negative or not a number)."""
-    try:
-        return max(int(request.query_params.get("skip", "0") or 0), 0)
-    except ValueError:
+    """The ``skip`` of a paginated list: 0 when absent, negative or not a (decimal ASCII) number."""
+    raw = str(request.query_params.get("skip", "") or "").strip()
+    if not raw.isascii() or not raw.isdigit():
         return 0
+    return min(int(raw), MAX_SKIP)
+
+
+def console_path(*segments: str, query: str = "") -> str:
+    """``/console/<segments>[?query]``, each segment percent-encoded, for :func:`client_redirect`.
+
+    A header value holds no line break nor non-Latin-1 text: a cluster name with U+2028 made a 500.
+    """
+    path = "/console/" + "/".join(quote(segment, safe="") for segment in segments)
+    return path + (f"?{query}" if query else "")
 
 
 def page(request: Request[Any, Any, Any], name: str, **context: Any) -> Response[str]:
@@ -71,6 +97,7 @@ def page(request: Request[Any, Any, Any], name: str, **context: Any) -> Response
     context.setdefault("role", session.get("role"))  # navigation only: access is checked by the guards
     context.setdefault("csrf", csrf_token(session) if session.get("staff") else "")
     context.setdefault("path", request.url.path)
+    context.setdefault("inbox", request.app.state.get("console_inbox", False))  # tidings run only
     html = _environment.get_template(name).render(**context)
     return Response(
         html,

@@ -31,9 +31,11 @@ from admin_ui import (
     delivery_pages,
     directory_pages,
     event_pages,
+    inbox_pages,
     key_pages,
     login,
     opt_out_pages,
+    overview_pages,
     staff_pages,
     template_history_pages,
     template_pages,
@@ -67,8 +69,8 @@ def console_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseR
 
 @get("/", include_in_schema=False)
 async def console_home(request: Request[Any, Any, Any]) -> Response[Any]:
-    """The console starts at the templates."""
-    return Redirect(path="/console/templates", status_code=303)
+    """The console starts at its Overview."""
+    return Redirect(path="/console/overview", status_code=303)
 
 
 ROUTE_HANDLERS = [
@@ -76,6 +78,7 @@ ROUTE_HANDLERS = [
     login.login_submit,
     login.logout,
     console_home,
+    overview_pages.overview,
     template_pages.list_templates,
     template_pages.new_template,
     template_pages.edit_template,
@@ -83,7 +86,9 @@ ROUTE_HANDLERS = [
     template_pages.save_template,
     template_pages.delete_template,
     template_pages.preview_template,
+    template_pages.preview_frame,
     template_pages.send_test,
+    template_pages.send_test_to_me,
     template_history_pages.template_history,
     template_history_pages.restore_version,
     delivery_pages.list_dispatches,
@@ -111,6 +116,12 @@ ROUTE_HANDLERS = [
     directory_pages.user_page,
     opt_out_pages.add_opt_out,
     opt_out_pages.remove_user_opt_out,
+    inbox_pages.list_inbox,
+    inbox_pages.capture_page,
+    inbox_pages.capture_html,
+    inbox_pages.capture_attachment,
+    inbox_pages.capture_raw,
+    inbox_pages.clear_inbox,
 ]
 
 
@@ -149,7 +160,9 @@ class AdminPlugin(InitPluginProtocol):
         db = self._context.runtime().store.db
         await init_beanie(database=db, document_models=[Staff])
         await db[SESSIONS_COLLECTION].create_index("expires_at", expireAfterSeconds=0)
-        self._console = Console(db)
+        self._console = Console(db, self._context.settings.env.secret_key)
+        await self._console.previews.ensure_indexes()
+        app.state["console_inbox"] = self._context.runtime().inbox is not None  # the navigation shows it
         try:
             yield
         finally:
@@ -193,5 +206,5 @@ class ConsolePlugin(AppPlugin):
         return [staff]
 
     def on_embedded_start(self, context: EmbeddedContext) -> None:
-        """The first ``tidings run`` creates ``admin@localhost`` and prints its one-time password."""
+        """The first ``tidings run`` creates ``admin@tidings.localhost`` and prints its one-time password."""
         announce_first_staff(context.mongodb_url, context.database, f"{context.base_url}/console")

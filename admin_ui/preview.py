@@ -16,7 +16,7 @@ import msgspec
 
 from host.errors import RenderError
 from host.templates.fields import TEXT_FIELDS, LocaleVariant
-from host.templates.rendering import Renderer
+from host.templates.rendering import Renderer, Syntax
 
 __all__ = [
     "TEMPLATE_FIELDS",
@@ -128,15 +128,19 @@ def locales_json(locales: Mapping[str, Mapping[str, str]] | None) -> str:
     return json.dumps(msgspec.to_builtins(variants), indent=2, ensure_ascii=False)
 
 
-def render_preview(
+async def render_preview(
     renderer: Renderer,
     sources: Mapping[str, str],
     user: Mapping[str, Any],
     data: Mapping[str, Any],
     *,
     locale: str | None = None,
+    syntax: Syntax = "jinja",
 ) -> Preview:
-    """Compile and render each field on its own, so one field's error does not hide the others."""
+    """Compile (off the event loop) and render each field on its own: one field's error hides no other.
+
+    ``syntax`` is the template's (``jinja`` or ``handlebars``), as a delivery compiles it.
+    """
     preview = Preview()
     for key, (label, channel, html) in TEMPLATE_FIELDS.items():
         source = sources.get(key) or ""
@@ -144,7 +148,7 @@ def render_preview(
             continue
         result = FieldResult(key=key, label=label, channel=channel, html=html)
         try:
-            compiled = renderer.compile(source, field=key, html=html)
+            compiled = await renderer.compile_async(source, field=key, html=html, syntax=syntax)
             result.text = compiled.render(user, data, locale=locale)
         except RenderError as exc:
             result.error = exc.reason

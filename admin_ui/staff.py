@@ -2,16 +2,14 @@
 
 Roles: ``admin`` (staff accounts, API keys, and everything an editor does) and ``editor`` (templates,
 clusters, users, dispatches, the failure log). Accounts stored before roles existed read as admins.
-A disabled account cannot log in, and its open sessions end at their next request.
-
-A failed login is counted per e-mail address (known or not, so the answer never tells which accounts
-exist); after ``LOCKOUT_AFTER`` failures in a row the address is locked for ``LOCKOUT_SECONDS``.
+A disabled account cannot log in, and its open sessions end at their next request. Failed logins are
+throttled by :mod:`admin_ui.login_throttle`.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal, get_args
 
 from argon2 import PasswordHasher
@@ -24,11 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from host.storage.documents import utcnow
 
 __all__ = [
-    "FAILURES_COLLECTION",
-    "LOCKOUT_AFTER",
-    "LOCKOUT_SECONDS",
     "ROLES",
-    "LoginThrottle",
     "Role",
     "Staff",
     "StaffAccounts",
@@ -37,10 +31,7 @@ __all__ = [
     "verify_password",
 ]
 
-LOCKOUT_AFTER = 5
-LOCKOUT_SECONDS = 900
-FAILURES_COLLECTION = "console_login_failures"
-FIRST_STAFF_EMAIL = "admin@localhost"
+FIRST_STAFF_EMAIL = "admin@tidings.localhost"
 STAFF_COLLECTION = "staff"
 
 Role = Literal["admin", "editor"]
@@ -119,7 +110,7 @@ class StaffAccounts:
         return fields
 
     async def ensure_first(self) -> str | None:
-        """Create ``admin@localhost`` with a random password when there is no account; return the password."""
+        """Create ``admin@tidings.localhost`` with a random password if there is no account; its password."""
         if await self._accounts.find_one({}, {"_id": 1}) is not None:
             return None
         password = secrets.token_urlsafe(15)
@@ -148,38 +139,3 @@ class StaffAccounts:
             {"email": normalise_email(email)}, {"$set": {"disabled_at": utcnow() if disabled else None}}
         )
         return result.matched_count > 0
-
-
-class LoginThrottle:
-    """Counts failed logins per address and locks an address after too many in a row."""
-
-    def __init__(
-        self,
-        db: AsyncDatabase[dict[str, Any]],
-        *,
-        lockout_after: int = LOCKOUT_AFTER,
-        lockout_seconds: float = LOCKOUT_SECONDS,
-    ) -> None:
-        self._failures = db[FAILURES_COLLECTION]
-        self._after = lockout_after
-        self._seconds = lockout_seconds
-
-    async def locked_until(self, email: str) -> datetime | None:
-        """The end of the lock on this address, if it is locked now."""
-        doc = await self._failures.find_one({"_id": normalise_email(email)})
-        until: datetime | None = doc.get("locked_until") if doc else None
-        return until if until is not None and until > utcnow() else None
-
-    async def failed(self, email: str) -> None:
-        """Count one failure; the one that reaches the limit starts the lock."""
-        key = normalise_email(email)
-        doc = await self._failures.find_one_and_update(
-            {"_id": key}, {"$inc": {"count": 1}}, upsert=True, return_document=True
-        )
-        if doc is not None and doc.get("count", 0) >= self._after:
-            until = utcnow() + timedelta(seconds=self._seconds)
-            await self._failures.update_one({"_id": key}, {"$set": {"locked_until": until, "count": 0}})
-
-    async def succeeded(self, email: str) -> None:
-        """Forget the failures of this address."""
-        await self._failures.delete_one({"_id": normalise_email(email)})

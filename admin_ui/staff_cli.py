@@ -65,7 +65,7 @@ def _create(url: str, database: str, email: str, password: str, role: str) -> No
 
 
 def announce_first_staff(url: str, database: str, console_url: str) -> None:
-    """With no staff account yet, create ``admin@localhost`` and print its one-time password, once."""
+    """With no staff account yet, create ``admin@tidings.localhost`` and print its one-time password, once."""
     password = asyncio.run(_with_staff(url, database, lambda accounts: accounts.ensure_first()))
     if password is not None:
         click.echo(

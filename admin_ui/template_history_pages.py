@@ -12,7 +12,7 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from admin_ui.pages import client_redirect, page
+from admin_ui.pages import client_redirect, console_path, page
 from admin_ui.preview import TEMPLATE_FIELDS
 from admin_ui.sessions import session_of
 from host.errors import NotFound, RequestError
@@ -99,7 +99,7 @@ async def restore_version(
 ) -> Response[Any]:
     """Save an older version's fields as the template's next version, then open the editor."""
     template = await runtime.templates.find(template_id)
-    if not version.isdigit():
+    if not (version.isascii() and version.isdigit()):  # "²".isdigit(), but int("²") fails
         raise NotFound(f"no version {version!r}")
     try:
         await runtime.templates.restore(template, int(version), session_of(request).get("staff"))
@@ -108,4 +108,4 @@ async def restore_version(
             raise
         reason = "another template has its name" if exc.message.startswith("name:") else exc.message
         return Response(content=f"Not restored: {reason}.", status_code=409, media_type="text/plain")
-    return client_redirect(f"/console/templates/{template_id}")
+    return client_redirect(console_path("templates", template_id))

@@ -29,7 +29,7 @@ async def run(environ: dict[str, str], count: int) -> None:
     settings = load_settings(environ)
     await ensure_migrated(settings, apply=True)
     batches: list[list[str]] = []
-    runtime = Runtime(settings, lambda _channel, ids, _delay: batches.append(ids), lambda _d: None)
+    runtime = Runtime(settings, lambda _channel, ids, _delay, _lane: batches.append(ids), lambda _d: None)
     await runtime.store.ensure_user_indexes()
     for users in user_batches(count):
         await runtime.store.users.insert_many(users)

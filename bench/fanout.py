@@ -38,8 +38,9 @@ from host.api.app import create_app
 from host.audience.planning import delivery_id
 from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
+from host.runtime.lanes import queue_name
 from host.runtime.wiring import Runtime
-from host.settings import Settings, load_settings
+from host.settings import LANES, Settings, load_settings
 from host.storage.devdb import DevDatabase
 from host.storage.documents import utcnow
 from tests.services import RedisServer
@@ -80,6 +81,7 @@ def delivery_batches(dispatch_id: str, count: int, size: int) -> Iterator[list[d
                 "user_id": f"U{i:08d}",
                 "address": f"user{i}@example.test",
                 "status": "queued",
+                "priority": "bulk",
                 "attempts": 0,
                 "created_at": now,
                 "updated_at": now,
@@ -89,10 +91,13 @@ def delivery_batches(dispatch_id: str, count: int, size: int) -> Iterator[list[d
 
 
 def queued_in_redis(redis_url: str) -> tuple[int, int]:
-    """(messages, delivery ids) waiting in the e-mail queue of the Redis broker; then empties Redis."""
+    """(messages, delivery ids) waiting in the e-mail queues of the Redis broker, every lane's; then
+    empties Redis."""
     client = redis.Redis.from_url(redis_url)
     try:
-        bodies = client.hvals("dramatiq:email.msgs")
+        bodies = [
+            body for lane in LANES for body in client.hvals(f"dramatiq:{queue_name('email', lane)}.msgs")
+        ]
         ids = sum(len(json.loads(body)["args"][0]) for body in bodies)
         client.flushdb()
         return len(bodies), ids

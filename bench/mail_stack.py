@@ -136,12 +136,15 @@ class SmtpSinkProcess:
     """Postfix's ``smtp-sink`` on 127.0.0.1 (Debian package ``postfix``): accepts and discards mail.
 
     ``received`` counts the mail transactions it completed (its ``-c`` counter, read from its output):
-    waiting on it costs the database nothing, unlike counting deliveries, which scans.
+    waiting on it costs the database nothing, unlike counting deliveries, which scans. With ``dump``,
+    every transaction is also appended to that file (``-D``), so a benchmark can see which mail arrived
+    when.
     """
 
-    def __init__(self, backlog: int = 256) -> None:
+    def __init__(self, backlog: int = 256, dump: Path | None = None) -> None:
         self.port = free_port()
         self.backlog = backlog
+        self.dump = dump
         self.received = 0
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -161,6 +164,8 @@ class SmtpSinkProcess:
     def __enter__(self) -> SmtpSinkProcess:
         binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
         args = [binary, "-c", f"127.0.0.1:{self.port}", str(self.backlog)]
+        if self.dump is not None:
+            args[1:1] = ["-D", str(self.dump)]
         if os.geteuid() == 0:
             args[1:1] = ["-u", "nobody"]
         self._process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)

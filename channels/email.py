@@ -3,37 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import re
-import secrets
-import time
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from email.utils import formatdate
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import aiosmtplib
 import msgspec
 
-from channels.email_addresses import mailbox, parse_address, valid_mailboxes
-from channels.mime import build_message
-from host.errors import (
-    ChannelError,
-    InvalidAddress,
-    PermanentChannelError,
-    TransientChannelError,
-)
+from channels.email_addresses import parse_address
+from channels.email_envelope import Envelope, compose
+from host.errors import ChannelError, PermanentChannelError, TransientChannelError
 from host.plugins.channel import ChannelContext, Limits, Message, Receipt
 from host.plugins.conventions import masked_fields, masked_repr
 
 __all__ = ["EmailChannel", "EmailConfig", "Envelope", "SmtpSender", "compose", "parse_address"]
 
-_HEADER_NAME = re.compile(r"[!-9;-~]+")
-_MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
-# Headers the channel writes itself; letting a caller set them could leak Bcc or break the MIME tree.
-_RESERVED_HEADERS = frozenset(
-    {"from", "to", "cc", "bcc", "subject", "date", "mime-version", "return-path", "sender"}
-)
-_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+_log = logging.getLogger(__name__)
 _COMPLETED = 250
 _ACCEPTED = frozenset({250, 251})  # 251: "user not local; will forward"
 
@@ -58,62 +44,6 @@ class EmailConfig(msgspec.Struct, frozen=True, kw_only=True):
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
         return masked_fields(self, ("password",))
-
-
-class Envelope(NamedTuple):
-    """What one SMTP transaction sends: envelope addresses and the serialised message."""
-
-    sender: str
-    recipient: str
-    copies: list[str]
-    data: bytes
-    message_id: str
-
-
-def compose(message: Message, address: str, default_sender: str | None) -> Envelope:
-    """Build the envelope and wire bytes of one message; raises PermanentChannelError if unsendable."""
-    raw_sender = message.sender or default_sender
-    if not raw_sender:
-        raise PermanentChannelError("no e-mail sender is configured", code="no-sender")
-    try:
-        sender = mailbox(raw_sender)
-    except InvalidAddress as exc:
-        raise PermanentChannelError(f"invalid sender: {exc}", code="invalid-sender") from None
-    seen = {address.lower()}
-    cc = valid_mailboxes(message.cc, seen)
-    bcc = valid_mailboxes(message.bcc, seen)
-    message_id = f"<{secrets.token_hex(16)}@{sender.address.rpartition('@')[2]}>"
-    extra: dict[str, str] = {}
-    for name, value in message.headers.items():
-        key = name.lower()
-        if not _HEADER_NAME.fullmatch(name) or key in _RESERVED_HEADERS or key.startswith("content-"):
-            raise PermanentChannelError(f"header {name!r} cannot be set on an e-mail", code="invalid-header")
-        if key != "message-id":
-            extra[name] = value
-        elif _MESSAGE_ID.fullmatch(value):
-            message_id = value  # a caller-chosen id keeps retries of one delivery recognisable
-        else:
-            raise PermanentChannelError(f"invalid Message-ID {value!r}", code="invalid-header")
-    headers: list[tuple[str, str | list[str]]] = [("From", [sender.header]), ("To", [address])]
-    if cc:
-        headers.append(("Cc", [box.header for box in cc]))
-    headers += [
-        ("Subject", _LINE_BREAKS.sub(" ", message.subject or "").strip()),
-        ("Date", formatdate(time.time(), usegmt=True)),
-        ("Message-ID", message_id),
-    ]
-    try:
-        data = build_message(
-            headers=headers,
-            text=message.text,
-            html=message.html,
-            attachments=message.attachments,
-            extra_headers=extra,
-        )
-    except ValueError as exc:
-        raise PermanentChannelError(f"cannot build the e-mail: {exc}", code="invalid-message") from None
-    copies = [box.address for box in (*cc, *bcc)]
-    return Envelope(sender.address, address, copies, data, message_id)
 
 
 def _response_error(exc: aiosmtplib.SMTPResponseException, stage: str) -> ChannelError:
@@ -187,21 +117,43 @@ class SmtpSender:
     async def send(self, message: Message, address: str) -> Receipt:
         """Deliver one message to ``address`` (plus its valid Cc/Bcc), or raise a ChannelError."""
         envelope = compose(message, address, self._context.sender)
+        apart = envelope.copies_data is not None
         async with self._lock:
             if not self._smtp.is_connected:
                 await self.connect()
-            try:
-                await self._transaction(envelope)
-            except _StaleConnection:
-                # The server dropped the idle session before MAIL: nothing was sent, so retry once.
-                await self.connect()
+            await self._transaction_once_more(
+                envelope.sender, envelope.recipient, [] if apart else envelope.copies, envelope.data
+            )
+            if envelope.copies_data is not None:
                 try:
-                    await self._transaction(envelope)
-                except _StaleConnection as stale:
-                    raise _transport_error(stale.cause, f"lost {self._where}") from stale.cause
+                    await self._transaction_once_more(
+                        envelope.sender, None, envelope.copies, envelope.copies_data
+                    )
+                except ChannelError as exc:
+                    # the user has their message (a retry would send it twice): copies are best effort,
+                    # as a refused Cc always was
+                    _log.warning("the Cc/Bcc copies of %s were not sent: %s", envelope.message_id, exc)
         return Receipt(provider_id=envelope.message_id, provider=self._provider)
 
-    async def _transaction(self, envelope: Envelope) -> None:
+    async def _transaction_once_more(
+        self, sender: str, recipient: str | None, copies: list[str], data: bytes
+    ) -> None:
+        """One transaction, tried once more on a fresh connection if the server dropped an idle one."""
+        try:
+            await self._transaction(sender, recipient, copies, data)
+        except _StaleConnection:
+            # The server dropped the idle session before MAIL: nothing was sent, so retry once.
+            await self.connect()
+            try:
+                await self._transaction(sender, recipient, copies, data)
+            except _StaleConnection as stale:
+                raise _transport_error(stale.cause, f"lost {self._where}") from stale.cause
+
+    async def _transaction(self, sender: str, recipient: str | None, copies: list[str], data: bytes) -> None:
+        """MAIL, RCPT ``recipient`` (which must be accepted) and ``copies`` (which may be refused), DATA.
+
+        Without a ``recipient`` (the copies' own transaction) and with every copy refused, nothing is sent.
+        """
         smtp = self._smtp
         stage = "the sender"
         try:
@@ -209,22 +161,28 @@ class SmtpSender:
             # commands are written directly because the addresses are already canonical (parse_address)
             # and aiosmtplib's mail()/rcpt() would parse each one again (~40 µs an address).
             async with asyncio.timeout(self._timeout):
-                options = [b"SIZE=%d" % len(envelope.data)] if smtp.supports_extension("size") else []
-                sender = envelope.sender.encode("ascii")
+                options = [b"SIZE=%d" % len(data)] if smtp.supports_extension("size") else []
                 response = await smtp.execute_command(
-                    b"MAIL", b"FROM:<" + sender + b">", *options, timeout=None
+                    b"MAIL", b"FROM:<" + sender.encode("ascii") + b">", *options, timeout=None
                 )
                 if response.code != _COMPLETED:
-                    raise aiosmtplib.SMTPSenderRefused(response.code, response.message, envelope.sender)
+                    raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
                 stage = "the recipient"
-                await self._recipient(envelope.recipient)
-                for copy in envelope.copies:
+                accepted = 0
+                if recipient is not None:
+                    await self._recipient(recipient)
+                    accepted += 1
+                for copy in copies:
                     try:
                         await self._recipient(copy)
+                        accepted += 1
                     except aiosmtplib.SMTPRecipientRefused:
                         continue  # a refused Cc/Bcc must not cost the user their message
+                if not accepted:
+                    await self._reset()
+                    return
                 stage = "the message"
-                await smtp.data(envelope.data, timeout=None)
+                await smtp.data(data, timeout=None)
         except aiosmtplib.SMTPResponseException as exc:
             await self._reset()
             raise _response_error(exc, stage) from exc

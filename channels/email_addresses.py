@@ -1,4 +1,11 @@
-"""E-mail addresses: what the e-mail channel accepts as a recipient, sender, Cc or Bcc."""
+"""E-mail addresses: what the e-mail channel accepts as a recipient, sender, Cc or Bcc.
+
+A mailbox (sender, Cc, Bcc) is read strictly: ``addr``, ``<addr>``, ``Name <addr>`` or ``"Name" <addr>``,
+one address, no control character anywhere. ``email.utils.parseaddr`` is lenient:
+``"X\r\nBcc: evil@attacker.test" <cc2@example.com>`` read as ``evil@attacker.test``, and
+``a@b.c <d@e.f>`` or an unquoted ``Doe, John <j@x.y>`` as two addresses. Such a mailbox is invalid,
+which for a Cc or Bcc means ignored (as Mia ignores invalid ones), never half-read.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +25,15 @@ _DOMAIN = re.compile(
 )
 # the common case, a plain ASCII dot-atom address: matching it proves every check of the thorough path
 _PLAIN_ADDRESS = re.compile(rf"(?P<local>{_LOCAL_PART.pattern})@{_DOMAIN.pattern}")
+#: C0 and C1 controls and the Unicode line separators: never in a mailbox
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: ``name <addr>``: one pair of angle brackets, at the end
+_NAME_ADDR = re.compile(r"(?P<name>[^<>]*)<(?P<addr>[^<>]*)>")
+#: a quoted display name: no bare quote inside, backslash escapes allowed
+_QUOTED = re.compile(r'"(?P<text>(?:[^"\\]|\\.)*)"')
+_ESCAPED = re.compile(r"\\(.)")
+#: RFC 5322 specials that an unquoted display name cannot hold ('.' is common in names: "J. Doe")
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,"]')
 
 
 def parse_address(raw: object) -> str:
@@ -76,9 +92,26 @@ class Mailbox(NamedTuple):
 
 @lru_cache(maxsize=1024)
 def mailbox(raw: str) -> Mailbox:
-    """Parse ``addr`` or ``Name <addr>``; raises InvalidAddress."""
-    name, addr = parseaddr(raw)
-    address = parse_address(addr)
+    """Parse ``addr``, ``<addr>``, ``Name <addr>`` or ``"Name" <addr>`` strictly; raises InvalidAddress."""
+    if not isinstance(raw, str):
+        raise InvalidAddress(f"a mailbox must be a string, not {type(raw).__name__}")
+    if _CONTROL.search(raw):
+        raise InvalidAddress(f"{raw!r} contains a line break or another control character")
+    found = _NAME_ADDR.fullmatch(raw.strip())
+    if found is None:
+        address = parse_address(raw.strip())  # a bare address, or nothing valid
+        return Mailbox(address, address)
+    address = parse_address(found["addr"].strip())
+    phrase = found["name"].strip()
+    quoted = _QUOTED.fullmatch(phrase)
+    if quoted is not None:
+        name = _ESCAPED.sub(r"\1", quoted["text"])
+    elif _SPECIALS.search(phrase):
+        raise InvalidAddress(f"{raw!r} has a display name with ',', '@', '<' ... that is not quoted")
+    else:
+        name = phrase
+    if "@" in name:
+        raise InvalidAddress(f"{raw!r} has a display name that holds an address")
     return Mailbox(formataddr((name, address), charset="utf-8") if name else address, address)
 
 

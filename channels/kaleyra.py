@@ -214,6 +214,8 @@ class KaleyraVoice(_KaleyraProvider):
     template_fields: ClassVar[Mapping[str, str]] = MappingProxyType({"text": "voiceMessage"})
     # No rate: Kaleyra publishes none for outbound calls; its 429s are retried after Retry-After.
     limits: ClassVar[Limits] = Limits(rate_per_second=None, batch_size=50, max_body_length=3500)
+    #: who sends its messages, as deliveries and statistics name it
+    provider: ClassVar[str] = PROVIDER
 
     def __init__(self, config: KaleyraConfig, context: ChannelContext) -> None:
         _require_credentials(config, self.name)
@@ -238,6 +240,8 @@ class KaleyraSms(_KaleyraProvider):
     name: ClassVar[str] = "sms"
     template_fields: ClassVar[Mapping[str, str]] = MappingProxyType({"text": "smsMessage"})
     limits: ClassVar[Limits] = Limits(rate_per_second=None, batch_size=50, max_body_length=1600)
+    #: who sends its messages, as deliveries and statistics name it
+    provider: ClassVar[str] = PROVIDER
 
     def __init__(self, config: KaleyraConfig, context: ChannelContext) -> None:
         _require_credentials(config, self.name)

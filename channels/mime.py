@@ -22,7 +22,7 @@ from email.utils import encode_rfc2231
 
 from host.plugins.channel import Attachment
 
-__all__ = ["build_message", "encode_address_header", "encode_header"]
+__all__ = ["build_body", "build_head", "build_message", "encode_address_header", "encode_header"]
 
 _CRLF = b"\r\n"
 # "=_" cannot occur in quoted-printable or base64 output, and 7bit bodies containing it are sent as
@@ -102,24 +102,14 @@ def _multipart(subtype: str, parts: Sequence[bytes]) -> bytes:
     return b"".join(chunks)
 
 
-def build_message(
-    *,
-    headers: Iterable[tuple[str, str | Sequence[str]]],
-    text: str | None,
-    html: str | None,
-    attachments: Sequence[Attachment] = (),
-    extra_headers: Mapping[str, str] | None = None,
+def build_head(
+    headers: Iterable[tuple[str, str | Sequence[str]]], extra_headers: Mapping[str, str] | None = None
 ) -> bytes:
-    """Serialise a message: ``headers`` first, then ``extra_headers``, then the MIME body.
+    """The header block: ``headers`` first, then ``extra_headers``, then ``MIME-Version``.
 
     A header value that is a sequence is an address list of mailboxes already formatted by
     ``email.utils.formataddr``; a string value is encoded as unstructured text.
-
-    Text and HTML together become ``multipart/alternative`` (text first, as RFC 2046 orders them by
-    increasing preference); attachments wrap the body in ``multipart/mixed``.
     """
-    if text is None and html is None:
-        raise ValueError("the message has neither a text nor an HTML body")
     lines = [
         encode_header(name, value) if isinstance(value, str) else encode_address_header(name, value)
         for name, value in headers
@@ -127,6 +117,18 @@ def build_message(
     if extra_headers:
         lines += [encode_header(name, value) for name, value in extra_headers.items()]
     lines.append(b"MIME-Version: 1.0\r\n")
+    return b"".join(lines)
+
+
+def build_body(*, text: str | None, html: str | None, attachments: Sequence[Attachment] = ()) -> bytes:
+    """The MIME body, starting with its own ``Content-Type``: what follows :func:`build_head`.
+
+    Text and HTML together become ``multipart/alternative`` (text first, as RFC 2046 orders them by
+    increasing preference); attachments wrap the body in ``multipart/mixed``. Built once, it can
+    follow several header blocks (the copies of an e-mail without the user's own headers).
+    """
+    if text is None and html is None:
+        raise ValueError("the message has neither a text nor an HTML body")
     if text is not None and html is not None:
         body = _multipart("alternative", [_text_part(text, "plain"), _text_part(html, "html")])
     elif html is not None:
@@ -135,5 +137,17 @@ def build_message(
         body = _text_part(text or "", "plain")
     if attachments:
         body = _multipart("mixed", [body, *map(_attachment_part, attachments)])
-    lines.append(body)
-    return b"".join(lines)
+    return body
+
+
+def build_message(
+    *,
+    headers: Iterable[tuple[str, str | Sequence[str]]],
+    text: str | None,
+    html: str | None,
+    attachments: Sequence[Attachment] = (),
+    extra_headers: Mapping[str, str] | None = None,
+) -> bytes:
+    """Serialise a message: :func:`build_head` then :func:`build_body`."""
+    body = build_body(text=text, html=html, attachments=attachments)
+    return build_head(headers, extra_headers) + body

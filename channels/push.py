@@ -134,10 +134,12 @@ class PushChannel:
     address_field: ClassVar[str] = "deviceToken"
     config_type: ClassVar[type[msgspec.Struct]] = PushConfig
     env_prefix: ClassVar[str] = "VAPID_"
+    # `data` from pushData: Mia's JSON string, rendered then parsed by the host (an object as it is)
     template_fields: ClassVar[Mapping[str, str]] = MappingProxyType(
-        {"subject": "pushTitle", "subtitle": "pushSubtitle", "text": "pushMessage"}
+        {"subject": "pushTitle", "subtitle": "pushSubtitle", "text": "pushMessage", "data": "pushData"}
     )
-    required: ClassVar[tuple[str, ...]] = ("subject", "text")
+    # as in Mia since 1.5, title and body are optional: a data-only push is fine, an empty one is not
+    required: ClassVar[tuple[str, ...]] = ("subject|text|data",)
     html_fields: ClassVar[tuple[str, ...]] = ()
     needs_sender: ClassVar[bool] = False
     # Push services and FCM throttle per device and answer 429 with Retry-After; the Web Push payload

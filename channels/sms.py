@@ -81,6 +81,8 @@ class SmsChannel:
     # No rate: Twilio queues what exceeds each sender's messages-per-second itself, and the account's
     # request concurrency limit answers 429, which is retried after Retry-After.
     limits: ClassVar[Limits] = Limits(rate_per_second=None, batch_size=50, max_body_length=1600)
+    #: who sends its messages, as deliveries and statistics name it
+    provider: ClassVar[str] = PROVIDER
 
     def __init__(self, config: TwilioConfig, context: ChannelContext) -> None:
         require_credentials(config, self.name)

@@ -87,6 +87,8 @@ class VoiceChannel:
     # 1 call/s is Twilio's default "calls per second" for an account (Twilio queues the excess);
     # the text budget leaves room for the TwiML wrapper and XML escaping within 4,000 characters.
     limits: ClassVar[Limits] = Limits(rate_per_second=1.0, batch_size=50, max_body_length=3500)
+    #: who sends its messages, as deliveries and statistics name it
+    provider: ClassVar[str] = PROVIDER
 
     def __init__(self, config: TwilioConfig, context: ChannelContext) -> None:
         require_credentials(config, self.name)

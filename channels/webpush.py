@@ -23,7 +23,7 @@ from host.errors import ChannelError, InvalidAddress, PermanentChannelError, Tra
 from host.plugins.channel import Message, Receipt
 from host.plugins.conventions import retry_after_seconds
 
-__all__ = ["MAX_PAYLOAD", "WebPush", "load_vapid_key", "parse_subscription"]
+__all__ = ["MAX_PAYLOAD", "WebPush", "build_payload", "load_vapid_key", "parse_subscription"]
 
 # a push message body is one aes128gcm record of at most 4,096 bytes: 86 header + 16 tag + 1 padding
 MAX_PAYLOAD = 4096 - 86 - 16 - 1
@@ -95,6 +95,27 @@ def _translate(exc: WebPushException) -> ChannelError:
     return PermanentChannelError(detail, code=str(status))
 
 
+def build_payload(message: Message, intent: str | None) -> bytes:
+    """The JSON a browser's service worker receives (before encryption); PermanentChannelError if too big."""
+    payload = json.dumps(
+        {
+            "title": message.subject,
+            "subtitle": message.subtitle,
+            "body": message.text,
+            "data": message.data,
+            "androidIntentAction": intent,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+    if len(payload) > MAX_PAYLOAD:
+        raise PermanentChannelError(
+            f"push payload is {len(payload)} bytes, Web Push carries at most {MAX_PAYLOAD}",
+            code="payload-too-large",
+        )
+    return payload
+
+
 class WebPush:
     """Sends encrypted pushes to subscriptions, signed with one VAPID identity."""
 
@@ -109,22 +130,7 @@ class WebPush:
     ) -> Receipt:
         """Encrypt and POST one push message; the push service's Location is the receipt."""
         subscription = json.loads(address)
-        payload = json.dumps(
-            {
-                "title": message.subject,
-                "subtitle": message.subtitle,
-                "body": message.text,
-                "data": message.data,
-                "androidIntentAction": intent,
-            },
-            separators=(",", ":"),
-            ensure_ascii=False,
-        ).encode()
-        if len(payload) > MAX_PAYLOAD:
-            raise PermanentChannelError(
-                f"push payload is {len(payload)} bytes, Web Push carries at most {MAX_PAYLOAD}",
-                code="payload-too-large",
-            )
+        payload = build_payload(message, intent)
         try:
             response: Any = await webpush_async(
                 subscription_info=subscription,

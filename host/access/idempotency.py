@@ -1,10 +1,16 @@
 """Idempotency keys as stored: a request's key claimed by insert, its first 2xx answer kept for replays.
 
-The key of a request is claimed by inserting a document whose ``_id`` is ``"<path> <key>"`` (a duplicate
-key means it was seen before), holding a hash of the body in canonical JSON. The first request runs; a
-2xx answer is stored on the document and replayed verbatim to every later request with the same key and
-body. The same key with another body is refused with 409, as is a repeat while the first request is
-still running. A non-2xx answer releases the key, so a corrected retry can use it. The ASGI middleware
+A key belongs to its caller (``owner``): the API key that sent it (``key:<prefix>``), so a second client
+choosing the same key gets neither the first client's answer nor a 409. With API key checks off there is
+no caller to tell apart (the gateway in front is the one client Tidings sees), so every key shares one
+owner, ``anyone``: callers then pick keys unique across clients (UUIDs). Per client address instead
+would make a retry through another gateway replica a second send. The console sends no idempotency keys.
+
+The key of a request is claimed by inserting a document whose ``_id`` is ``"<owner> <path> <key>"`` (a
+duplicate key means it was seen before), holding a hash of the body in canonical JSON. The first request
+runs; a 2xx answer is stored on the document and replayed verbatim to every later request with the same
+key and body. The same key with another body is refused with 409, as is a repeat while the first request
+is still running. A non-2xx answer releases the key, so a corrected retry can use it. The ASGI middleware
 that does this for ``/send`` and ``/saga/send`` is host.api.idempotency.
 """
 
@@ -22,7 +28,7 @@ from host.errors import RequestError
 from host.storage.documents import utcnow
 from host.storage.store import Store
 
-__all__ = ["IDEMPOTENCY_COLLECTION", "IdempotencyKeys", "body_hash"]
+__all__ = ["ANYONE", "IDEMPOTENCY_COLLECTION", "IdempotencyKeys", "body_hash", "owner_of"]
 
 IDEMPOTENCY_COLLECTION = "idempotency_keys"
 #: a key left "running" this long (its request died with its process) may be taken again
@@ -31,6 +37,17 @@ _RUNNING_LEASE = timedelta(seconds=60)
 _KEEP_SECONDS = 24 * 3600
 
 Doc = dict[str, Any]
+#: the owner of every key when API key checks are off
+ANYONE = "anyone"
+
+
+def owner_of(api_key_prefix: str | None) -> str:
+    """The owner of a request's keys: its verified API key's prefix, or :data:`ANYONE` without checks."""
+    return f"key:{api_key_prefix}" if api_key_prefix else ANYONE
+
+
+def _doc_id(owner: str, path: str, key: str) -> str:
+    return f"{owner} {path} {key}"
 
 
 def body_hash(body: bytes) -> str:
@@ -54,7 +71,7 @@ class IdempotencyKeys:
         """The keys kept in this store's database."""
         return cls(store.db[IDEMPOTENCY_COLLECTION])
 
-    async def claim(self, path: str, key: str, digest: str) -> Doc | None:
+    async def claim(self, owner: str, path: str, key: str, digest: str) -> Doc | None:
         """Take the key for this request: None if taken now, else the stored answer to replay.
 
         Raises RequestError (409) when the key was used with another body or its request is running.
@@ -62,7 +79,7 @@ class IdempotencyKeys:
         if not self._indexed:
             await self._collection.create_index("created_at", expireAfterSeconds=_KEEP_SECONDS)
             self._indexed = True
-        doc_id = f"{path} {key}"
+        doc_id = _doc_id(owner, path, key)
         for _ in range(2):
             try:
                 await self._collection.insert_one(
@@ -84,11 +101,11 @@ class IdempotencyKeys:
         raise RequestError(f"Idempotency-Key {key!r} is contended; try again", 409)
 
     async def keep(
-        self, path: str, key: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+        self, owner: str, path: str, key: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes
     ) -> None:
         """Keep the answer of the request that holds the key."""
         await self._collection.update_one(
-            {"_id": f"{path} {key}"},
+            {"_id": _doc_id(owner, path, key)},
             {
                 "$set": {
                     "state": "done",
@@ -99,6 +116,6 @@ class IdempotencyKeys:
             },
         )
 
-    async def release(self, path: str, key: str) -> None:
+    async def release(self, owner: str, path: str, key: str) -> None:
         """Forget the key: its request did not succeed."""
-        await self._collection.delete_one({"_id": f"{path} {key}", "state": "running"})
+        await self._collection.delete_one({"_id": _doc_id(owner, path, key), "state": "running"})

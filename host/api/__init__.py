@@ -7,5 +7,5 @@ error as ``{statusCode, error, message}``), :mod:`~.auth` (scopes), :mod:`~.idem
 services, never its collections.
 
 May import: host.errors, host.settings, host.storage, host.plugins, host.access, host.templates,
-host.audience, host.dispatch, host.delivery, host.events, host.feedback, host.runtime.
+host.audience, host.dispatch, host.delivery, host.events, host.feedback, host.inbox, host.runtime.
 """

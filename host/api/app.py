@@ -17,6 +17,7 @@ from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.plugins import InitPluginProtocol
 
+from host.api import embedded
 from host.api.auth import install_api_auth
 from host.api.errors import error_response, exception_handlers
 from host.api.idempotency import idempotency_middleware
@@ -32,7 +33,7 @@ from host.api.routes import (
 )
 from host.api.routes.health import healthz, ready
 from host.api.routes.home import home
-from host.api.routes.metrics import PROMETHEUS, MetricsController
+from host.api.routes.metrics import PROMETHEUS, MetricsController, stats
 from host.api.routes.send import saga_send, send
 from host.api.routes.twilio_status import twilio_status
 from host.events.flow_manager import FlowManagerNotifier
@@ -91,11 +92,13 @@ class TidingsPlugin(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register routes, dependencies, exception handlers and the lifespan."""
-        app_config.route_handlers.extend([send, saga_send, healthz, ready, home, MetricsController])
+        app_config.route_handlers.extend([send, saga_send, healthz, ready, home, MetricsController, stats])
         app_config.middleware.insert(0, PROMETHEUS.middleware)  # outermost: it sees every answer
         for module in (dispatches, templates, template_versions, clusters, users, opt_outs, unsubscribe):
             app_config.route_handlers.extend(module.ROUTES)
         app_config.route_handlers.append(twilio_status)  # signed by Twilio, no API key
+        if self.actors.inbox:  # the embedded mode's captures (tidings run only)
+            app_config.route_handlers.extend(embedded.ROUTES)
         app_config.dependencies.update(
             {
                 "runtime": Provide(self.current_runtime, sync_to_thread=False),
@@ -130,4 +133,7 @@ def create_app(
     return Litestar(
         plugins=[*plugins, *(extra_plugins or [])],
         openapi_config=openapi_config(),
+        # Litestar's default logging config would reset the root logger (level INFO, its own format)
+        # when the app is built, undoing TIDINGS_LOG_LEVEL and TIDINGS_LOG_FORMAT (host.runtime.logs)
+        logging_config=None,
     )

@@ -79,6 +79,13 @@ def _on_database(request: Request[Any, Any, Any], exc: PyMongoError) -> Response
     return error_response(500, "database error")
 
 
+def _on_recursion(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    # msgspec gives up on JSON nested about a thousand deep, while decoding the body: the client's doing
+    if "deserializ" in str(exc):
+        return error_response(400, "body: JSON nested too deeply")
+    return _on_unexpected(request, exc)
+
+
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "internal error")
@@ -89,5 +96,6 @@ exception_handlers: ExceptionHandlersMap = {
     RequestError: _on_request_error,
     HTTPException: _on_http,
     PyMongoError: _on_database,
+    RecursionError: _on_recursion,
     Exception: _on_unexpected,
 }

@@ -1,11 +1,12 @@
 """Idempotency keys: a request repeated with the same ``Idempotency-Key`` gets the first answer again.
 
-An ASGI middleware on ``POST /send`` and ``POST /saga/send``. The key is claimed by inserting a document
-whose ``_id`` is ``"<path> <key>"`` (a duplicate key means it was seen before), holding a hash of the
-body in canonical JSON. The first request runs; a 2xx answer is stored on the document and replayed
-verbatim to every later request with the same key and body, which sends nothing again. The same key with
-another body is refused with 409, as is a repeat while the first request is still running. A non-2xx
-answer releases the key, so a corrected retry can use it.
+An ASGI middleware on ``POST /send`` and ``POST /saga/send``, inside the API key check, whose verified
+key owns the idempotency key (host.access.idempotency: two clients never share one). The key is claimed
+by inserting a document whose ``_id`` is ``"<owner> <path> <key>"`` (a duplicate key means it was seen
+before), holding a hash of the body in canonical JSON. The first request runs; a 2xx answer is stored on
+the document and replayed verbatim to every later request with the same key and body, which sends nothing
+again. The same key with another body is refused with 409, as is a repeat while the first request is
+still running. A non-2xx answer releases the key, so a corrected retry can use it.
 
 It stays hand-written: the ASGI idempotency packages are young or unmaintained (0.1 releases for
 FastAPI/Starlette, asgi-idempotency-header last released in 2022) and none keeps its keys in our
@@ -23,7 +24,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from litestar.types.asgi_types import HTTPRequestEvent, HTTPResponseBodyEvent, HTTPResponseStartEvent
 
-from host.access.idempotency import IdempotencyKeys, body_hash
+from host.access.idempotency import IdempotencyKeys, body_hash, owner_of
 from host.errors import RequestError
 
 __all__ = ["HEADER", "IDEMPOTENT_PATHS", "idempotency_middleware"]
@@ -73,7 +74,9 @@ def idempotency_middleware(keys: Callable[[], IdempotencyKeys]) -> Callable[[ASG
                     break
             body = b"".join(chunks)
             store = keys()
-            seen = await store.claim(path, key, body_hash(body))
+            # the API key check ran first (host.api.auth) and left the verified key's prefix
+            owner = owner_of((scope.get("state") or {}).get("api_key"))
+            seen = await store.claim(owner, path, key, body_hash(body))
             if seen is not None:
                 headers = [(bytes(n), bytes(v)) for n, v in seen["headers"]]
                 headers.append((b"idempotent-replayed", b"true"))
@@ -86,7 +89,7 @@ def idempotency_middleware(keys: Callable[[], IdempotencyKeys]) -> Callable[[ASG
                     )
                 )
                 return
-            await _run_and_keep(app, scope, body, receive, send, store, path, key)
+            await _run_and_keep(app, scope, body, receive, send, store, (owner, path, key))
 
         return handle
 
@@ -100,8 +103,7 @@ async def _run_and_keep(
     receive: Receive,
     send: Send,
     store: IdempotencyKeys,
-    path: str,
-    key: str,
+    claimed: tuple[str, str, str],
 ) -> None:
     replayed = False
 
@@ -132,9 +134,9 @@ async def _run_and_keep(
     try:
         await app(scope, replay_body, keep)
     except BaseException:
-        await store.release(path, key)
+        await store.release(*claimed)
         raise
     if 200 <= status < 300:
-        await store.keep(path, key, status, headers, b"".join(answer))
+        await store.keep(*claimed, status, headers, b"".join(answer))
     else:
-        await store.release(path, key)
+        await store.release(*claimed)

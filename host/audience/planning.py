@@ -14,11 +14,18 @@ from typing import Any, NamedTuple
 import msgspec
 
 from host.audience.opt_outs import OPTED_OUT, OptOutLookup, opted_out_message
-from host.audience.users import expired_field, mapped_field, read_field
+from host.audience.users import (
+    NOT_PUBLIC,
+    expired_field,
+    inactive_message,
+    inactive_state,
+    mapped_field,
+    read_field,
+)
 from host.delivery.lifecycle import check
 from host.errors import InvalidAddress
 from host.plugins.channel import Channel
-from host.settings import UserFields
+from host.settings import DEFAULT_LANE, Lane, UserFields
 
 __all__ = ["DeliveryPlanner", "Failure", "PlannedBatch", "delivery_id", "plan_deliveries"]
 
@@ -87,8 +94,12 @@ class DeliveryPlanner:
         channels: Sequence[tuple[str, Channel]],
         fields: UserFields,
         opt_outs: OptOutLookup | None = None,
+        priority: Lane = DEFAULT_LANE,
     ) -> None:
         self.dispatch_id = dispatch_id
+        #: every delivery keeps its dispatch's lane (host.settings.lanes), through retries and recovery
+        self.priority = priority
+        self._fields = fields
         self._opt_outs = opt_outs  # host.delivery.opt_out_checks.fanout_opt_outs; None: not checked
         self._routes: list[_Route] = []
         for name, channel in channels:
@@ -124,20 +135,27 @@ class DeliveryPlanner:
         """
         planned = PlannedBatch(route.name for route in self._routes)
         docs, queued, failures, dispatch_id = planned.docs, planned.queued, planned.failures, self.dispatch_id
+        priority = self.priority
+        fields, state = self._fields, self._fields.state
         for user_id, user in users:
+            # a CRUD user soft-deleted (its state not PUBLIC) is skipped on every channel
+            inactive = inactive_state(fields, user) if user is not None and state is not None else None
             for route in self._routes:
-                # the common case in one dict.get and one parse; anything unusual takes the thorough path
                 address: str | None = None
-                if user is not None and not route.dotted and route.expired not in user:
-                    raw = user.get(route.field)
-                    if isinstance(raw, str):
-                        try:
-                            address = route.parse(raw)
-                        except InvalidAddress:
-                            address = None
                 problem = None
-                if address is None:
-                    address, problem = _check_address(route, user_id, user)
+                if inactive is not None:
+                    problem = ("skipped", NOT_PUBLIC, inactive_message(fields, inactive))
+                else:
+                    # the common case in one dict.get and one parse; anything unusual takes the thorough path
+                    if user is not None and not route.dotted and route.expired not in user:
+                        raw = user.get(route.field)
+                        if isinstance(raw, str):
+                            try:
+                                address = route.parse(raw)
+                            except InvalidAddress:
+                                address = None
+                    if address is None:
+                        address, problem = _check_address(route, user_id, user)
                 name = route.name
                 doc_id = f"{dispatch_id}:{name}:{user_id}"  # delivery_id(), inlined on the hot path
                 doc: Doc = {
@@ -147,6 +165,7 @@ class DeliveryPlanner:
                     "user_id": user_id,
                     "address": address,
                     "status": "queued",
+                    "priority": priority,
                     "attempts": 0,
                     "created_at": now,
                     "updated_at": now,

@@ -17,6 +17,7 @@ from pymongo.errors import BulkWriteError
 
 from host.audience.users import read_field, write_field
 from host.settings import UserFields
+from host.storage.nesting import nesting_problem
 
 __all__ = [
     "BulkResult",
@@ -65,6 +66,9 @@ def prepare_user(fields: UserFields, record: Any) -> tuple[str, Doc]:
         not isinstance(clusters, list) or not all(isinstance(c, str) for c in clusters)
     ):
         raise InvalidUser(f"{fields.clusters}: must be a list of cluster names")
+    problem = nesting_problem(record, field_names=True)  # what MongoDB would refuse, named
+    if problem is not None:
+        raise InvalidUser(problem)
     if fields.id != "_id":
         record.pop("_id", None)  # the database's own key: a replacement keeps the stored one
     return user_id, record
@@ -102,6 +106,9 @@ class UserUpserter:
             user_id, document = prepare_user(self._fields, decoded)
         except msgspec.DecodeError as exc:
             self.reject(line, f"invalid JSON: {exc}")
+            return
+        except RecursionError:  # msgspec gives up on JSON nested about a thousand deep
+            self.reject(line, "invalid JSON: nested too deeply")
             return
         except InvalidUser as exc:
             self.reject(line, str(exc))

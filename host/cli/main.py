@@ -9,6 +9,7 @@ import click
 
 from host import __version__
 from host.cli.apikey import apikey
+from host.cli.templates import templates
 from host.cli.users import users
 from host.errors import ConfigurationError, TidingsError
 from host.plugins.app import EmbeddedContext, discover_app_plugins
@@ -16,16 +17,21 @@ from host.plugins.app import EmbeddedContext, discover_app_plugins
 __all__ = ["main"]
 
 _AUTO_MIGRATE = "TIDINGS_AUTO_MIGRATE"
+#: how long a `tidings api --workers N` process may take to answer uvicorn's supervisor (starting included)
+WORKER_HEALTHCHECK_SECONDS = 60
 
 BANNER = """\
 Tidings {version}: embedded mode
   API and home page   http://{host}:{port}/
+  console             http://{host}:{port}/console
   database            development database (mongo-java-server) at {db}, data in {data}
                       for trying Tidings out and for tests only; production uses MongoDB
   broker              in-process (no Redis); workers run in this process
-  e-mail              SMTP {smtp}
+  channels            {channels}
+  inbox               {inbox}
   API                 {auth}
 Press Ctrl-C to stop."""
+_INDENT = "\n" + " " * 22
 
 
 def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
@@ -35,7 +41,13 @@ def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
     from host.settings import load_settings
 
     settings = load_settings()
-    ChannelRegistry.build(settings.config, settings.environ)
+    registry = ChannelRegistry.build(settings.config, settings.environ)
+    if registry.unconfigured:  # only `tidings run` captures messages: here they could never be sent
+        name, variable = next(iter(registry.unconfigured.items()))
+        raise ConfigurationError(
+            variable, f"required because {name!r} is an active channel (no provider is configured for it)"
+        )
+    _check_saga_scripts(settings)
     if not settings.env.mongodb_url:
         raise ConfigurationError("MONGODB_URL", "environment variable is not set")
     if needs_redis and not settings.env.redis_url:
@@ -44,6 +56,18 @@ def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
         )
     _check_migrations(settings, apply=migrate)
     require_secret_key(settings)  # it signs the unsubscribe links of e-mails
+
+
+def _check_saga_scripts(settings: Any) -> None:
+    """Compile Mia's saga scripts (a syntax error names the file); say which Mia variables are unused."""
+    import logging
+
+    from host.dispatch.saga import SagaReader
+    from host.settings import mia_leftovers
+
+    SagaReader(settings.saga).close()
+    for line in mia_leftovers(settings.environ):
+        logging.getLogger("host.settings").warning("%s", line)
 
 
 def _check_migrations(settings: Any, *, apply: bool) -> None:
@@ -69,13 +93,20 @@ def run(port: int) -> None:
 
     from host.api.app import create_app
     from host.api.auth import describe_api_auth
-    from host.runtime.embedded import embedded_services
+    from host.runtime.embedded import check_channels, describe_channels, embedded_services
     from host.runtime.logs import configure_logging
 
     configure_logging()
     with embedded_services() as (settings, actors, database):
+        _check_saga_scripts(settings)
         _check_migrations(settings, apply=True)  # the embedded mode keeps its own database current
-        smtp = f"{settings.environ.get('SMTP_HOST')}:{settings.environ.get('SMTP_PORT')}"
+        registry = check_channels(settings)
+        base = f"http://127.0.0.1:{port}"
+        inbox = (
+            f"{', '.join(registry.captured)} captured: {base}/console/inbox, or GET {base}/dev/inbox"
+            if registry.captured
+            else f"empty: every channel has a provider ({base}/dev/inbox)"
+        )
         click.echo(
             BANNER.format(
                 version=__version__,
@@ -83,7 +114,8 @@ def run(port: int) -> None:
                 port=port,
                 db=database.url,
                 data=settings.env.data_path(),
-                smtp=smtp,
+                channels=_INDENT.join(describe_channels(registry, settings)),
+                inbox=inbox,
                 auth=describe_api_auth(settings.env.api_auth),
             )
         )
@@ -96,7 +128,9 @@ def run(port: int) -> None:
         )
         for plugin in plugins:  # the console creates its first account here
             plugin.on_embedded_start(started)
-        uvicorn.run(create_app(actors, app_plugins=plugins), host="127.0.0.1", port=port, log_level="warning")
+        # log_config=None: uvicorn's loggers write through ours (configure_logging), not a setup of its own
+        app = create_app(actors, app_plugins=plugins)
+        uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, log_level="warning")
 
 
 @cli.command()
@@ -112,7 +146,19 @@ def api(host: str, port: int, workers: int, migrate: bool) -> None:
 
     configure_logging()
     _check_configuration(needs_redis=True, migrate=migrate)
-    uvicorn.run("host.api.server:app", host=host, port=port, workers=workers, log_level="info")
+    # log_config=None and no log_level: uvicorn's loggers go through ours at TIDINGS_LOG_LEVEL; each of
+    # several worker processes configures logging again when it imports host.api.server. A worker must
+    # answer the supervisor's ping within timeout_worker_healthcheck (5 s by default) or is killed and
+    # started again: on a loaded machine importing the app took longer, and workers restarted forever.
+    uvicorn.run(
+        "host.api.server:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        log_level=None,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+    )
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
@@ -160,6 +206,7 @@ def migrate(backward: bool, distance: int) -> None:
 
 
 cli.add_command(users)
+cli.add_command(templates)
 cli.add_command(apikey)
 for _plugin in discover_app_plugins():  # app plugins' commands: `tidings staff` is the console's
     for _command in _plugin.commands():

@@ -23,6 +23,7 @@ import httpx
 
 from host.errors import PermanentChannelError, TransientChannelError
 from host.plugins.channel import Attachment
+from host.templates.attachment_names import attachment_name_problem
 
 __all__ = [
     "ATTACHMENT_CHANNEL",
@@ -122,6 +123,9 @@ class AttachmentFetcher:
         )
 
     async def _fetch(self, client: httpx.AsyncClient, file: str) -> bytes:
+        problem = attachment_name_problem(file)  # a dispatch or template stored before names were checked
+        if problem is not None:
+            raise PermanentChannelError(f"attachment {file!r} {problem}", code="attachment")
         url = f"{self._base_url}/download/{quote(file, safe='')}"
         limit_mb = self._max_bytes / (1024 * 1024)
         too_large = PermanentChannelError(

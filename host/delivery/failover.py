@@ -115,13 +115,14 @@ class CircuitBreaker:
 
 
 class Provider:
-    """One provider of a channel in this worker process: its channel instance and its breaker."""
+    """One provider of a channel in this worker process: its channel instance, breaker and label."""
 
     def __init__(
         self, channel_name: str, name: str | None, channel: Channel, policy: CircuitPolicy | None
     ) -> None:
         self.name = name
         self.channel = channel
+        self.label = name or str(getattr(channel, "provider", "") or channel_name)  # in statistics
         label = f"{channel_name} provider {name}" if name else f"{channel_name} provider"
         self.breaker = CircuitBreaker(label, policy) if policy is not None else None
 
@@ -140,10 +141,11 @@ class Provider:
 class _Route:
     """One provider as one batch lane uses it: its open connection, or why it could not be opened."""
 
-    __slots__ = ("broken", "permit", "provider", "sender")
+    __slots__ = ("broken", "permit", "provider", "sender", "verdicts")
 
-    def __init__(self, provider: Provider) -> None:
+    def __init__(self, provider: Provider, verdicts: list[tuple[str, bool]]) -> None:
         self.provider = provider
+        self.verdicts = verdicts  # the lane's, for statistics: (label, whether the provider was fine)
         self.sender: Sender | None = None
         self.broken: ChannelError | None = None
         self.permit: Permit | None = None
@@ -154,6 +156,7 @@ class _Route:
         return self.permit is not None
 
     def verdict(self, ok: bool) -> None:
+        self.verdicts.append((self.provider.label, ok))
         breaker, permit, self.permit = self.provider.breaker, self.permit, None
         if breaker is None or permit is None:
             return
@@ -173,8 +176,14 @@ class FailoverSender:
 
     def __init__(self, channel_name: str, providers: Sequence[Provider], stack: AsyncExitStack) -> None:
         self._channel_name = channel_name
-        self._routes = [_Route(provider) for provider in providers]
+        self._verdicts: list[tuple[str, bool]] = []
+        self._routes = [_Route(provider, self._verdicts) for provider in providers]
         self._stack = stack
+
+    def take_verdicts(self) -> list[tuple[str, bool]]:
+        """The providers' verdicts since the last call: whether each one tried was fine, in order."""
+        taken, self._verdicts[:] = self._verdicts[:], []
+        return taken
 
     async def _connect(self, route: _Route) -> Sender:
         if route.sender is None:

@@ -2,7 +2,9 @@
 
 A delivery is planned ``queued`` (or, when it is known to fail before anything is sent, ``skipped`` or
 ``failed``), claimed into ``sending``, and settled by its attempt; a provider's callback may then say
-what became of a ``sent`` message, and staff may put a failed or skipped one back in the queue::
+what became of a ``sent`` message, and staff may put a failed or skipped one back in the queue.
+Only forward moves: ``delivered`` and ``undelivered`` are final, so a provider's report that comes late
+or is replayed (Twilio's signatures carry no timestamp) cannot flip a delivery back::
 
     (planned) ──▶ queued ──claim──▶ sending ──▶ sent ──callback──▶ delivered | undelivered
         │           ▲                 │  ▲ └──▶ failed | skipped ──staff retry──┐
@@ -20,7 +22,10 @@ their status with :data:`Status`).
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import math
+from collections import defaultdict
+from collections.abc import MutableMapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
 from host.errors import TidingsError
@@ -37,6 +42,7 @@ __all__ = [
     "advance",
     "allowed",
     "check",
+    "ready_to_attempt",
 ]
 
 Status = Literal["queued", "sending", "sent", "failed", "skipped", "delivered", "undelivered"]
@@ -45,18 +51,16 @@ STATUSES: tuple[Status, ...] = get_args(Status)
 #: (from, to) → why the move happens; ``None`` as the origin is a delivery being planned
 TRANSITIONS: dict[tuple[Status | None, Status], str] = {
     (None, "queued"): "planned: the user has an address on the channel",
-    (None, "skipped"): "planned: unknown user, no address, expired address or opted out",
+    (None, "skipped"): "planned: unknown or soft-deleted user, no address, expired address or opted out",
     (None, "failed"): "planned: the address is invalid",
     ("queued", "sending"): "claimed by a worker (its attempt document inserted)",
     ("sending", "sending"): "claimed again: its worker died mid-send and the sending lease ran out",
     ("sending", "sent"): "the provider accepted the message",
     ("sending", "queued"): "a transient failure: tried again after a backoff",
     ("sending", "failed"): "a permanent failure, or the last attempt failed",
-    ("sending", "skipped"): "the user opted out after the fan-out",
+    ("sending", "skipped"): "the user opted out, or was soft-deleted, after the fan-out",
     ("sent", "delivered"): "the provider reported the message delivered",
     ("sent", "undelivered"): "the provider reported the message undelivered",
-    ("delivered", "undelivered"): "a later callback of the provider corrected an earlier one",
-    ("undelivered", "delivered"): "a later callback of the provider corrected an earlier one",
     ("failed", "queued"): "retried by staff",
     ("skipped", "queued"): "retried by staff",
 }
@@ -99,3 +103,30 @@ def advance(delivery: MutableMapping[str, Any], new: Status) -> Status:
     check(delivery.get("status"), new)
     delivery["status"] = new
     return new
+
+
+def ready_to_attempt(
+    docs: Sequence[dict[str, Any]], now: datetime, *, lease: timedelta
+) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+    """Of a batch handed to a worker: the deliveries to attempt now, and those handed out too early
+    (by remaining delay in ms).
+
+    A ``queued`` delivery is ready once due (``due_at``: backoff or Retry-After) and not held for quiet
+    hours (``deferred_until``: its deferral hands it out at the window's end); a ``sending`` one once its
+    worker's lease has run out (it died mid-send). Settled deliveries are never ready.
+    """
+    ready: list[dict[str, Any]] = []
+    early: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for doc in docs:
+        if doc["status"] == "queued":
+            due = doc.get("due_at")
+            held = doc.get("deferred_until")
+            if held is not None and held > now:
+                continue
+            if due is not None and due > now:
+                early[max(1, math.ceil((due - now).total_seconds() * 1000))].append(doc)
+            else:
+                ready.append(doc)
+        elif doc["status"] == "sending" and doc["updated_at"] < now - lease:
+            ready.append(doc)
+    return ready, early

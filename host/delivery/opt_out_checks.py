@@ -1,18 +1,20 @@
-"""The send-time opt-out check: an opt-out recorded after a dispatch was accepted still wins.
+"""The send-time checks: an opt-out, or a soft-delete, recorded after a dispatch was accepted still wins.
 
 The fan-out already skipped the users opted out then (host.audience.planning); just before sending, the
 claimed deliveries are checked again with one ``$in`` on ``opt_outs._id`` per batch, and those whose user
 opted out since end ``skipped`` (``opted-out``). Transactional dispatches (their template's
-``category``, recorded on the dispatch) are not checked.
+``category``, recorded on the dispatch) are not checked. Likewise a user whose CRUD state left ``PUBLIC``
+since the fan-out (host.audience.users.inactive_state) gets nothing: ``skipped`` (``not-public``).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from host.audience.opt_outs import OPTED_OUT, OptOuts, opt_out_id, opted_out_message
+from host.audience.users import NOT_PUBLIC, inactive_message, inactive_state
 from host.delivery.outcomes import Outcome, OutcomeRecorder
 from host.storage.store import Store
 from host.templates.fields import opt_outs_apply
@@ -56,5 +58,25 @@ class SendTimeOptOuts:
         skipped = [doc for doc in checked if opt_out_id(doc["user_id"], name) in opted_out]
         error = {"channel": name, "code": OPTED_OUT, "message": opted_out_message(name)}
         await self._outcomes.record(name, skipped, [Outcome("skipped", error=error) for _ in skipped])
+        gone = {doc["_id"] for doc in skipped}
+        return [doc for doc in claimed if doc["_id"] not in gone]
+
+    async def skip_inactive(self, name: str, claimed: Sequence[Doc], users: Mapping[str, Doc]) -> list[Doc]:
+        """Record as skipped the deliveries whose user was soft-deleted since; return the rest, in order."""
+        fields = self._store.fields
+        if fields.state is None:
+            return list(claimed)
+        skipped: list[Doc] = []
+        outcomes: list[Outcome] = []
+        for doc in claimed:
+            user = users.get(doc["user_id"])
+            state = inactive_state(fields, user) if user is not None else None
+            if state is not None:
+                skipped.append(doc)
+                error = {"channel": name, "code": NOT_PUBLIC, "message": inactive_message(fields, state)}
+                outcomes.append(Outcome("skipped", error=error))
+        if not skipped:
+            return list(claimed)
+        await self._outcomes.record(name, skipped, outcomes)
         gone = {doc["_id"] for doc in skipped}
         return [doc for doc in claimed if doc["_id"] not in gone]

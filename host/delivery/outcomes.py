@@ -30,6 +30,7 @@ from host.audience.users import expired_field, user_filter
 from host.delivery.backoff import backoff_seconds
 from host.delivery.lifecycle import Status, advance
 from host.delivery.metrics import count_outcome
+from host.delivery.minute_counts import MinuteCounts
 from host.dispatch.outbox import Outbox
 from host.errors import ChannelError, PermanentChannelError, TransientChannelError
 from host.plugins.channel import Receipt
@@ -77,7 +78,7 @@ async def _write_patiently(
 class Outcome:
     """What one attempt ended with, ready to be written back."""
 
-    __slots__ = ("address_gone", "delay", "error", "receipt", "status")
+    __slots__ = ("address_gone", "delay", "error", "providers", "receipt", "status")
 
     def __init__(
         self,
@@ -87,12 +88,15 @@ class Outcome:
         error: Doc | None = None,
         delay: float = 0.0,
         address_gone: bool = False,
+        providers: Sequence[tuple[str, bool]] = (),
     ) -> None:
         self.status = status  # sent | retry | failed | skipped
         self.receipt = receipt
         self.error = error
         self.delay = delay
         self.address_gone = address_gone
+        #: the providers tried, in order, and whether each took the message (the Overview's rates)
+        self.providers = providers
 
 
 def failure_outcome(policy: DeliveryPolicy, name: str, doc: Doc, exc: ChannelError) -> Outcome:
@@ -143,13 +147,14 @@ class OutcomeRecorder:
         self._registry = registry
         self._outbox = outbox
         self._events = events
+        self._minutes = MinuteCounts(store)
 
     async def record(self, name: str, claimed: Sequence[Doc], outcomes: Sequence[Outcome]) -> None:
         """Write back the outcome of each claimed delivery (same order as ``claimed``)."""
         now = utcnow()
         deliveries: list[UpdateOne] = []
         attempts: list[UpdateOne] = []
-        retries: dict[int, list[str]] = defaultdict(list)
+        retries: dict[int, list[Doc]] = defaultdict(list)
         settled: list[Doc] = []  # as written back: their events (host.events.log)
         for doc, outcome in zip(claimed, outcomes, strict=True):
             count_outcome(name, outcome.status)
@@ -168,7 +173,7 @@ class OutcomeRecorder:
                     "due_at": now + timedelta(milliseconds=delay_ms),
                     "last_error": outcome.error,
                 }
-                retries[delay_ms].append(doc["_id"])
+                retries[delay_ms].append(doc)
             elif outcome.status == "skipped":  # not sent on purpose: the user opted out
                 fields |= {"last_error": outcome.error}
             else:
@@ -196,8 +201,9 @@ class OutcomeRecorder:
             await self._events.delivery_outcomes(settled)
         await _write_patiently(self._store.deliveries, deliveries)
         await _write_patiently(self._store.attempts, attempts)
-        for delay_ms, ids in retries.items():
-            await self._outbox.push({name: ids}, delay_ms=delay_ms)
+        for delay_ms, docs in retries.items():
+            await self._outbox.push_deliveries(docs, delay_ms=delay_ms)  # each in its own lane
+        await self._minutes.count(name, outcomes, now)  # the Overview's series (best effort)
 
     async def _mark_expired(self, name: str, doc: Doc, error: Doc, now: datetime) -> None:
         """Record beside the user's address that the provider reported it gone (host.delivery.worker)."""

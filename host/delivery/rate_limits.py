@@ -13,6 +13,11 @@ both modes share one piece of window arithmetic, dramatiq's.
 A delivery that finds no free slot waits for the next second; it never fails for it. Slots are taken
 only in the first 900 ms of a second, so the request reaches the provider within the second its slot
 counts for, as the provider sees it.
+
+When the limit binds, ``high`` is served first: every waiter wakes at the next second, ``high`` ones
+just after it and the lower lanes a few tens of milliseconds later (``normal`` before ``bulk``), so
+the second's slots go to ``high`` waiters of every process before anyone else asks. No slot is set
+aside: without ``high`` traffic the lower lanes use them all.
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ from dramatiq.rate_limits.backends import RedisBackend, StubBackend
 
 from host.plugins.channel import Channel
 from host.plugins.rates import configured_rate
-from host.settings import ServiceConfig
+from host.settings import DEFAULT_LANE, Lane, ServiceConfig
 
 __all__ = [
+    "WAKE_AFTER",
     "ChannelThrottle",
     "LocalWindow",
     "RedisWindow",
@@ -45,6 +51,12 @@ SECOND_GUARD = 0.1
 KEY_PREFIX = "tidings:rate:"
 #: counters the in-memory backend holds before it drops the expired ones (one per second and channel)
 _STUB_KEYS_KEPT = 64
+#: (from, to) seconds after a second's boundary at which a lane's waiters try again: high first
+WAKE_AFTER: dict[Lane, tuple[float, float]] = {
+    "high": (0.001, 0.010),
+    "normal": (0.030, 0.045),
+    "bulk": (0.060, 0.080),
+}
 
 
 def window_for(rate: float) -> tuple[int, int]:
@@ -111,8 +123,9 @@ class ChannelThrottle:
         #: deliveries claimed at a time: about one second's worth, so claimed ones never wait long
         self.chunk_size = max(1, math.ceil(rate))
 
-    async def wait_for_slot(self) -> None:
-        """Return once a slot is taken; sleeps to the next second while there is none."""
+    async def wait_for_slot(self, lane: Lane = DEFAULT_LANE) -> None:
+        """Return once a slot is taken; sleeps to the next second while there is none (high wakes first)."""
+        early, late = WAKE_AFTER[lane]
         while True:
             second = int(time.time())
             if time.time() - second < 1 - SECOND_GUARD and await asyncio.to_thread(self.source.try_acquire):
@@ -120,8 +133,9 @@ class ChannelThrottle:
                     return
                 # the slot came too late in its second (a slow Redis, a busy loop): it is spent, not used
                 continue
-            # every waiter wakes just after the boundary; a little jitter spreads the Redis calls
-            await asyncio.sleep(1 - time.time() % 1 + random.uniform(0.001, 0.02))
+            # every waiter wakes just after the boundary, its lane's delay later; a little jitter
+            # spreads the Redis calls
+            await asyncio.sleep(1 - time.time() % 1 + random.uniform(early, late))
 
 
 def build_throttles(

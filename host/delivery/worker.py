@@ -7,8 +7,13 @@ one bulk write per batch (host.delivery.outcomes). A retry is never attempted be
 Retry-After). A channel declaring ``Limits.concurrency`` > 1 gets that many connections per batch.
 
 Channels with a rate (host.delivery.rate_limits) are claimed about one second's worth at a time and each send
-waits for a slot; a batch that has waited long re-queues its unclaimed rest through the outbox, so a
-throttled channel never holds a worker thread for long nor leaves claimed deliveries waiting.
+waits for a slot (``high`` first when slots are scarce); a batch that has waited long re-queues its
+unclaimed rest through the outbox, so a throttled channel never holds a worker thread for long nor leaves
+claimed deliveries waiting. Everything handed back to the broker goes to its own priority lane.
+
+Quiet hours (host.delivery.quiet_hours): before a batch is claimed, its non-``high`` deliveries whose
+users are inside their quiet window are held until the window ends (host.dispatch.deferrals); a held
+delivery that reaches a worker early anyway is left for its release.
 
 Expired addresses: when a channel reports an address gone (``PermanentChannelError(address_gone=True)``,
 e.g. push 404/410), the user document gets, beside the address field, ``<field>Expired`` =
@@ -22,11 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import socket
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,17 +41,19 @@ from host.access.unsubscribe_links import UnsubscribeLinks
 from host.audience.opt_outs import OptOuts
 from host.audience.users import find_users
 from host.delivery.attachments import AttachmentFetcher
-from host.delivery.failover import ProviderChain, build_chains
-from host.delivery.lifecycle import advance
+from host.delivery.failover import FailoverSender, ProviderChain, build_chains
+from host.delivery.lifecycle import advance, ready_to_attempt
 from host.delivery.metrics import observe_send
 from host.delivery.opt_out_checks import SendTimeOptOuts
 from host.delivery.outcomes import Outcome, OutcomeListener, OutcomeRecorder, failure_outcome
+from host.delivery.quiet_hours import QuietHoursCheck
 from host.delivery.rate_limits import ChannelThrottle, build_throttles
+from host.dispatch.deferrals import Deferrals
 from host.dispatch.outbox import Outbox
-from host.errors import ChannelError, RenderError, TransientChannelError
+from host.errors import ChannelError, NotFound, RenderError, TransientChannelError
 from host.plugins.channel import Channel
 from host.plugins.registry import ChannelRegistry
-from host.settings import Settings
+from host.settings import DEFAULT_LANE, Lane, Settings
 from host.storage.documents import utcnow
 from host.storage.duplicates import duplicate_indexes
 from host.storage.store import Store
@@ -101,6 +107,7 @@ class DeliveryWorker:
         self.throttles: dict[str, ChannelThrottle] = build_throttles(
             settings.config, dict(registry.items()), settings.env.redis_url
         )
+        self.quiet_hours = QuietHoursCheck(store, settings.config, Deferrals(store, outbox))
 
     async def _composer(self, dispatch_id: str, name: str, channel: Channel) -> Composer:
         key = (dispatch_id, name)
@@ -109,9 +116,14 @@ class DeliveryWorker:
             dispatch = await self._store.dispatches.find_one({"_id": dispatch_id})
             if dispatch is None:
                 raise RenderError(f"dispatch {dispatch_id} no longer exists")
-            template = await self._templates.for_dispatch(dispatch)  # the version it was accepted with
+            try:
+                template = await self._templates.for_dispatch(dispatch)  # the version it was accepted with
+            except NotFound:  # deleted since: retrying cannot help
+                raise RenderError(
+                    f"template {dispatch.get('template_id')} no longer exists (deleted after it was accepted)"
+                ) from None
             attachments = await self._attachments.for_dispatch(name, dispatch, template)
-            composer = Composer(
+            composer = await Composer.prepare(
                 self._renderer,
                 channel,
                 dispatch,
@@ -126,23 +138,9 @@ class DeliveryWorker:
             self._composers.move_to_end(key)
         return composer
 
-    def _ready(self, docs: Sequence[Doc], now: datetime) -> tuple[list[Doc], dict[int, list[str]]]:
-        """The deliveries to attempt now, and those handed out too early (by remaining delay in ms)."""
-        lease = timedelta(seconds=self._policy.sending_lease_seconds)
-        ready: list[Doc] = []
-        early: dict[int, list[str]] = defaultdict(list)
-        for doc in docs:
-            if doc["status"] == "queued":
-                due = doc.get("due_at")
-                if due is not None and due > now:
-                    early[max(1, math.ceil((due - now).total_seconds() * 1000))].append(doc["_id"])
-                else:
-                    ready.append(doc)
-            elif doc["status"] == "sending" and doc["updated_at"] < now - lease:
-                ready.append(doc)  # its worker died mid-send: hand it out again
-        return ready, early
-
     async def _claim(self, ready: Sequence[Doc], now: datetime) -> list[Doc]:
+        if not ready:  # all early, held or settled: insert_many refuses an empty list
+            return []
         worker = worker_name()
         claims = [
             {
@@ -172,25 +170,34 @@ class DeliveryWorker:
                 doc["attempts"] += 1
         return claimed
 
-    async def deliver(self, name: str, ids: Sequence[str]) -> None:
-        """Attempt every delivery of this batch that is due and not taken by another worker."""
+    async def deliver(
+        self, name: str, ids: Sequence[str], lane: Lane = DEFAULT_LANE, *, now: datetime | None = None
+    ) -> None:
+        """Attempt every delivery of this batch that is due and not taken by another worker.
+
+        ``lane`` is the queue the batch came from; ``now`` (default: the clock) is when it is due.
+        """
         channel = self._registry[name]
-        now = utcnow()
+        now = now or utcnow()
         docs = await self._store.deliveries.find({"_id": {"$in": list(ids)}}).to_list(None)
-        ready, early = self._ready(docs, now)
-        for delay_ms, early_ids in early.items():
-            await self._outbox.push({name: early_ids}, delay_ms=delay_ms)
+        ready, early = ready_to_attempt(
+            docs, now, lease=timedelta(seconds=self._policy.sending_lease_seconds)
+        )
+        for delay_ms, early_docs in early.items():
+            await self._outbox.push_deliveries(early_docs, delay_ms=delay_ms)
+        if ready and lane != "high" and self.quiet_hours.enabled:
+            ready = await self.quiet_hours.hold_quiet(ready, now)
         throttle = self.throttles.get(name)
         if throttle is None:
-            await self._claim_and_send(name, channel, ready, now, None)
+            await self._claim_and_send(name, channel, ready, now, None, lane)
             return
         began = time.monotonic()
         for start in range(0, len(ready), throttle.chunk_size):
             if start and time.monotonic() - began > THROTTLE_BUDGET_SECONDS:
-                await self._outbox.push({name: [doc["_id"] for doc in ready[start:]]}, delay_ms=1000)
+                await self._outbox.push_deliveries(ready[start:], delay_ms=1000)
                 return
             chunk = ready[start : start + throttle.chunk_size]
-            await self._claim_and_send(name, channel, chunk, utcnow(), throttle)
+            await self._claim_and_send(name, channel, chunk, utcnow(), throttle, lane)
 
     async def _claim_and_send(
         self,
@@ -199,6 +206,7 @@ class DeliveryWorker:
         ready: Sequence[Doc],
         now: datetime,
         throttle: ChannelThrottle | None,
+        lane: Lane = DEFAULT_LANE,
     ) -> None:
         claimed = await self._claim(ready, now)
         if claimed:  # an opt-out recorded since the fan-out still wins
@@ -206,7 +214,10 @@ class DeliveryWorker:
         if not claimed:
             return
         users = await find_users(self._store, [doc["user_id"] for doc in claimed], {})
-        outcomes = await self._send(name, channel, claimed, users, throttle)
+        claimed = await self._opt_outs.skip_inactive(name, claimed, users)
+        if not claimed:
+            return
+        outcomes = await self._send(name, channel, claimed, users, throttle, lane)
         await self._outcomes.record(name, claimed, outcomes)
 
     async def _send(
@@ -216,46 +227,70 @@ class DeliveryWorker:
         claimed: Sequence[Doc],
         users: Mapping[str, Doc],
         throttle: ChannelThrottle | None,
+        lane: Lane,
     ) -> list[Outcome]:
-        """Send over ``Limits.concurrency`` provider connections at once, lane i taking every i-th one."""
-        lanes = max(1, min(channel.limits.concurrency, len(claimed)))
-        if lanes == 1:
-            return await self._send_lane(name, channel, claimed, users, throttle)
-        async with asyncio.TaskGroup() as group:  # a bug in one lane cancels the others
+        """Send over ``Limits.concurrency`` provider connections at once, the i-th taking every i-th one."""
+        connections = max(1, min(channel.limits.concurrency, len(claimed)))
+        if connections == 1:
+            return await self._send_over(name, channel, claimed, users, throttle, lane)
+        async with asyncio.TaskGroup() as group:  # a bug in one connection cancels the others
             tasks = [
-                group.create_task(self._send_lane(name, channel, claimed[lane::lanes], users, throttle))
-                for lane in range(lanes)
+                group.create_task(
+                    self._send_over(name, channel, claimed[i::connections], users, throttle, lane)
+                )
+                for i in range(connections)
             ]
         parts = [task.result() for task in tasks]
-        return [parts[index % lanes][index // lanes] for index in range(len(claimed))]
+        return [parts[index % connections][index // connections] for index in range(len(claimed))]
 
-    async def _send_lane(
+    async def _send_over(
         self,
         name: str,
         channel: Channel,
         claimed: Sequence[Doc],
         users: Mapping[str, Doc],
         throttle: ChannelThrottle | None,
+        lane: Lane,
     ) -> list[Outcome]:
+        """Send these deliveries in order over one provider connection."""
         outcomes: list[Outcome] = []
         try:
             async with self.chains[name].open() as sender:  # the providers in order (host.delivery.failover)
                 for doc in claimed:
-                    outcomes.append(await self._attempt(name, channel, sender, doc, users, throttle))
+                    outcomes.append(await self._attempt(name, channel, sender, doc, users, throttle, lane))
         except ChannelError as exc:
             # opening (or closing) the provider connection failed: every unsent one shares the error
+            providers = self.chains[name].providers
+            lone = ((providers[0].label, False),) if len(providers) == 1 else ()
             for doc in claimed[len(outcomes) :]:
-                outcomes.append(failure_outcome(self._policy, name, doc, exc))
+                outcome = failure_outcome(self._policy, name, doc, exc)
+                outcome.providers = lone  # a lone provider that cannot be reached failed them all
+                outcomes.append(outcome)
         return outcomes
 
     async def _attempt(
         self,
         name: str,
         channel: Channel,
-        sender: Any,
+        sender: FailoverSender,
         doc: Doc,
         users: Mapping[str, Doc],
         throttle: ChannelThrottle | None,
+        lane: Lane,
+    ) -> Outcome:
+        outcome = await self._try(name, channel, sender, doc, users, throttle, lane)
+        outcome.providers = sender.take_verdicts()
+        return outcome
+
+    async def _try(
+        self,
+        name: str,
+        channel: Channel,
+        sender: FailoverSender,
+        doc: Doc,
+        users: Mapping[str, Doc],
+        throttle: ChannelThrottle | None,
+        lane: Lane,
     ) -> Outcome:
         try:
             composer = await self._composer(doc["dispatch_id"], name, channel)
@@ -264,7 +299,7 @@ class DeliveryWorker:
                 user, locale=user.get(self._store.fields.locale), user_id=doc["user_id"]
             )
             if throttle is not None:
-                await throttle.wait_for_slot()  # last thing before the provider call: the slot is now
+                await throttle.wait_for_slot(lane)  # last thing before the provider call: the slot is now
             started = time.perf_counter()
             receipt = await sender.send(message, doc["address"])
             observe_send(name, time.perf_counter() - started)

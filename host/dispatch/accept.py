@@ -1,7 +1,12 @@
 """Accepting a send request: checked field by field, stored durably, then expanded (host.dispatch.expansion).
 
-The dispatch is written before the client is answered and before anything reaches the broker; a
-recipients list that fits one chunk is expanded inside the request, so its failures are in the answer.
+The dispatch is written before the client is answered and before anything reaches the broker. An
+audience of at most 1,000 users (listed recipients plus cluster members, counted while the dispatch is
+stored) is expanded inside the request, so its failures are all in the answer, as Mia's are; a larger
+one answers at once with ``"expansion": "background"`` (the listed recipients' failures still in it,
+when they fit), and the fan-out actor expands the rest. The priority lane (host.settings.lanes) is
+chosen here when what decides it is known: asked for, the template's category, or the audience counted
+(the same capped count); otherwise the fan-out counts the clusters and records it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 from bson import ObjectId
 
 from host.audience.planning import Failure
-from host.dispatch.expansion import INLINE_RECIPIENTS, Expansion
+from host.dispatch.expansion import INLINE_AUDIENCE, Expansion
 from host.dispatch.scheduling import parse_send_at, scheduled_answer, scheduled_fields
 from host.dispatch.schemas import SendAccepted, SendRequest
 from host.errors import InvalidAddress, RequestError
@@ -22,19 +27,28 @@ from host.plugins.channel import Channel
 from host.plugins.registry import ChannelRegistry
 from host.settings import Settings
 from host.storage.documents import utcnow
+from host.storage.nesting import nesting_problem
+from host.templates.attachment_names import check_attachment_names
 from host.templates.composition import check_content
 from host.templates.rendering import Renderer
 from host.templates.service import TemplateService
 
-__all__ = ["Dispatcher"]
+__all__ = ["MAX_COPIES", "Dispatcher"]
 
 log = logging.getLogger(__name__)
+#: Cc and Bcc addresses a send may carry, each list (the copies of every mail of the dispatch)
+MAX_COPIES = 50
 
 Doc = dict[str, Any]
 
 
 def _unique(values: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(values or ()))
+
+
+def _distinct(failures: Sequence[Failure]) -> list[Failure]:
+    """Each user's failure on a channel once (a listed user may be in a listed cluster too)."""
+    return list({(f.user_id, f.channel): f for f in failures}.values())
 
 
 class Dispatcher:
@@ -68,8 +82,18 @@ class Dispatcher:
         return channels
 
     def _check_email_options(self, request: SendRequest) -> None:
+        for field, copies in (
+            ("emailCarbonCopies", request.email_carbon_copies),
+            ("emailBlindCarbonCopies", request.email_blind_carbon_copies),
+        ):
+            if copies is not None and len(copies) > MAX_COPIES:
+                raise RequestError(f"{field}: at most {MAX_COPIES} addresses, not {len(copies)}")
         if request.email_attachments and not self._settings.env.file_service_url:
             raise RequestError("emailAttachments: no file service is configured (FILE_SERVICE_URL)")
+        check_attachment_names(request.email_attachments or [], "emailAttachments")
+        problem = nesting_problem(request.data, "data")  # stored with the dispatch: what MongoDB takes
+        if problem is not None:
+            raise RequestError(problem)
         if request.email_sender is not None and "email" in self._registry:
             try:
                 self._registry["email"].parse_address(request.email_sender)
@@ -89,7 +113,9 @@ class Dispatcher:
             template = await self._templates.find(request.template_id)
         elif not request.message_title or not request.message_content:
             raise RequestError("messageTitle, messageContent: both are required unless templateId is given")
-        check_content(self._renderer, channels, template, request.message_title, request.message_content)
+        await check_content(
+            self._renderer, channels, template, request.message_title, request.message_content
+        )
         self._check_email_options(request)
         emails = any(name == "email" for name, _ in channels)
         if (
@@ -103,65 +129,103 @@ class Dispatcher:
                 "service is configured (FILE_SERVICE_URL)"
             )
 
+        category = (template or {}).get("category")
+        lanes = self._expansion.lanes
+        # with clusters, None until they are counted (below, or by the fan-out)
+        priority = lanes.choose(request.priority, category, len(recipients), complete=not clusters)
         dispatch_id = str(ObjectId())
-        inline = bool(recipients) and len(recipients) <= INLINE_RECIPIENTS and send_at is None
+        immediate = send_at is None
+        listed = bool(recipients) and len(recipients) <= INLINE_AUDIENCE and immediate
         now = utcnow()
-        # the recipients are looked up while the dispatch is stored: a read, nothing to undo if either fails
-        lookup = asyncio.ensure_future(self._expansion.find_users(recipients, channels)) if inline else None
-        stored = self._expansion.insert_dispatch(
-            {
-                "_id": dispatch_id,
-                "channels": [name for name, _ in channels],
-                "recipients": recipients,
-                "clusters": clusters,
-                "template_id": str(template["_id"]) if template else None,
-                "template_version": template.get("version", 1) if template else None,
-                "category": (template or {}).get("category"),  # transactional: no opt-outs
-                "title": None if template else request.message_title,
-                "content": None if template else request.message_content,
-                "data": request.data,
-                "email": {
-                    "attachments": request.email_attachments or [],
-                    "cc": request.email_carbon_copies or [],
-                    "bcc": request.email_blind_carbon_copies or [],
-                    "sender": request.email_sender,
-                },
-                "saga_id": saga_id,
-                "state": "expanding",
-                "recipients_done": False,
-                "fanout_after": None,
-                "expanded_count": 0,
-                "created_at": now,
-                "heartbeat_at": now,
-                **scheduled_fields(send_at),
-            }
+        # read while the dispatch is stored (nothing to undo if either fails): the listed users, and
+        # the clusters' members, counted up to one more than the audience that is expanded here
+        lookup = asyncio.ensure_future(self._expansion.find_users(recipients, channels)) if listed else None
+        room = INLINE_AUDIENCE - len(recipients)
+        members = (
+            asyncio.ensure_future(self._expansion.cluster_members(clusters, room + 1))
+            if clusters and immediate and room > 0
+            else None
         )
+        doc: Doc = {
+            "_id": dispatch_id,
+            "channels": [name for name, _ in channels],
+            "recipients": recipients,
+            "clusters": clusters,
+            "template_id": str(template["_id"]) if template else None,
+            "template_version": template.get("version", 1) if template else None,
+            "category": category,  # transactional: no opt-outs, and the high lane
+            "priority": priority,
+            "title": None if template else request.message_title,
+            "content": None if template else request.message_content,
+            "data": request.data,
+            "email": {
+                "attachments": request.email_attachments or [],
+                "cc": request.email_carbon_copies or [],
+                "bcc": request.email_blind_carbon_copies or [],
+                "sender": request.email_sender,
+            },
+            "saga_id": saga_id,
+            "state": "expanding",
+            "recipients_done": False,
+            "fanout_after": None,
+            "expanded_count": 0,
+            "created_at": now,
+            "heartbeat_at": now,
+            **scheduled_fields(send_at),
+        }
+        reads = [task for task in (lookup, members) if task is not None]
         try:
-            await stored
+            await self._expansion.insert_dispatch(doc)
         except BaseException:
-            if lookup is not None:
-                lookup.cancel()
-                await asyncio.gather(lookup, return_exceptions=True)
+            for task in reads:
+                task.cancel()
+            await asyncio.gather(*reads, return_exceptions=True)
             raise
         if send_at is not None:
             return scheduled_answer(dispatch_id, send_at)
         failures: list[Failure] = []
+        background = True
         try:
+            inline = listed  # a recipients list alone: when it is short enough to be listed
+            if clusters:  # with clusters: when the count says the whole audience fits
+                counted = None if members is None else await members
+                fits = counted is not None and counted <= room
+                inline = (listed or not recipients) and fits
+                if priority is None and counted is not None:
+                    # exact when it fits; else the audience is above INLINE_AUDIENCE, which may decide
+                    priority = lanes.choose(None, category, len(recipients) + counted, complete=fits)
+                    if priority is not None:
+                        await self._expansion.record_lane(dispatch_id, priority)
+            lane = priority or "normal"  # still unknown: the listed recipients go before the count
             if lookup is not None:
                 failures = await self._expansion.expand_recipients(
-                    dispatch_id, recipients, channels, lookup, category=(template or {}).get("category")
+                    dispatch_id, recipients, channels, lookup, category=category, priority=lane
                 )
                 if clusters:
                     await self._expansion.recipients_done(dispatch_id)
-                else:
-                    await self._expansion.mark_expanded(dispatch_id)
-            if not inline or clusters:
+            if inline and clusters:
+                clustered = await self._expansion.expand_clusters_now(doc, channels, lane)
+                failures = _distinct([*failures, *clustered])
+            if inline:
+                await self._expansion.mark_expanded(dispatch_id)
+                background = False
+            else:
                 self._schedule_expansion(dispatch_id)
         except Exception:
             # the dispatch is stored: the recovery sweep finishes what was interrupted here
             log.warning(
                 "dispatch %s accepted; its expansion continues in the background", dispatch_id, exc_info=True
             )
+        finally:
+            for task in reads:
+                if not task.done():
+                    task.cancel()
+        log.debug(
+            "dispatch %s accepted: %d recipients, %d clusters, %d known failures",
+            dispatch_id, len(recipients), len(clusters), len(failures),
+        )  # fmt: skip
+        if background:
+            return SendAccepted(failures=failures, dispatch_id=dispatch_id, expansion="background")
         return SendAccepted(failures=failures, dispatch_id=dispatch_id)
 
     async def expand(self, dispatch_id: str) -> None:

@@ -1,9 +1,12 @@
 """Expansion: a stored dispatch's audience turned into queued deliveries, resumably.
 
-A short list of recipients is expanded inside the request (host.dispatch.accept), so its failures are in
-the answer; clusters and long lists are expanded after the answer by the fan-out actor, which records
-its progress on the dispatch and resumes where it stopped. Delivery ids are deterministic, so running an
-expansion twice writes each delivery once.
+An audience of at most :data:`INLINE_AUDIENCE` users, clusters included, is expanded inside the request
+(host.dispatch.accept), so its failures are in the answer, as in Mia; larger ones are expanded after
+the answer by the fan-out actor, which records its progress on the dispatch and resumes where it
+stopped. Whether clusters fit is one capped count on the indexed clusters field. Delivery ids are
+deterministic, so running an expansion twice writes each delivery once. Every delivery carries its
+dispatch's priority lane; a dispatch whose lane depends on the size of clusters too large to count in
+the request gets it here, before any of their deliveries.
 """
 
 from __future__ import annotations
@@ -15,18 +18,22 @@ from typing import Any
 
 from host.audience.opt_outs import OptOuts
 from host.audience.planning import DeliveryPlanner, Failure, PlannedBatch
-from host.audience.users import read_field, stream_cluster_users, user_projection
+from host.audience.users import inactive_state, read_field, stream_cluster_users, user_projection
 from host.dispatch.outbox import Outbox
 from host.dispatch.writes import DispatchWrites
 from host.plugins.channel import Channel
 from host.plugins.registry import ChannelRegistry
+from host.settings import DEFAULT_LANE, Lane, LanePolicy, lane_of
 from host.storage.documents import utcnow
 from host.storage.store import Store
 
-__all__ = ["FANOUT_BATCH", "FANOUT_WRITES", "INLINE_RECIPIENTS", "Expansion"]
+__all__ = ["FANOUT_BATCH", "FANOUT_WRITES", "INLINE_AUDIENCE", "INLINE_RECIPIENTS", "Expansion"]
 
-#: recipients lists up to this size are expanded in the request; larger ones by the fan-out actor
-INLINE_RECIPIENTS = 1000
+#: audiences (listed recipients plus cluster members) up to this size are expanded in the request;
+#: larger ones by the fan-out actor
+INLINE_AUDIENCE = 1000
+#: recipients are looked up in chunks of this size
+INLINE_RECIPIENTS = INLINE_AUDIENCE
 FANOUT_BATCH = 2000
 #: batches of a fan-out written at the same time
 FANOUT_WRITES = 3
@@ -37,11 +44,19 @@ Doc = dict[str, Any]
 class Expansion:
     """Plans and writes the deliveries of dispatches, grouped across concurrent requests."""
 
-    def __init__(self, store: Store, registry: ChannelRegistry, outbox: Outbox, opt_outs: OptOuts) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: ChannelRegistry,
+        outbox: Outbox,
+        opt_outs: OptOuts,
+        lanes: LanePolicy | None = None,
+    ) -> None:
         self._store = store
         self._registry = registry
         self._outbox = outbox
         self._opt_outs = opt_outs
+        self.lanes = lanes or LanePolicy()
         self._writes = DispatchWrites(store, outbox, opt_outs)
 
     def insert_dispatch(self, doc: Doc) -> Awaitable[None]:
@@ -55,7 +70,11 @@ class Expansion:
     async def mark_expanded(self, dispatch_id: str) -> None:
         await self._writes.mark_expanded(dispatch_id)
 
-    async def _store_planned(self, planned: PlannedBatch, *, grouped: bool = True) -> None:
+    async def record_lane(self, dispatch_id: str, lane: Lane) -> None:
+        """Record the lane of a dispatch decided after it was stored (its clusters counted)."""
+        await self._store.dispatches.update_one({"_id": dispatch_id}, {"$set": {"priority": lane}})
+
+    async def _store_planned(self, planned: PlannedBatch, lane: Lane, *, grouped: bool = True) -> None:
         """Insert the batch's deliveries, then hand the queued ones to the broker.
 
         No outbox entry first: the dispatch is still ``expanding`` and its progress is recorded only
@@ -68,10 +87,36 @@ class Expansion:
             return
         if grouped:
             await self._writes.insert_deliveries(planned.docs)
-            await self._writes.hand_over(planned.queued)
+            await self._writes.hand_over((lane, planned.queued))
         else:
             await self._writes.insert_deliveries_now(planned.docs)
-            await self._outbox.hand_over(planned.queued)
+            await self._outbox.hand_over(planned.queued, lane=lane)
+
+    async def cluster_members(self, clusters: Sequence[str], limit: int) -> int:
+        """How many users the clusters have, counted up to ``limit``: one read on the indexed field.
+
+        Ids of at most ``limit`` members are read, so a huge cluster costs what a small one does.
+        (Not ``count_documents(limit=)``: the development database runs it as an aggregation that
+        matches every member before it limits, measured 3x slower at 100k members and growing with
+        the cluster.) Soft-deleted users are counted too: an upper bound, the filter stays on one field.
+        """
+        if limit <= 0 or not clusters:
+            return 0
+        query = {self._store.fields.clusters: {"$in": list(clusters)}}
+        cursor = self._store.users.find(query, {"_id": 1}, batch_size=limit).limit(limit)
+        return len(await cursor.to_list(None))
+
+    async def clusters_fit(self, clusters: Sequence[str], room: int) -> bool:
+        """Whether the clusters have at most ``room`` users (:meth:`cluster_members`, up to ``room + 1``)."""
+        return room > 0 and await self.cluster_members(clusters, room + 1) <= room
+
+    async def expand_clusters_now(
+        self, dispatch: Doc, channels: Sequence[tuple[str, Channel]], priority: Lane = DEFAULT_LANE
+    ) -> list[Failure]:
+        """Expand a small dispatch's clusters inside the request, returning the failures found."""
+        failures: list[Failure] = []
+        await self._expand_clusters(dispatch, channels, priority, failures)
+        return failures
 
     async def find_users(
         self, recipients: Sequence[str], channels: Sequence[tuple[str, Channel]]
@@ -86,12 +131,13 @@ class Expansion:
         channels: Sequence[tuple[str, Channel]],
         lookup: Awaitable[dict[str, Doc]] | None = None,
         category: str | None = None,
+        priority: Lane = DEFAULT_LANE,
     ) -> list[Failure]:
         """Write the deliveries of listed recipients; ``lookup`` already finds a list that fits one chunk."""
         opt_outs = self._opt_outs.fanout_lookup(
             (name for name, _ in channels), category, self._writes.find_opt_outs
         )
-        planner = DeliveryPlanner(dispatch_id, channels, self._store.fields, opt_outs)
+        planner = DeliveryPlanner(dispatch_id, channels, self._store.fields, opt_outs, priority)
         failures: list[Failure] = []
         for start in range(0, len(recipients), INLINE_RECIPIENTS):
             chunk = recipients[start : start + INLINE_RECIPIENTS]
@@ -100,7 +146,7 @@ class Expansion:
             else:
                 found = await self.find_users(chunk, channels)
             planned = await planner.plan_batch([(uid, found.get(uid)) for uid in chunk], utcnow())
-            await self._store_planned(planned)
+            await self._store_planned(planned, priority)
             failures.extend(planned.failures)
         return failures
 
@@ -110,18 +156,40 @@ class Expansion:
         if dispatch is None or dispatch["state"] == "expanded":
             return
         channels = [(name, self._registry[name]) for name in dispatch["channels"] if name in self._registry]
+        priority = await self._lane_of(dispatch)
         if not dispatch.get("recipients_done"):
             await self.expand_recipients(
-                dispatch_id, dispatch["recipients"], channels, category=dispatch.get("category")
+                dispatch_id,
+                dispatch["recipients"],
+                channels,
+                category=dispatch.get("category"),
+                priority=priority,
             )
             await self._store.dispatches.update_one(
                 {"_id": dispatch_id}, {"$set": {"recipients_done": True, "heartbeat_at": utcnow()}}
             )
         if dispatch["clusters"]:
-            await self._expand_clusters(dispatch, channels)
+            await self._expand_clusters(dispatch, channels, priority)
         await self.mark_expanded(dispatch_id)
 
-    async def _expand_clusters(self, dispatch: Doc, channels: Sequence[tuple[str, Channel]]) -> None:
+    async def _lane_of(self, dispatch: Doc) -> Lane:
+        """The dispatch's lane; counted now (up to ``lanes.bulkAbove`` + 1 users) and recorded if unknown."""
+        if dispatch.get("priority") is not None:
+            return lane_of(dispatch)
+        listed = len(dispatch["recipients"])
+        members = await self.cluster_members(dispatch["clusters"], self.lanes.bulk_above + 1 - listed)
+        lane = self.lanes.choose(None, dispatch.get("category"), listed + members, complete=True)
+        assert lane is not None  # complete: every user is counted (up to the limit that decides)
+        await self.record_lane(dispatch["_id"], lane)
+        return lane
+
+    async def _expand_clusters(
+        self,
+        dispatch: Doc,
+        channels: Sequence[tuple[str, Channel]],
+        priority: Lane,
+        failures: list[Failure] | None = None,
+    ) -> None:
         dispatch_id, fields = dispatch["_id"], self._store.fields
         after = dispatch.get("fanout_after")
         # users are streamed in the order of their (mapped) id, which decodes faster than an ObjectId
@@ -136,14 +204,18 @@ class Expansion:
             batch_size=FANOUT_BATCH,
         )
         opt_outs = self._opt_outs.fanout_lookup((name for name, _ in channels), dispatch.get("category"))
-        planner = DeliveryPlanner(dispatch_id, channels, fields, opt_outs)
+        planner = DeliveryPlanner(dispatch_id, channels, fields, opt_outs, priority)
         # up to FANOUT_WRITES batches are written while the next one is read and planned; progress is
         # recorded in batch order, each after its own write, so it never passes a batch not written
         writing: deque[tuple[asyncio.Task[None], Any, int]] = deque()
         try:
             async for batch in batches:
-                planned = await planner.plan_batch(_with_ids(batch, fields.id), utcnow())
-                task = asyncio.create_task(self._store_planned(planned, grouped=False))
+                # soft-deleted users are not the cluster's members (Mia's CRUD lists only PUBLIC ones)
+                members = [user for user in batch if inactive_state(fields, user) is None]
+                planned = await planner.plan_batch(_with_ids(members, fields.id), utcnow())
+                if failures is not None:
+                    failures.extend(planned.failures)
+                task = asyncio.create_task(self._store_planned(planned, priority, grouped=False))
                 writing.append((task, read_field(batch[-1], key), len(planned.docs)))
                 if len(writing) >= FANOUT_WRITES:
                     await self._record_progress(dispatch_id, key, *writing.popleft())

@@ -4,28 +4,38 @@ An entry is inserted first, the broker messages are sent, then the entry is dele
 outlives its grace period (the broker was down, the process died) is sent again by the recovery sweep;
 the claim on each attempt makes a batch handed out twice send nothing twice. Batches that another
 durable record already covers (a dispatch being expanded) are only written down when the broker refuses
-them (``hand_over``).
+them (``hand_over``). Every message names its priority lane (host.settings.lanes), so a batch handed
+out again, retried or released after quiet hours goes back to its own lane's queue.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
 
+from host.settings import DEFAULT_LANE, Lane, lane_of
 from host.storage.documents import utcnow
 from host.storage.store import Store
 
-__all__ = ["Enqueue", "Outbox"]
+__all__ = ["Enqueue", "Outbox", "lanes_and_channels"]
 
 log = logging.getLogger(__name__)
 
-#: hands one batch of delivery ids of a channel to the broker, with a delay in milliseconds
-Enqueue = Callable[[str, list[str], int], None]
+#: hands one batch of delivery ids of a channel to the broker: (channel, ids, delay in ms, lane)
+Enqueue = Callable[[str, list[str], int, Lane], None]
+
+
+def lanes_and_channels(docs: Iterable[Mapping[str, Any]]) -> dict[Lane, dict[str, list[str]]]:
+    """Delivery ids grouped by lane, then channel: how deliveries of mixed lanes are handed over."""
+    grouped: dict[Lane, dict[str, list[str]]] = {}
+    for doc in docs:
+        grouped.setdefault(lane_of(doc), {}).setdefault(doc["channel"], []).append(doc["_id"])
+    return grouped
 
 
 class Outbox:
@@ -36,14 +46,16 @@ class Outbox:
         self._enqueue = enqueue
         self._batch_sizes = batch_sizes
 
-    def _messages(self, ids_by_channel: Mapping[str, Sequence[str]], delay_ms: int) -> list[dict[str, Any]]:
+    def messages(
+        self, ids_by_channel: Mapping[str, Sequence[str]], delay_ms: int = 0, lane: Lane = DEFAULT_LANE
+    ) -> list[dict[str, Any]]:
+        """The broker messages of these ids: batches of each channel's size, in ``lane``."""
         messages = []
         for channel, ids in ids_by_channel.items():
             size = self._batch_sizes.get(channel, 50)
             for start in range(0, len(ids), size):
-                messages.append(
-                    {"channel": channel, "ids": list(ids[start : start + size]), "delay": delay_ms}
-                )
+                batch = list(ids[start : start + size])
+                messages.append({"channel": channel, "ids": batch, "delay": delay_ms, "lane": lane})
         return messages
 
     async def push(
@@ -51,6 +63,7 @@ class Outbox:
         ids_by_channel: Mapping[str, Sequence[str]],
         *,
         delay_ms: int = 0,
+        lane: Lane = DEFAULT_LANE,
         write: Callable[[], Awaitable[None]] | None = None,
     ) -> bool:
         """Record the batches, run ``write`` (the deliveries' insert), then enqueue.
@@ -58,7 +71,21 @@ class Outbox:
         Returns False when the broker refused; the entry stays for the recovery sweep. Writing the entry
         before the deliveries means no crash can leave a delivery in the database that nobody enqueues.
         """
-        messages = self._messages(ids_by_channel, delay_ms)
+        return await self.push_messages(self.messages(ids_by_channel, delay_ms, lane), write=write)
+
+    async def push_deliveries(self, docs: Iterable[Mapping[str, Any]], *, delay_ms: int = 0) -> bool:
+        """:meth:`push` deliveries of any channels and lanes, each to its own lane's queue."""
+        messages = [
+            message
+            for lane, ids_by_channel in lanes_and_channels(docs).items()
+            for message in self.messages(ids_by_channel, delay_ms, lane)
+        ]
+        return await self.push_messages(messages)
+
+    async def push_messages(
+        self, messages: list[dict[str, Any]], *, write: Callable[[], Awaitable[None]] | None = None
+    ) -> bool:
+        """:meth:`push` of messages already made by :meth:`messages` (a deferral being released)."""
         if not messages:
             if write is not None:
                 await write()
@@ -72,7 +99,9 @@ class Outbox:
         await self._store.outbox.delete_one({"_id": entry_id})
         return True
 
-    async def hand_over(self, ids_by_channel: Mapping[str, Sequence[str]], *, delay_ms: int = 0) -> bool:
+    async def hand_over(
+        self, ids_by_channel: Mapping[str, Sequence[str]], *, delay_ms: int = 0, lane: Lane = DEFAULT_LANE
+    ) -> bool:
         """Enqueue batches whose owner already survives a crash; write them down only if the broker refuses.
 
         For deliveries of a dispatch still ``expanding``: a crash before the enqueue leaves the dispatch
@@ -80,7 +109,7 @@ class Outbox:
         round trip per batch and no safety. Returns False when the broker refused and the batches were
         recorded for the recovery sweep (an error writing them propagates: the owner is then retried).
         """
-        messages = self._messages(ids_by_channel, delay_ms)
+        messages = self.messages(ids_by_channel, delay_ms, lane)
         # in a thread: the event loop serves other requests during the broker's round trips
         if not messages or await asyncio.to_thread(self._send, messages):
             return True
@@ -90,7 +119,10 @@ class Outbox:
     def _send(self, messages: Sequence[Mapping[str, Any]]) -> bool:
         try:
             for message in messages:
-                self._enqueue(message["channel"], message["ids"], message["delay"])
+                # entries written before lanes existed name none: they were normal
+                self._enqueue(
+                    message["channel"], message["ids"], message["delay"], message.get("lane", DEFAULT_LANE)
+                )
         except Exception:
             log.warning("broker refused a batch; the outbox keeps it for the recovery sweep", exc_info=True)
             return False

@@ -8,9 +8,9 @@ often) deliveries ``queued`` for longer than the enqueue lease, whose broker mes
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import msgspec
 from pymongo import UpdateOne
@@ -23,6 +23,8 @@ from host.storage.store import Store
 __all__ = ["RecoverySweep", "SweepReport"]
 
 log = logging.getLogger(__name__)
+
+Doc = dict[str, Any]
 
 #: outbox entries younger than this may still be on their way to the broker
 OUTBOX_GRACE_SECONDS = 10.0
@@ -83,25 +85,26 @@ class RecoverySweep:
         return report
 
     async def _requeue(self, status: str, older_than: datetime, now: datetime) -> int:
-        ids: dict[str, list[str]] = defaultdict(list)
+        found: list[Doc] = []
         next_claims: dict[str, str] = {}
-        projection = {"channel": 1, "updated_at": 1, "attempts": 1}
+        projection = {"channel": 1, "updated_at": 1, "attempts": 1, "priority": 1, "due_at": 1}
         async for doc in self._store.deliveries.find({"status": status}, projection):
-            if doc["updated_at"] <= older_than:
-                ids[doc["channel"]].append(doc["_id"])
+            # the lease runs from when it was due: a retry's backoff, or the end of quiet hours
+            # (deferred deliveries wait in host.dispatch.deferrals, not in the broker)
+            due = doc.get("due_at") if status == "queued" else None
+            if doc["updated_at"] <= older_than and (due is None or due <= older_than):
+                found.append(doc)
                 next_claims[f"{doc['_id']}:{doc.get('attempts', 0) + 1}"] = doc["_id"]
-        total = sum(len(v) for v in ids.values())
-        if not total:
+        if not found:
             return 0
         if status == "queued":
             await self._release_orphan_claims(next_claims, now)
             # a fresh updated_at keeps the next sweep from handing the same ones out again
-            everything = [i for v in ids.values() for i in v]
             await self._store.deliveries.update_many(
-                {"_id": {"$in": everything}}, {"$set": {"updated_at": now}}
+                {"_id": {"$in": [doc["_id"] for doc in found]}}, {"$set": {"updated_at": now}}
             )
-        await self._outbox.push(ids)
-        return total
+        await self._outbox.push_deliveries(found)  # each to its own lane
+        return len(found)
 
     async def _release_orphan_claims(self, next_claims: dict[str, str], now: datetime) -> None:
         """Give up claims whose delivery never became ``sending`` (the database failed in between).

@@ -5,7 +5,8 @@ Nothing about a scheduled dispatch lives in memory or in the broker: every worke
 ones. Starting is a claim, a conditional update from ``scheduled`` to ``expanding``: of several workers
 (or a cancel racing with them) exactly one wins, and only the winner hands the dispatch to the fan-out,
 the same expansion path as an unscheduled cluster send. A crash between the claim and the hand-over
-leaves an ``expanding`` dispatch, which the recovery sweep expands again.
+leaves an ``expanding`` dispatch, which the recovery sweep expands again. The same loop releases the
+deliveries deferred for quiet hours whose time has come (host.dispatch.deferrals).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from host.dispatch.deferrals import Deferrals
 from host.dispatch.schemas import SendAccepted
 from host.errors import NotFound, RequestError
 from host.storage.documents import utcnow
@@ -101,9 +103,15 @@ async def cancel_scheduled(store: Store, dispatch_id: str, *, by: str | None = N
 class Scheduler:
     """Starts due scheduled dispatches, each exactly once across every worker process."""
 
-    def __init__(self, store: Store, schedule_expansion: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        schedule_expansion: Callable[[str], None],
+        deferrals: Deferrals | None = None,
+    ) -> None:
         self._store = store
         self._schedule_expansion = schedule_expansion
+        self._deferrals = deferrals
 
     async def start_due(self, now: datetime | None = None) -> tuple[list[str], datetime | None]:
         """Start every dispatch due at ``now``; returns the ids this call started and the next time due.
@@ -140,9 +148,17 @@ class Scheduler:
             )
         return True
 
+    async def release_deferred(self, now: datetime | None = None) -> tuple[int, datetime | None]:
+        """Hand deliveries deferred until ``now`` or earlier to the broker (none without deferrals)."""
+        if self._deferrals is None:
+            return 0, None
+        return await self._deferrals.release_due(now or datetime.now(UTC))
+
     async def tick(self) -> float | None:
         """One pass of the periodic scheduler (host.runtime.background): how soon the next one is due."""
-        _, next_due = await self.start_due()
-        if next_due is None:
+        _, next_start = await self.start_due()
+        _, next_release = await self.release_deferred()
+        due = [when for when in (next_start, next_release) if when is not None]
+        if not due:
             return None
-        return max((next_due - datetime.now(UTC)).total_seconds(), 0.0) + 0.001
+        return max((min(due) - datetime.now(UTC)).total_seconds(), 0.0) + 0.001

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 from host.audience.planning import Failure
+from host.settings import Lane
 
 __all__ = [
     "FlowManagerCommand",
@@ -32,13 +33,21 @@ class SendRequest(msgspec.Struct, rename="camel", kw_only=True):
     email_sender: str | None = None
     #: ISO 8601 with a UTC offset: store the dispatch now, start it then (host.dispatch.scheduling)
     send_at: str | None = None
+    #: the priority lane: ``high``, ``normal`` or ``bulk``; by default chosen by host.settings.lanes
+    priority: Lane | None = None
 
 
 class SendAccepted(msgspec.Struct, rename="camel", kw_only=True):
-    """Answer of POST /send: Mia's ``failures``, plus the id to follow the dispatch with."""
+    """Answer of POST /send: Mia's ``failures``, plus the id to follow the dispatch with.
+
+    An audience of more than 1,000 users is expanded after the answer: ``expansion`` is then
+    ``"background"``, ``failures`` holds only what the listed recipients already showed, and the rest
+    are the dispatch's deliveries with status ``skipped`` or ``failed``.
+    """
 
     failures: list[Failure]
     dispatch_id: str
+    expansion: Literal["background"] | msgspec.UnsetType = msgspec.UNSET
     #: only in the answer to a scheduled send: when it starts (its failures are known then)
     send_at: str | msgspec.UnsetType = msgspec.UNSET
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,7 @@ from host.delivery.lifecycle import RETRYABLE, advance
 from host.dispatch.outbox import Outbox
 from host.dispatch.scheduling import cancel_scheduled
 from host.dispatch.schemas import SendAccepted
-from host.dispatch.views import DispatchView, count_deliveries, dispatch_view
+from host.dispatch.views import DispatchView, count_deliveries, dispatch_view, status_query
 from host.errors import NotFound
 from host.storage.documents import utcnow
 from host.storage.store import Store
@@ -111,7 +110,7 @@ class DispatchService:
         if failed_only:
             criteria["status"] = status if status in RETRYABLE else {"$in": list(RETRYABLE)}
         elif status:
-            criteria["status"] = status
+            criteria.update(status_query(status))  # `deferred` too, as the counts show it
         if value("channel"):
             criteria["channel"] = value("channel")
         if dispatch_id or value("dispatch"):
@@ -142,10 +141,7 @@ class DispatchService:
             {"_id": {"$in": ids}, "status": {"$in": list(RETRYABLE)}},
             {"$set": {"status": "queued", "due_at": None, "updated_at": now, "enqueued_at": now}},
         )
-        by_channel: dict[str, list[str]] = defaultdict(list)
-        for delivery in retried:
-            by_channel[delivery["channel"]].append(delivery["_id"])
-        await self._outbox.push(by_channel)
+        await self._outbox.push_deliveries(retried)  # each back to its own lane
         return ids
 
     async def retry_matching(self, query: Mapping[str, Any]) -> list[str]:
@@ -177,4 +173,4 @@ class DispatchService:
                 failures.append(
                     Failure(user_id=doc["user_id"], channel=doc["channel"], error=_provider_failure(error))
                 )
-        return SendAccepted(failures=failures, dispatch_id=accepted.dispatch_id)
+        return SendAccepted(failures=failures, dispatch_id=accepted.dispatch_id, expansion=accepted.expansion)

@@ -16,6 +16,7 @@ from pymongo.errors import BulkWriteError
 from host.audience.opt_outs import OptOuts
 from host.audience.users import find_users
 from host.dispatch.outbox import Outbox
+from host.settings import Lane
 from host.storage.documents import utcnow
 from host.storage.duplicates import DUPLICATE_KEY
 from host.storage.group_commit import GroupCommit
@@ -61,8 +62,9 @@ class DispatchWrites:
         self.insert_deliveries = GroupCommit[list[Doc], None](
             self._insert_deliveries, size=len, max_size=5000
         )
-        self.hand_over = GroupCommit[Mapping[str, Sequence[str]], bool](
-            self._hand_over, size=lambda job: sum(map(len, job.values())), max_size=5000
+        #: (lane, ids by channel): one enqueue per lane and channel for the whole group
+        self.hand_over = GroupCommit[tuple[Lane, Mapping[str, Sequence[str]]], bool](
+            self._hand_over, size=lambda job: sum(map(len, job[1].values())), max_size=5000
         )
         self.mark_expanded = GroupCommit[str, None](self._mark_expanded, max_size=500)
 
@@ -104,13 +106,15 @@ class DispatchWrites:
             return list(_errors_by_job(exc, [len(job) for job in jobs], ignore_duplicates=True))
         return [None] * len(jobs)
 
-    async def _hand_over(self, jobs: list[Mapping[str, Sequence[str]]]) -> list[bool | BaseException]:
-        merged: dict[str, list[str]] = {}
-        for ids_by_channel in jobs:
+    async def _hand_over(
+        self, jobs: list[tuple[Lane, Mapping[str, Sequence[str]]]]
+    ) -> list[bool | BaseException]:
+        merged: dict[Lane, dict[str, list[str]]] = {}
+        for lane, ids_by_channel in jobs:
             for channel, ids in ids_by_channel.items():
-                merged.setdefault(channel, []).extend(ids)
-        handed = await self._outbox.hand_over(merged)
-        return [handed] * len(jobs)
+                merged.setdefault(lane, {}).setdefault(channel, []).extend(ids)
+        handed = {lane: await self._outbox.hand_over(ids, lane=lane) for lane, ids in merged.items()}
+        return [handed[lane] if ids_by_channel else True for lane, ids_by_channel in jobs]
 
     async def _mark_expanded(self, dispatch_ids: list[str]) -> list[BaseException | None]:
         await self._store.dispatches.update_many(

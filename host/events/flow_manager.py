@@ -1,8 +1,11 @@
 """The Flow Manager integration: after /saga/send, tell the saga whether sending started.
 
-An event is posted in the background and retried with tenacity (a transport error or a status of 300
-or more: ``attempts`` tries, ``first_delay`` doubling in between), each failure logged as a warning and
-a final give-up as an error; it never fails the dispatch.
+The URL and labels come from Tidings' ``FLOW_MANAGER_URL`` and ``flowManager``, or from Mia's
+``flowManagerConfiguration`` (host.settings.flow_manager). As Mia documents, each event is sent only
+when its label is configured: ``{"key": <saga id>, "value": {"messageLabel": <label>, "messagePayload": {}}}``
+to ``<url>/event``. An event is posted in the background and retried with tenacity (a transport error or
+a status of 300 or more: ``attempts`` tries, ``first_delay`` doubling in between), each failure logged
+as a warning and a final give-up as an error; it never fails the dispatch.
 """
 
 from __future__ import annotations
@@ -42,31 +45,32 @@ def _problem(state: RetryCallState) -> str:
 
 
 class FlowManagerNotifier:
-    """Posts success/fail events to ``<FLOW_MANAGER_URL>/event``, retried, never failing the dispatch."""
+    """Posts success/fail events to ``<url>/event``, retried, never failing the dispatch."""
 
     def __init__(self, settings: Settings, attempts: int = 5, first_delay: float = 0.5) -> None:
-        self._url = settings.env.flow_manager_url
-        self._labels = settings.config.flow_manager
+        self._url = settings.saga.url
+        self._success = settings.saga.success_label
+        self._fail = settings.saga.fail_label
         self._attempts = attempts
         self._first_delay = first_delay
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def enabled(self) -> bool:
-        """Whether both the URL and the event labels are configured."""
-        return bool(self._url and self._labels)
+        """Whether the URL and at least one event label are configured."""
+        return bool(self._url and (self._success or self._fail))
 
     def notify(self, saga_id: str, success: bool) -> None:
         """Send the event in the background (the HTTP answer does not wait for the Flow Manager)."""
-        if not self.enabled:
+        label = self._success if success else self._fail
+        if not self._url or not label:
             return
-        task = asyncio.create_task(self._post(saga_id, success))
+        task = asyncio.create_task(self._post(saga_id, label))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _post(self, saga_id: str, success: bool) -> None:
-        assert self._url and self._labels
-        label = self._labels.success_event_label if success else self._labels.fail_event_label
+    async def _post(self, saga_id: str, label: str) -> None:
+        assert self._url
         event = {"key": saga_id, "value": {"messageLabel": label, "messagePayload": {}}}
 
         def report(state: RetryCallState) -> None:

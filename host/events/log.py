@@ -36,11 +36,12 @@ from typing import Any
 
 import msgspec
 
-from host.delivery.lifecycle import SETTLED, UNSETTLED
-from host.dispatch.views import count_deliveries, delivery_view, dispatch_view
+from host.delivery.lifecycle import SETTLED
+from host.dispatch.views import PENDING, count_deliveries, delivery_view, dispatch_view
 from host.errors import ConfigurationError
+from host.plugins.conventions import redacted_url
 from host.settings import Settings
-from host.settings.webhooks import WebhookEndpoint
+from host.settings.webhooks import WebhookEndpoint, endpoint_headers
 from host.storage.documents import utcnow
 from host.storage.duplicates import insert_missing
 from host.storage.store import Store
@@ -73,6 +74,11 @@ class EventLog:
         if self.endpoints and not settings.env.webhook_secret:
             raise ConfigurationError(SECRET_VARIABLE, "required because webhooks are configured")
         self.secret = (settings.env.webhook_secret or "").encode()
+        #: each endpoint's own headers, their values from the environment (never logged nor stored)
+        self.headers: list[dict[str, str]] = [
+            endpoint_headers(endpoint, settings.environ, index)
+            for index, endpoint in enumerate(self.endpoints)
+        ]
         self._store = store
         db = store.db
         self.events = db["events"]
@@ -132,7 +138,7 @@ class EventLog:
                             "_id": f"{event['_id']}:{index}",
                             "event_id": event["_id"],
                             "endpoint": index,
-                            "url": endpoint.url,
+                            "url": redacted_url(endpoint.url),
                             "status": "pending",
                             "attempts": 0,
                             "created_at": now,
@@ -178,7 +184,7 @@ class EventLog:
         if dispatch is None or dispatch.get("state") != "expanded" or dispatch.get("completed_at"):
             return False
         counts = (await count_deliveries(self._store, [dispatch_id])).get(dispatch_id, {})
-        if any(status in UNSETTLED for statuses in counts.values() for status in statuses):
+        if any(status in PENDING for statuses in counts.values() for status in statuses):
             return False
         # settled before any attempt (fan-out): skipped, or failed on an invalid address
         early: list[Doc] = []
@@ -232,7 +238,7 @@ class EventLog:
             await self.records.update_one(
                 {"_id": record_id},
                 {
-                    "$set": {"status": "pending", "updated_at": now, "url": endpoint.url},
+                    "$set": {"status": "pending", "updated_at": now, "url": redacted_url(endpoint.url)},
                     "$setOnInsert": {
                         "event_id": event_id,
                         "endpoint": index,

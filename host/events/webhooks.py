@@ -29,7 +29,7 @@ import httpx
 from host.delivery.backoff import backoff_seconds
 from host.delivery.worker import worker_name
 from host.events.log import EventLog, event_body
-from host.plugins.conventions import retry_after_seconds
+from host.plugins.conventions import UrlRedaction, redact_urls, retry_after_seconds
 from host.settings.webhooks import WebhookEndpoint
 from host.storage.documents import utcnow
 from host.storage.duplicates import insert_missing
@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# httpx logs every request's URL at INFO: an endpoint's userinfo and query values are starred there
+UrlRedaction.install(logging.getLogger("httpx"))
 
 Doc = dict[str, Any]
 SIGNATURE_HEADER = "Tidings-Signature"
@@ -162,6 +164,9 @@ class WebhookPoster:
             "Tidings-Event-Id": event["_id"],
             "Tidings-Event-Type": event["type"],
             SIGNATURE_HEADER: signature_header(events.secret, body),
+            **events.headers[
+                record["endpoint"]
+            ],  # the endpoint's own (Authorization ...), from the environment
         }
         attempt = record["attempts"] + 1
         try:
@@ -169,13 +174,14 @@ class WebhookPoster:
                 endpoint.url, content=body, headers=headers, timeout=endpoint.timeout_seconds
             )
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            # shown on the console and logged: no credential of the URL in it
+            error = redact_urls(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
             await self._retry_or_fail(entry, record, endpoint, attempt, None, error, None)
             return
         if 200 <= response.status_code < 300:
             await self._finish(entry, record, "delivered", response.status_code, None, attempt)
             return
-        error = f"HTTP {response.status_code}: {response.text[:200]}"
+        error = redact_urls(f"HTTP {response.status_code}: {response.text[:200]}")
         await self._retry_or_fail(
             entry,
             record,

@@ -50,8 +50,8 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     """One rendered message for one user on one channel.
 
     Which attributes a channel reads is its own business: e-mail uses ``subject``, ``text``, ``html``,
-    ``attachments``, ``cc``, ``bcc``, ``sender`` and ``headers``; SMS and voice use ``text``; push uses
-    ``subject`` (title), ``subtitle``, ``text`` and ``data``.
+    ``attachments``, ``cc``, ``bcc``, ``sender``, ``headers`` and ``personal_headers``; SMS and voice use
+    ``text``; push uses ``subject`` (title), ``subtitle``, ``text`` and ``data``.
     """
 
     subject: str | None = None
@@ -64,6 +64,8 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     cc: tuple[str, ...] = ()
     bcc: tuple[str, ...] = ()
     headers: dict[str, str] = {}
+    #: headers for the addressed user alone (their unsubscribe link): never on the Cc/Bcc copies
+    personal_headers: dict[str, str] = {}
 
 
 class Receipt(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,6 +84,9 @@ class ChannelContext(msgspec.Struct, frozen=True, kw_only=True):
     options: Mapping[str, Any] = {}
     #: the configuration's ``androidIntentAction``
     android_intent_action: str | None = None
+    #: where an inbox provider keeps what it captures (a ``host.plugins.capture.CaptureSink``): set only
+    #: by the embedded mode, for the inbox providers it builds; None for every other channel
+    capture: Any = None
 
 
 @runtime_checkable
@@ -104,7 +109,8 @@ class Channel(Protocol):
     #: msgspec Struct decoded from environment variables ``<env_prefix><FIELD_NAME_UPPER>``
     config_type: ClassVar[type[msgspec.Struct]]
     env_prefix: ClassVar[str]
-    #: template field that feeds each Message attribute, e.g. ``{"subject": "emailTitle"}``
+    #: template field that feeds each Message attribute, e.g. ``{"subject": "emailTitle"}``; ``data``
+    #: is fed by a JSON field (``pushData``), rendered and then parsed into the Message's ``data``
     template_fields: ClassVar[Mapping[str, str]]
     #: Message attributes that must be non-empty; ``"a|b"`` means at least one of them
     required: ClassVar[tuple[str, ...]]

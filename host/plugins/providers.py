@@ -44,6 +44,7 @@ __all__ = [
     "build_providers",
     "circuit_policy",
     "config_variables",
+    "unconfigured_variable",
 ]
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,28 @@ def _prefixed_variables(channel_type: type[Channel], prefix: str) -> list[str]:
 def _any_set(channel_type: type[Channel], environ: Mapping[str, str]) -> bool:
     variables = config_variables(channel_type, channel_type.env_prefix)
     return any(environ.get(name) for names in variables.values() for name in names)
+
+
+def unconfigured_variable(
+    config: ServiceConfig,
+    name: str,
+    channel_type: type[Channel],
+    environ: Mapping[str, str],
+    types: Mapping[str, type[Channel]] | None = None,
+) -> str | None:
+    """The variable to set when the channel has no provider configured at all, else None.
+
+    No provider configured: no ``channels.<name>.providers`` list and not one variable of the channel's
+    class or of a provider type registered for it is set. The variable named is the first of the
+    channel's own settings (``SMTP_HOST``, ``TWILIO_ACCOUNT_SID``, ``VAPID_PRIVATE_KEY``). ``tidings
+    run`` captures such a channel's messages in its inbox; ``tidings api`` and ``tidings worker`` stop.
+    """
+    if PROVIDERS_OPTION in _options(config, name):
+        return None
+    if any(_any_set(t, environ) for t in (channel_type, *(types or {}).values())):
+        return None
+    variables = list(config_variables(channel_type, channel_type.env_prefix).values())
+    return variables[0][0] if variables else None
 
 
 def _options(config: ServiceConfig, name: str) -> Mapping[str, Any]:

@@ -7,6 +7,10 @@ Providers are plugins too: the ``tidings.providers`` group registers other imple
 as ``<channel>.<type>`` (``voice.kaleyra = channels.kaleyra:KaleyraVoice``). A provider type is a class
 keeping the Channel protocol under the channel's name and address field; ``channels.<name>.providers``
 entries pick one with ``"type"`` (host.plugins.providers).
+
+Inbox providers, the ``tidings.inbox`` group (``email = channels.inbox:EmailInbox``), capture a channel's
+messages instead of sending them (host.plugins.capture). Only a registry built with a capture sink
+(the embedded mode's) uses them, for the active channels with no provider configured.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 import msgspec
 
 from host.errors import ConfigurationError, PluginError
+from host.plugins.capture import CaptureSink, InboxConfig
 from host.plugins.channel import Channel, ChannelContext, Limits, Message
 from host.plugins.providers import (
     FAILOVER_OPTIONS,
@@ -27,20 +32,24 @@ from host.plugins.providers import (
     build_providers,
     circuit_policy,
     config_variables,
+    unconfigured_variable,
 )
 from host.plugins.rates import HOST_CHANNEL_OPTIONS, configured_rate
 from host.settings import ServiceConfig
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "INBOX_ENTRY_POINT_GROUP",
     "PROVIDER_ENTRY_POINT_GROUP",
     "ChannelRegistry",
     "discover_channel_types",
+    "discover_inbox_types",
     "discover_provider_types",
 ]
 
 ENTRY_POINT_GROUP = "tidings.channels"
 PROVIDER_ENTRY_POINT_GROUP = "tidings.providers"
+INBOX_ENTRY_POINT_GROUP = "tidings.inbox"
 
 #: provider types by channel name, then by type name: ``{"voice": {"kaleyra": KaleyraVoice}}``
 ProviderTypes = Mapping[str, Mapping[str, type[Channel]]]
@@ -130,6 +139,27 @@ def discover_provider_types(
     return found
 
 
+def discover_inbox_types(
+    channel_types: Mapping[str, type[Channel]], points: Iterable[EntryPoint] | None = None
+) -> dict[str, type[Channel]]:
+    """Load and check every inbox provider, registered under its channel's name in ``tidings.inbox``."""
+    found: dict[str, type[Channel]] = {}
+    for point in entry_points(group=INBOX_ENTRY_POINT_GROUP) if points is None else points:
+        try:
+            plugin = point.load()
+        except Exception as exc:
+            raise PluginError(f"inbox plugin {point.name!r} failed to import: {exc}") from exc
+        checked = _check_plugin(point.name, plugin, group="inbox")
+        own = channel_types.get(point.name)
+        if own is not None and checked.address_field != own.address_field:
+            raise PluginError(
+                f"inbox plugin {point.name!r}: reads addresses from {checked.address_field!r}, "
+                f"the {point.name} channel from {own.address_field!r}"
+            )
+        found[point.name] = checked
+    return found
+
+
 def _channel_config(
     channel_type: type[Channel], environ: Mapping[str, str], prefix: str | None = None
 ) -> Any:
@@ -162,9 +192,17 @@ class ChannelRegistry:
     """The active channels, built from their plugins, the configuration file and the environment."""
 
     def __init__(
-        self, channels: Mapping[str, Channel], providers: Mapping[str, tuple[ProviderSlot, ...]] | None = None
+        self,
+        channels: Mapping[str, Channel],
+        providers: Mapping[str, tuple[ProviderSlot, ...]] | None = None,
+        captured: Mapping[str, str] | None = None,
+        unconfigured: Mapping[str, str] | None = None,
     ) -> None:
         self._channels = dict(channels)  # the primary provider's instance, for addresses and limits
+        #: channels with no provider configured, and the variable to set: ``{"email": "SMTP_HOST"}``;
+        #: ``captured`` ones go to the inbox (tidings run), the others have no way to send
+        self.captured: dict[str, str] = dict(captured or {})
+        self.unconfigured: dict[str, str] = dict(unconfigured or {})
         self._providers: dict[str, tuple[ProviderSlot, ...]] = {
             name: (ProviderSlot(None, channel),) for name, channel in self._channels.items()
         }
@@ -177,12 +215,23 @@ class ChannelRegistry:
         environ: Mapping[str, str],
         types: Mapping[str, type[Channel]] | None = None,
         provider_types: ProviderTypes | None = None,
+        *,
+        inbox: CaptureSink | None = None,
+        inbox_types: Mapping[str, type[Channel]] | None = None,
     ) -> ChannelRegistry:
-        """Instantiate every active channel; unknown channels or missing senders name the key."""
+        """Instantiate every active channel; unknown channels or missing senders name the key.
+
+        With ``inbox`` (the embedded mode's), a channel with no provider configured and an inbox
+        provider registered is built as that inbox provider (host.plugins.capture).
+        """
         types = discover_channel_types() if types is None else types
         provider_types = discover_provider_types(types) if provider_types is None else provider_types
+        if inbox is not None and inbox_types is None:
+            inbox_types = discover_inbox_types(types)
         channels: dict[str, Channel] = {}
         providers: dict[str, tuple[ProviderSlot, ...]] = {}
+        captured: dict[str, str] = {}
+        unconfigured: dict[str, str] = {}
         for index, name in enumerate(config.active_channels):
             channel_type = types.get(name)
             if channel_type is None:
@@ -204,12 +253,20 @@ class ChannelRegistry:
             )
             configured_rate(config, name, channel_type)  # a wrong ratePerSecond stops start-up here
             circuit_policy(config, name)  # so does a wrong circuit, or a wrong provider entry below
-            make = partial(_instance, environ, context)
-            providers[name] = build_providers(
-                config, name, channel_type, environ, make, provider_types.get(name, {})
-            )
+            own_types = provider_types.get(name, {})
+            variable = unconfigured_variable(config, name, channel_type, environ, own_types)
+            inbox_type = (inbox_types or {}).get(name) if inbox is not None else None
+            if variable and inbox_type is not None:
+                capture = msgspec.structs.replace(context, capture=inbox)
+                providers[name] = (ProviderSlot(None, inbox_type(InboxConfig(), capture)),)
+                captured[name] = variable
+            else:
+                make = partial(_instance, environ, context)
+                providers[name] = build_providers(config, name, channel_type, environ, make, own_types)
+                if variable:
+                    unconfigured[name] = variable
             channels[name] = providers[name][0].channel
-        return cls(channels, providers)
+        return cls(channels, providers, captured, unconfigured)
 
     def __getitem__(self, name: str) -> Channel:
         return self._channels[name]

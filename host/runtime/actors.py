@@ -1,7 +1,10 @@
-"""The actors, declared by the host: one per registered channel (named and queued after it) + the fan-out.
+"""The actors, declared by the host: one per registered channel and priority lane, and the fan-out.
 
-Messages carry ids, never documents. Each worker process builds its Runtime on dramatiq's event-loop
-thread before it takes any message (``before_worker_boot``) and closes it at shutdown.
+``deliver_<channel>`` (queue ``<channel>``) is the ``normal`` lane, ``deliver_<channel>_high`` and
+``deliver_<channel>_bulk`` (queues ``<channel>.high``, ``<channel>.bulk``) the others; host.runtime.lanes
+says how a worker serves them. Messages carry ids, never documents. Each worker process builds its
+Runtime on dramatiq's event-loop thread before it takes any message (``before_worker_boot``) and closes
+it at shutdown.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from typing import Any
 import dramatiq
 from dramatiq.asyncio import EventLoopThread, get_event_loop_thread
 
+from host.runtime.broker import lane_budget, register_lane_queue
+from host.runtime.lanes import ACTOR_PRIORITY, LaneThreads, actor_name, queue_depths, queue_name
 from host.runtime.logs import log_context
 from host.runtime.wiring import Runtime
-from host.settings import Settings
+from host.settings import DEFAULT_LANE, LANES, Lane, Settings
 
 __all__ = ["FANOUT_QUEUE", "Actors", "declare_actors", "event_loop_thread"]
 
@@ -45,31 +50,51 @@ class Actors:
         channel_names: Iterable[str],
         *,
         sweep_interval: float | None = 5.0,
+        inbox: bool = False,
     ) -> None:
         self.broker = broker
         self.settings = settings
+        #: whether the runtimes capture unconfigured channels in the inbox (the embedded mode only)
+        self.inbox = inbox
         self.runtime: Runtime | None = None
-        self.deliver: dict[str, dramatiq.Actor[Any, Any]] = {}
+        #: channel → lane → its actor
+        self.lanes: dict[str, dict[Lane, dramatiq.Actor[Any, Any]]] = {}
         for name in channel_names:
-            self.deliver[name] = self._declare_delivery(name)
+            self.lanes[name] = {lane: self._declare_delivery(name, lane) for lane in LANES}
+        #: channel → the ``normal`` lane's actor (``deliver_<channel>``, as before lanes)
+        self.deliver: dict[str, dramatiq.Actor[Any, Any]] = {
+            name: lanes[DEFAULT_LANE] for name, lanes in self.lanes.items()
+        }
+        register_lane_queue(broker, FANOUT_QUEUE, "normal")  # a fan-out never takes a reserved thread
         self.expand: dramatiq.Actor[Any, Any] = dramatiq.actor(  # type: ignore[call-overload]
             self._expand,
             actor_name="expand_dispatch",
             queue_name=FANOUT_QUEUE,
             broker=broker,
             time_limit=3_600_000,
+            priority=ACTOR_PRIORITY["normal"],
             **_RETRY_OPTIONS,
         )
+        budget = lane_budget(broker)
+        if budget is not None:
+            broker.add_middleware(LaneThreads(budget, settings.config.lanes))
         broker.add_middleware(_WorkerRuntime(self, sweep_interval))
 
-    def _declare_delivery(self, name: str) -> dramatiq.Actor[Any, Any]:
+    def _declare_delivery(self, name: str, lane: Lane) -> dramatiq.Actor[Any, Any]:
         async def deliver(ids: list[str]) -> None:
             with log_context(channel=name, delivery_ids=ids):
-                await self.worker_runtime().delivery.deliver(name, ids)
+                await self.worker_runtime().delivery.deliver(name, ids, lane)
 
-        deliver.__name__ = f"deliver_{name}"
+        deliver.__name__ = actor_name(name, lane)
+        queue = queue_name(name, lane)
+        register_lane_queue(self.broker, queue, lane)
         return dramatiq.actor(  # type: ignore[no-any-return,call-overload]
-            deliver, actor_name=f"deliver_{name}", queue_name=name, broker=self.broker, **_RETRY_OPTIONS
+            deliver,
+            actor_name=actor_name(name, lane),
+            queue_name=queue,
+            broker=self.broker,
+            priority=ACTOR_PRIORITY[lane],
+            **_RETRY_OPTIONS,
         )
 
     async def _expand(self, dispatch_id: str) -> None:
@@ -84,11 +109,23 @@ class Actors:
 
     def new_runtime(self) -> Runtime:
         """A Runtime for the calling event loop that enqueues through these actors."""
-        return Runtime(self.settings, self.enqueue_delivery, self.schedule_expansion)
+        return Runtime(
+            self.settings,
+            self.enqueue_delivery,
+            self.schedule_expansion,
+            queue_depths=self.queue_depths,
+            inbox=self.inbox,
+        )
 
-    def enqueue_delivery(self, channel: str, ids: list[str], delay_ms: int) -> None:
-        """Hand one batch of delivery ids to the channel's actor."""
-        self.deliver[channel].send_with_options(args=(ids,), delay=delay_ms or None)
+    def queue_depths(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Messages waiting in the broker per channel and lane (blocking: the broker is asked)."""
+        return queue_depths(self.broker, self.lanes)
+
+    def enqueue_delivery(
+        self, channel: str, ids: list[str], delay_ms: int, lane: Lane = DEFAULT_LANE
+    ) -> None:
+        """Hand one batch of delivery ids to the actor of the channel's lane."""
+        self.lanes[channel][lane].send_with_options(args=(ids,), delay=delay_ms or None)
 
     def schedule_expansion(self, dispatch_id: str) -> None:
         """Hand a dispatch to the fan-out actor."""
@@ -117,7 +154,12 @@ class _WorkerRuntime(dramatiq.Middleware):
 
 
 def declare_actors(
-    broker: dramatiq.Broker, settings: Settings, *, sweep_interval: float | None = 5.0
+    broker: dramatiq.Broker, settings: Settings, *, sweep_interval: float | None = 5.0, inbox: bool = False
 ) -> Actors:
-    """Declare every active channel's actor and the fan-out actor on this broker."""
-    return Actors(broker, settings, settings.config.active_channels, sweep_interval=sweep_interval)
+    """Declare every active channel's actor and the fan-out actor on this broker.
+
+    ``inbox`` is for the embedded mode alone: channels with no provider configured are captured there.
+    """
+    return Actors(
+        broker, settings, settings.config.active_channels, sweep_interval=sweep_interval, inbox=inbox
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 __all__ = ["BackgroundLoop"]
@@ -51,10 +52,12 @@ class BackgroundLoop:
     async def _run(self) -> None:
         while True:
             pause = self.interval
+            started = time.monotonic()
             try:
                 asked = await self._step()
                 if asked is not None:
                     pause = min(pause, max(asked, 0.0))
+                log.debug("%s: a pass in %.1f ms", self.name, (time.monotonic() - started) * 1000)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -1,7 +1,9 @@
 """The embedded mode (``tidings run``): development database as a child process, workers in-process.
 
 For trying Tidings out and for tests only; production runs ``tidings api`` and ``tidings worker``
-against MongoDB and Redis.
+against MongoDB and Redis. A channel with no provider configured (no ``SMTP_*``, ``TWILIO_*`` or
+``VAPID_*``/``FCM_*`` variable) has its messages captured in the inbox (host.inbox) instead of sent,
+so a first run needs no SMTP server and no account anywhere.
 """
 
 from __future__ import annotations
@@ -14,14 +16,23 @@ from pathlib import Path
 import dramatiq
 
 from host.access.unsubscribe_links import embedded_secret_key
+from host.plugins.capture import Capture
+from host.plugins.registry import ChannelRegistry
 from host.runtime.actors import Actors, declare_actors, event_loop_thread
 from host.runtime.broker import create_broker
 from host.settings import Settings, load_environment, load_settings
 from host.storage.devdb import DevDatabase
 
-__all__ = ["DEFAULT_CONFIGURATION", "configured_database", "data_dir", "embedded_services"]
+__all__ = [
+    "DEFAULT_CONFIGURATION",
+    "check_channels",
+    "configured_database",
+    "data_dir",
+    "describe_channels",
+    "embedded_services",
+]
 
-#: the configuration used when CONFIGURATION_PATH is not set: e-mail to a local SMTP server
+#: the configuration used when CONFIGURATION_PATH is not set: e-mail, captured in the inbox
 DEFAULT_CONFIGURATION = {
     "activeChannels": ["email"],
     "sender": {"email": "noreply@tidings.localhost"},
@@ -40,8 +51,6 @@ def _defaults(data: Path) -> dict[str, str]:
         config_path.write_text(json.dumps(DEFAULT_CONFIGURATION, indent=2) + "\n")
     return {
         "CONFIGURATION_PATH": str(config_path),
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": "1025",
         "TIDINGS_API_AUTH": "off",  # 127.0.0.1 only; the banner says so
         "CONSOLE_SECURE_COOKIES": "false",  # served on 127.0.0.1 only, over plain HTTP
     }
@@ -62,6 +71,38 @@ def configured_database() -> Iterator[tuple[str, str]]:
         yield embedded.url, env.mongodb_database
 
 
+class _NoCaptureYet:
+    """Stands in for the inbox while the channels are only checked: nothing is sent then."""
+
+    async def keep(self, capture: Capture) -> str:
+        raise AssertionError("the channels were built to be checked, not to send")
+
+
+def check_channels(settings: Settings) -> ChannelRegistry:
+    """Build the channels as the workers will, here: a wrong setting stops start-up with its one line.
+
+    (Built only in the worker thread, the error would be a traceback there and the start would fail
+    later, naming something else.)
+    """
+    return ChannelRegistry.build(settings.config, settings.environ, inbox=_NoCaptureYet())
+
+
+def describe_channels(registry: ChannelRegistry, settings: Settings) -> list[str]:
+    """One line per active channel for the banner: captured (and what would send it) or its provider."""
+    lines = []
+    for name in registry:
+        variable = registry.captured.get(name)
+        if variable is not None:
+            lines.append(f"{name}: captured in the inbox (set {variable} to send for real)")
+        else:
+            providers = [
+                slot.name or str(getattr(slot.channel, "provider", "") or type(slot.channel).__name__)
+                for slot in registry.providers(name)
+            ]
+            lines.append(f"{name}: sent through {', then '.join(providers)}")
+    return lines
+
+
 @contextmanager
 def embedded_services(worker_threads: int = 4) -> Iterator[tuple[Settings, Actors, DevDatabase]]:
     """Start the development database and in-process workers; stop both on exit."""
@@ -76,9 +117,10 @@ def embedded_services(worker_threads: int = 4) -> Iterator[tuple[Settings, Actor
         settings = load_settings(
             defaults=defaults, overrides={"MONGODB_URL": database.url, "REDIS_URL": None}
         )
+        check_channels(settings)
         broker = create_broker(None)
         dramatiq.set_broker(broker)
-        actors = declare_actors(broker, settings)
+        actors = declare_actors(broker, settings, inbox=True)
         worker = dramatiq.Worker(broker, worker_threads=worker_threads)
         worker.start()
         try:

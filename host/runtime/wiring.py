@@ -7,8 +7,10 @@ injection and call its services, never its collections.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 from beanie import init_beanie
 
@@ -19,41 +21,58 @@ from host.audience.clusters import ClusterService
 from host.audience.directory import UserDirectory
 from host.audience.opt_outs import OptOuts
 from host.delivery.metrics import DeliveryTotals
+from host.delivery.stats import StatsService
 from host.delivery.worker import DeliveryWorker
 from host.dispatch.accept import Dispatcher
+from host.dispatch.deferrals import Deferrals
 from host.dispatch.expansion import Expansion
 from host.dispatch.outbox import Enqueue, Outbox
 from host.dispatch.recovery import RecoverySweep
+from host.dispatch.saga import SagaReader
 from host.dispatch.scheduling import SCHEDULE_INTERVAL_SECONDS, Scheduler
 from host.dispatch.service import DispatchService
 from host.events.log import EventLog
 from host.events.webhooks import WebhookPoster
 from host.feedback.twilio import TwilioCallbacks
+from host.inbox.captures import Inbox
 from host.plugins.registry import ChannelRegistry
 from host.runtime.background import BackgroundLoop
 from host.settings import Settings
 from host.storage.documents import ALL_DOCUMENTS
 from host.storage.store import Store
+from host.templates.catalogue import catalogue_for
 from host.templates.rendering import Renderer
 from host.templates.service import TemplateService
 
-__all__ = ["POSTER_INTERVAL_SECONDS", "SWEEP_INTERVAL_SECONDS", "Runtime"]
+__all__ = ["POSTER_INTERVAL_SECONDS", "SWEEP_INTERVAL_SECONDS", "QueueDepths", "Runtime"]
 
 #: how often each worker runs the recovery sweep
 SWEEP_INTERVAL_SECONDS = 5.0
 #: how often each worker's event poster looks for due posts
 POSTER_INTERVAL_SECONDS = 0.5
 
+#: reads the broker's waiting messages: channel → lane → {"ready": n, "delayed": n} (host.runtime.lanes)
+QueueDepths = Callable[[], dict[str, dict[str, dict[str, int]]]]
+
 
 class Runtime:
     """Everything the API or a worker needs, bound to the current event loop."""
 
     def __init__(
-        self, settings: Settings, enqueue: Enqueue, schedule_expansion: Callable[[str], None]
+        self,
+        settings: Settings,
+        enqueue: Enqueue,
+        schedule_expansion: Callable[[str], None],
+        *,
+        queue_depths: QueueDepths | None = None,
+        inbox: bool = False,
     ) -> None:
         self.settings = settings
+        self._queue_depths = queue_depths
         self.store = Store.connect(settings)
-        self.registry = ChannelRegistry.build(settings.config, settings.environ)
+        #: the embedded mode's inbox (``inbox=True``): channels with no provider configured are captured
+        self.inbox: Inbox | None = Inbox(self.store.db) if inbox else None
+        self.registry = ChannelRegistry.build(settings.config, settings.environ, inbox=self.inbox)
         self.renderer = Renderer(
             default_locale=settings.config.default_locale,
             default_timezone=settings.config.default_timezone,
@@ -62,7 +81,8 @@ class Runtime:
         batch_sizes = {name: channel.limits.batch_size for name, channel in self.registry.items()}
         self.outbox = Outbox(self.store, enqueue, batch_sizes)
         # the services the API and the console call
-        self.templates = TemplateService(self.store, self.renderer)
+        # Tidings' own templates, or Mia's collection in place (TEMPLATES_CRUD_NAME)
+        self.templates = TemplateService(self.store, self.renderer, catalogue_for(self.store, settings))
         self.users = UserDirectory(self.store)
         self.clusters = ClusterService(self.store, self.users)
         self.opt_outs = OptOuts(self.store)
@@ -78,17 +98,19 @@ class Runtime:
         )
         self.unsubscribe_links = UnsubscribeLinks.from_settings(settings)
         self.delivery_totals = DeliveryTotals(self.store)
+        self.stats = StatsService(self.store, self.registry)  # the console's Overview and GET /stats
         self.dispatch = Dispatcher(
             settings,
             self.registry,
             self.renderer,
             self.templates,
-            Expansion(self.store, self.registry, self.outbox, self.opt_outs),
+            Expansion(self.store, self.registry, self.outbox, self.opt_outs, settings.config.lanes),
             schedule_expansion,
         )
         # the background work of a worker process (host.runtime.background)
         self.sweep = RecoverySweep(self.store, self.outbox, schedule_expansion, settings.config.delivery)
-        self.scheduler = Scheduler(self.store, schedule_expansion)
+        self.deferrals = Deferrals(self.store, self.outbox)  # quiet hours' held deliveries
+        self.scheduler = Scheduler(self.store, schedule_expansion, self.deferrals)
         self.webhooks = WebhookPoster(self.events)
         self.sweeping = BackgroundLoop(
             "recovery sweep", lambda: self.sweep.tick(self.sweeping.interval), SWEEP_INTERVAL_SECONDS
@@ -118,10 +140,29 @@ class Runtime:
             unsubscribe=self.unsubscribe_links,
         )
 
+    async def queue_depths(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Messages waiting in the broker per channel and lane (empty without a broker to ask)."""
+        if self._queue_depths is None:
+            return {}
+        depths: Any = await asyncio.to_thread(self._queue_depths)
+        return dict(depths)
+
+    @cached_property
+    def saga(self) -> SagaReader:
+        """How /saga/send reads commands; Mia's scripts compiled on first use (the API's start-up)."""
+        return SagaReader(self.settings.saga)
+
     async def prepare_api(self) -> None:
-        """What the API process needs before serving: Beanie bound to this loop's database, user indexes."""
+        """What the API process needs before serving: Beanie bound to this loop's database, user indexes.
+
+        Mia's saga scripts are compiled here, so a broken one stops the API at start-up.
+        """
+        self.saga  # noqa: B018 (compiles the scripts now)
         await init_beanie(database=self.store.db, document_models=ALL_DOCUMENTS)
         await self.store.ensure_user_indexes()
+        await self.stats.minutes.ensure_indexes()
+        if self.inbox is not None:
+            await self.inbox.ensure_indexes()
 
     async def ping_database(self) -> None:
         """Raise if the database does not answer (the readiness probe)."""
@@ -152,4 +193,7 @@ class Runtime:
         await self.sweeping.stop()
         if self._channels_started:  # also when the sweep was disabled
             await self.registry.shutdown()
+        if "saga" in self.__dict__:
+            self.saga.close()
         await self.store.close()
+        self.renderer.close()  # its checking process, if one was started

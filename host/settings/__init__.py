@@ -6,7 +6,11 @@ at start-up, into typed frozen Structs:
 
 - :mod:`host.settings.environment`: :class:`Environment` and the variable names (with Mia's aliases);
 - :mod:`host.settings.service`: :class:`ServiceConfig`, the JSON file at ``CONFIGURATION_PATH``;
-- :mod:`host.settings.webhooks`: the ``webhooks`` entries of that file.
+- :mod:`host.settings.flow_manager`: the saga settings, Tidings' ``flowManager`` or Mia's
+  ``flowManagerConfiguration`` (its script files are read here, at start-up);
+- :mod:`host.settings.webhooks`: the ``webhooks`` entries of that file;
+- :mod:`host.settings.lanes`: the priority lanes and the ``lanes`` key;
+- :mod:`host.settings.quiet_hours`: quiet-hour windows (``quietHours``, and users' own).
 
 Anything invalid raises ConfigurationError naming the exact variable or key; the CLI prints that one
 line and exits with code 2.
@@ -23,31 +27,54 @@ from pathlib import Path
 import msgspec
 
 from host.errors import ConfigurationError
-from host.settings.environment import Environment, load_environment, parse_flag
+from host.settings.environment import Environment, load_environment, mia_leftovers, parse_flag
+from host.settings.flow_manager import (
+    FlowManagerConfiguration,
+    FlowManagerEvents,
+    MetadataSchema,
+    SagaScriptSource,
+    SagaSettings,
+    ScriptLimits,
+    resolve_saga,
+)
+from host.settings.lanes import DEFAULT_LANE, LANES, Lane, LanePolicy, lane_of
+from host.settings.quiet_hours import QuietHours
 from host.settings.service import (
     DeliveryPolicy,
-    FlowManagerEvents,
     ServiceConfig,
     UserFields,
+    apply_default_locale,
     camel,
     load_service_config,
 )
-from host.settings.webhooks import EVENT_TYPES, EventType, WebhookEndpoint
+from host.settings.webhooks import EVENT_TYPES, EventType, WebhookEndpoint, endpoint_headers
 
 __all__ = [
+    "DEFAULT_LANE",
     "EVENT_TYPES",
+    "LANES",
     "DeliveryPolicy",
     "Environment",
     "EventType",
+    "FlowManagerConfiguration",
     "FlowManagerEvents",
+    "Lane",
+    "LanePolicy",
+    "MetadataSchema",
+    "QuietHours",
+    "SagaScriptSource",
+    "SagaSettings",
+    "ScriptLimits",
     "ServiceConfig",
     "Settings",
     "UserFields",
     "WebhookEndpoint",
     "camel",
+    "lane_of",
     "load_environment",
     "load_service_config",
     "load_settings",
+    "mia_leftovers",
     "parse_flag",
 ]
 
@@ -57,6 +84,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     env: Environment
     config: ServiceConfig
+    #: /saga/send: how commands are read and where events go (host.settings.flow_manager)
+    saga: SagaSettings = SagaSettings()
     #: the raw environment, kept for channel plugins' own variables (never logged)
     environ: Mapping[str, str]
 
@@ -86,4 +115,14 @@ def load_settings(
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigurationError("CONFIGURATION_PATH", f"cannot read {path}: {exc.strerror}") from exc
-    return Settings(env=env, config=load_service_config(raw), environ=environ)
+    config = apply_default_locale(load_service_config(raw), raw, env.default_locale)
+    saga = resolve_saga(
+        config.flow_manager,
+        config.flow_manager_configuration,
+        config.script_limits,
+        env_url=env.flow_manager_url,
+        config_dir=path.resolve().parent,
+    )
+    for index, endpoint in enumerate(config.webhooks):
+        endpoint_headers(endpoint, environ, index)  # a header's variable not set stops start-up here
+    return Settings(env=env, config=config, environ=environ, saga=saga)

@@ -9,6 +9,7 @@ accepted as aliases of Tidings' own (the README lists them): the first name set 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +18,7 @@ import msgspec
 
 from host.errors import ConfigurationError
 
-__all__ = ["ENV_NAMES", "Environment", "load_environment", "parse_flag"]
+__all__ = ["ENV_NAMES", "MIA_UNUSED", "Environment", "load_environment", "mia_leftovers", "parse_flag"]
 
 _ON = frozenset({"1", "true", "yes", "on"})
 _OFF = frozenset({"0", "false", "no", "off"})
@@ -43,6 +44,8 @@ class Environment(msgspec.Struct, frozen=True, kw_only=True):
     mongodb_database: str = "tidings"
     redis_url: str | None = None
     users_collection: str = "users"
+    #: Mia's templates collection (``TEMPLATES_CRUD_NAME``), read and written in place, in Mia's shape
+    mia_templates_collection: str | None = None
     file_service_url: str | None = None
     flow_manager_url: str | None = None
     configuration_path: str | None = None
@@ -60,6 +63,8 @@ class Environment(msgspec.Struct, frozen=True, kw_only=True):
     console_secure_cookies: bool = True
     #: Twilio's auth token, which also signs its status callbacks (host.feedback)
     twilio_auth_token: str | None = None
+    #: Mia's ``DEFAULT_LOCALE``: the configuration file's ``defaultLocale`` when the file sets none
+    default_locale: str | None = None
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     #: the embedded mode's files (default ``~/.local/share/tidings``)
@@ -72,9 +77,15 @@ class Environment(msgspec.Struct, frozen=True, kw_only=True):
         return "Environment(...)"
 
     def data_path(self) -> Path:
-        """The embedded mode's data directory, created on first use."""
+        """The embedded mode's data directory, created on first use, readable by its user alone (0700).
+
+        It holds the development database (session ids, password hashes) and the embedded secret key;
+        a directory made looser by an earlier version (or by hand) is tightened.
+        """
         path = Path(self.data_dir) if self.data_dir else Path.home() / ".local" / "share" / "tidings"
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
         return path
 
     def cache_path(self) -> Path:
@@ -87,8 +98,10 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "mongodb_url": ("MONGODB_URL",),
     "mongodb_database": ("MONGODB_DATABASE",),
     "redis_url": ("REDIS_URL",),
-    "users_collection": ("USERS_COLLECTION",),
-    "file_service_url": ("FILE_SERVICE_URL",),
+    "users_collection": ("USERS_COLLECTION", "USERS_CRUD_NAME"),
+    "mia_templates_collection": ("TEMPLATES_CRUD_NAME",),
+    # Mia's FILE_SERVICE_NAME is a service name: it becomes http://<name>
+    "file_service_url": ("FILE_SERVICE_URL", "FILE_SERVICE_NAME"),
     "flow_manager_url": ("FLOW_MANAGER_URL",),
     "configuration_path": ("CONFIGURATION_PATH",),
     "secret_key": ("TIDINGS_SECRET_KEY",),
@@ -98,12 +111,45 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "webhook_secret": ("TIDINGS_WEBHOOK_SECRET",),
     "console_secure_cookies": ("CONSOLE_SECURE_COOKIES",),
     "twilio_auth_token": ("TWILIO_AUTH_TOKEN",),
+    "default_locale": ("DEFAULT_LOCALE",),
     "log_level": ("TIDINGS_LOG_LEVEL",),
     "log_format": ("TIDINGS_LOG_FORMAT",),
     "data_dir": ("TIDINGS_DATA_DIR",),
     "cache_dir": ("TIDINGS_CACHE_DIR",),
 }
 _FLAGS = {"api_auth": True, "auto_migrate": False, "console_secure_cookies": True}
+#: a Kubernetes service name, optionally with a port (``files-service``, ``files.ns.svc:8080``)
+_SERVICE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?$")
+
+#: Mia's variables that Tidings does not need, and why (logged once at start-up when set)
+MIA_UNUSED: dict[str, str] = {
+    "CRUD_SERVICE_NAME": "Tidings reads the users and templates collections in MongoDB itself (MONGODB_URL)",
+    "MAIL_SERVICE_NAME": "Tidings sends e-mail over SMTP itself (SMTP_HOST, SMTP_PORT ...)",
+    "SMS_SERVICE_NAME": "Tidings sends SMS through Twilio or Kaleyra itself (TWILIO_*, KALEYRA_*)",
+    "KAFKA_2_FIREBASE_SERVICE_NAME": "Tidings pushes to FCM itself (GOOGLE_APPLICATION_CREDENTIALS)",
+    "KAFKA_CLIENT_ID": "push goes to FCM over HTTP, not through Kafka",
+    "KAFKA_BROKERS": "push goes to FCM over HTTP, not through Kafka",
+    "KAFKA_TOPICS": "push goes to FCM over HTTP, not through Kafka",
+    "KAFKA_AUTH_MECHANISM": "push goes to FCM over HTTP, not through Kafka",
+    "KAFKA_USERNAME": "push goes to FCM over HTTP, not through Kafka",
+    "KAFKA_PASSWORD": "push goes to FCM over HTTP, not through Kafka",
+    "KAFKA_CONNECTION_TIMEOUT": "push goes to FCM over HTTP, not through Kafka",
+    "KAFKA_AUTHENTICATION_TIMEOUT": "push goes to FCM over HTTP, not through Kafka",
+}
+
+
+def mia_leftovers(environ: Mapping[str, str]) -> list[str]:
+    """One line per Mia variable set here that Tidings ignores, saying what it uses instead."""
+    return [f"{name} is set but not used: {why}" for name, why in MIA_UNUSED.items() if environ.get(name)]
+
+
+def _service_url(variable: str, value: str) -> str:
+    """``FILE_SERVICE_NAME`` (a service name) as a URL; Tidings' own ``FILE_SERVICE_URL`` as given."""
+    if variable == "FILE_SERVICE_URL" or "://" in value:
+        return value
+    if not _SERVICE_NAME.match(value.strip()):
+        raise ConfigurationError(variable, f"must be a service name such as files-service, not {value!r}")
+    return f"http://{value.strip()}"
 
 
 def _first(environ: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str] | None:
@@ -129,6 +175,8 @@ def load_environment(environ: Mapping[str, str] | None = None) -> Environment:
             if value.strip().upper() not in _LEVELS:
                 raise ConfigurationError(variable, f"must be one of {', '.join(sorted(_LEVELS))}")
             values[field] = value.strip().upper()
+        elif field == "file_service_url":
+            values[field] = _service_url(variable, value)
         elif field == "log_format":
             if value.strip().lower() not in ("text", "json"):
                 raise ConfigurationError(variable, f"must be text or json, not {value!r}")

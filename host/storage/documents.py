@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from host.delivery.lifecycle import Status
+from host.settings import Lane
 
 __all__ = [
     "ALL_DOCUMENTS",
@@ -138,6 +139,8 @@ class Dispatch(Document):
     #: `expanding` while the audience is being turned into deliveries, then `expanded`; a send with
     #: `sendAt` waits `scheduled` until then (host.dispatch.scheduling), or ends `cancelled`
     state: Literal["scheduled", "expanding", "expanded", "cancelled"] = "expanding"
+    #: its priority lane (host.settings.lanes); None until the fan-out has counted its clusters
+    priority: Lane | None = None
     send_at: datetime | None = None
     started_at: datetime | None = None
     cancelled_at: datetime | None = None
@@ -174,11 +177,15 @@ class Delivery(Document):
     user_id: str
     address: str | None = None
     status: DeliveryStatus = "queued"
+    #: the lane of its dispatch: the broker queue it is handed to, every time
+    priority: Lane = "normal"
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     enqueued_at: datetime | None = None
     due_at: datetime | None = None
+    #: held back for the user's quiet hours until then (host.dispatch.deferrals): ``deferred`` in counts
+    deferred_until: datetime | None = None
     sent_at: datetime | None = None
     provider_id: str | None = None
     provider: str | None = None

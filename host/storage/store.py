@@ -17,9 +17,11 @@ from pymongo.errors import OperationFailure
 from host.settings import Settings, UserFields
 from host.storage.documents import Attempt, Cluster, Delivery, Dispatch, Template
 
-__all__ = ["OUTBOX_COLLECTION", "Store", "open_client"]
+__all__ = ["DEFERRALS_COLLECTION", "OUTBOX_COLLECTION", "Store", "open_client"]
 
 OUTBOX_COLLECTION = "outbox"
+#: batches held back until a time, e.g. the end of quiet hours (host.dispatch.deferrals)
+DEFERRALS_COLLECTION = "deferrals"
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class Store:
         self.deliveries: AsyncCollection[Doc] = self.db[Delivery.Settings.name]
         self.attempts: AsyncCollection[Doc] = self.db[Attempt.Settings.name]
         self.outbox: AsyncCollection[Doc] = self.db[OUTBOX_COLLECTION]
+        self.deferrals: AsyncCollection[Doc] = self.db[DEFERRALS_COLLECTION]
 
     @classmethod
     def connect(cls, settings: Settings) -> Store:

@@ -1,4 +1,9 @@
-"""Composition: which source text feeds each attribute of a channel's Message, and rendering it per user."""
+"""Composition: which source text feeds each attribute of a channel's Message, and rendering it per user.
+
+A channel maps Message attributes to template fields (``template_fields``). The attribute ``data`` is
+the one that is not text: fed by a string ``pushData`` it is rendered and then parsed as JSON
+(host.templates.push_data); an object ``pushData`` is sent as it is, to every channel, as before.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from host.access.unsubscribe_links import UnsubscribeLinks
-from host.errors import RequestError
+from host.errors import RenderError, RequestError
 from host.plugins.channel import Attachment, Channel, Message
 from host.templates.fields import opt_outs_apply, template_key
 from host.templates.locales import pick_variant, render_locale, variant_fields
+from host.templates.push_data import parse_push_data
 from host.templates.rendering import CompiledTemplate, Renderer
 
 __all__ = ["Composer", "check_content"]
@@ -25,7 +31,7 @@ def _sources(
     for attr, field in channel.template_fields.items():
         if template is not None:
             text = template.get(template_key(field))
-            if text:
+            if text and isinstance(text, str):  # an object pushData is no source: it is sent as it is
                 sources[attr] = (field, text)
         elif attr == "subject" and title:
             sources[attr] = ("messageTitle", title)
@@ -42,61 +48,60 @@ def _syntax(renderer: Renderer, template: Mapping[str, Any] | None) -> Any:
     return template.get("syntax", "jinja")
 
 
-def check_content(
+def _fixed_data(template: Mapping[str, Any] | None) -> dict[str, Any]:
+    data = (template or {}).get("push_data")
+    return dict(data) if isinstance(data, Mapping) else {}
+
+
+async def check_content(
     renderer: Renderer,
     channels: Sequence[tuple[str, Channel]],
     template: Mapping[str, Any] | None,
     title: str | None,
     content: str | None,
 ) -> None:
-    """Refuse (4xx) content that lacks a field a requested channel needs, or that does not compile."""
+    """Refuse (4xx) content that lacks a field a requested channel needs, or that does not compile
+    (checked by the renderer's checking process, within the compile budget: host.templates.rendering)."""
     for name, channel in channels:
         sources = _sources(channel, template, title, content)
+        present = {*sources, *(["data"] if _fixed_data(template) else [])}
         for requirement in channel.required:
             options = requirement.split("|")
-            if not any(option in sources for option in options):
+            if not any(option in present for option in options):
                 wanted = " or ".join(channel.template_fields.get(o, o) for o in options)
                 owner = f"template {template.get('name')!r}" if template else "the request"
                 raise RequestError(f"{owner} has no {wanted}, required by channel {name!r}")
         for attr, (field, text) in sources.items():
             try:
-                renderer.compile(
+                await renderer.check_async(
                     text, field=field, html=attr in channel.html_fields, syntax=_syntax(renderer, template)
                 )
+            except RenderError as exc:  # "<field>: line N: <reason>", the field named once
+                line = f"line {exc.line}: " if exc.line is not None else ""
+                raise RequestError(f"{field}: {line}{exc.reason}") from exc
             except Exception as exc:
                 raise RequestError(f"{field}: {exc}") from exc
 
 
 class Composer:
-    """Renders one channel's Message of one dispatch for any of its users (templates compiled once)."""
+    """Renders one channel's Message of one dispatch for any of its users (templates compiled once).
+
+    Made by :meth:`prepare`, which compiles every variant's fields off the event loop.
+    """
 
     def __init__(
         self,
-        renderer: Renderer,
         channel: Channel,
         dispatch: Mapping[str, Any],
         template: Mapping[str, Any] | None,
+        variants: dict[str | None, dict[str, CompiledTemplate]],
         attachments: Sequence[Attachment] = (),
         unsubscribe: UnsubscribeLinks | None = None,
     ) -> None:
         # e-mails get RFC 8058 one-click unsubscribe headers, unless the dispatch is transactional
         mails = channel.name == "email" and opt_outs_apply(dispatch.get("category"))
         self._unsubscribe = unsubscribe if mails else None
-        # every variant is compiled here, once per dispatch and channel, never per user
-        self._variants: dict[str | None, dict[str, CompiledTemplate]] = {}
-        for variant in [None, *((template or {}).get("locales") or {})]:
-            fields = variant_fields(template, variant) if template is not None else None
-            compiled: dict[str, CompiledTemplate] = {}
-            for attr, (field, text) in _sources(
-                channel, fields, dispatch.get("title"), dispatch.get("content")
-            ).items():
-                compiled[attr] = renderer.compile(
-                    text,
-                    field=field if variant is None else f"locales.{variant}.{field}",
-                    html=attr in channel.html_fields,
-                    syntax=_syntax(renderer, template),
-                )
-            self._variants[variant] = compiled
+        self._variants = variants
         self._data: Mapping[str, Any] = dispatch.get("data") or {}
         email = dispatch.get("email") or {}
         self._fixed: dict[str, Any] = {
@@ -104,8 +109,38 @@ class Composer:
             "cc": tuple(email.get("cc") or ()),
             "bcc": tuple(email.get("bcc") or ()),
             "attachments": tuple(attachments),
-            "data": dict((template or {}).get("push_data") or {}),
+            "data": _fixed_data(template),
         }
+
+    @classmethod
+    async def prepare(
+        cls,
+        renderer: Renderer,
+        channel: Channel,
+        dispatch: Mapping[str, Any],
+        template: Mapping[str, Any] | None,
+        attachments: Sequence[Attachment] = (),
+        unsubscribe: UnsubscribeLinks | None = None,
+    ) -> Composer:
+        """Compile every variant (once per dispatch and channel, never per user), off the event loop.
+
+        Raises RenderError naming the field (a template stored before the compile budget may exceed it).
+        """
+        variants: dict[str | None, dict[str, CompiledTemplate]] = {}
+        for variant in [None, *((template or {}).get("locales") or {})]:
+            fields = variant_fields(template, variant) if template is not None else None
+            compiled: dict[str, CompiledTemplate] = {}
+            for attr, (field, text) in _sources(
+                channel, fields, dispatch.get("title"), dispatch.get("content")
+            ).items():
+                compiled[attr] = await renderer.compile_async(
+                    text,
+                    field=field if variant is None else f"locales.{variant}.{field}",
+                    html=attr in channel.html_fields,
+                    syntax=_syntax(renderer, template),
+                )
+            variants[variant] = compiled
+        return cls(channel, dispatch, template, variants, attachments=attachments, unsubscribe=unsubscribe)
 
     def compose(
         self, user: Mapping[str, Any], locale: str | None = None, user_id: str | None = None
@@ -120,6 +155,10 @@ class Composer:
         rendered: dict[str, Any] = {
             attr: t.render(user, self._data, locale=language) for attr, t in compiled.items()
         }
+        if "data" in rendered:  # pushData, a JSON string: parsed once rendered
+            rendered["data"] = parse_push_data(rendered["data"], compiled["data"].field)
+        values = {**self._fixed, **rendered}
         if self._unsubscribe is not None and user_id is not None:
-            return Message(**rendered, **self._fixed, headers=self._unsubscribe.headers(user_id, "email"))
-        return Message(**rendered, **self._fixed)
+            personal = self._unsubscribe.headers(user_id, "email")  # the user's alone, not the copies'
+            return Message(**values, personal_headers=personal)
+        return Message(**values)

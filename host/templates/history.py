@@ -17,13 +17,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from host.errors import NotFound, RequestError
 from host.storage.documents import TemplateVersion, utcnow
 from host.storage.store import Store
+from host.templates.catalogue import Catalogue, id_query
 
 __all__ = [
     "archive",
@@ -45,10 +45,9 @@ Doc = dict[str, Any]
 _BOOKKEEPING = frozenset({"_id", "version", "updated_by", "created_at", "updated_at"})
 
 
-async def find_template(store: Store, template_id: str) -> Doc:
+async def find_template(catalogue: Catalogue, template_id: str) -> Doc:
     """The template with this id (an ObjectId, as Mia's) or, as a convenience, this unique name."""
-    query: Doc = {"_id": ObjectId(template_id)} if ObjectId.is_valid(template_id) else {"name": template_id}
-    template = await store.templates.find_one(query)
+    template = await catalogue.find_one(id_query(template_id))
     if template is None:
         raise NotFound(f"templateId: no template with id or name {template_id!r}")
     return template
@@ -96,16 +95,21 @@ async def archive(store: Store, template: Mapping[str, Any]) -> None:
 
 
 async def save_template(
-    store: Store, current: Mapping[str, Any] | None, fields: Mapping[str, Any], saved_by: str | None
+    store: Store,
+    catalogue: Catalogue,
+    current: Mapping[str, Any] | None,
+    fields: Mapping[str, Any],
+    saved_by: str | None,
 ) -> Doc:
     """Create (``current`` None) or replace a template as a new version; returns the stored document.
 
-    DuplicateKeyError if the name is taken; RequestError (409) if another save came first.
+    A new template keeps an ``_id`` given in ``fields`` (an import). DuplicateKeyError if the name is
+    taken; RequestError (409) if another save came first.
     """
     now = utcnow()
     if current is None:
         doc: Doc = {**fields, "version": 1, "updated_by": saved_by, "created_at": now, "updated_at": now}
-        await store.templates.insert_one(doc)
+        await catalogue.insert(doc, saved_by)
         await archive(store, doc)
         return doc
     await archive(store, current)  # a template older than history: keep the version being replaced
@@ -116,9 +120,7 @@ async def save_template(
         "created_at": current.get("created_at"),
         "updated_at": now,
     }
-    unchanged = {"_id": current["_id"], "version": current.get("version")}
-    replaced = await store.templates.replace_one(unchanged, doc)
-    if replaced.matched_count == 0:
+    if not await catalogue.replace(current["_id"], current.get("version"), doc):
         raise RequestError(
             f"template {current.get('name')!r} was saved by someone else meanwhile: reload it and retry",
             status_code=409,
@@ -147,12 +149,14 @@ async def load_version(store: Store, template: Mapping[str, Any], version: int) 
     return found
 
 
-async def template_for_dispatch(store: Store, dispatch: Mapping[str, Any]) -> Doc | None:
+async def template_for_dispatch(
+    store: Store, catalogue: Catalogue, dispatch: Mapping[str, Any]
+) -> Doc | None:
     """The template of a dispatch at the version it was accepted with (None: it has no template)."""
     template_id = dispatch.get("template_id")
     if not template_id:
         return None
-    template = await find_template(store, template_id)
+    template = await find_template(catalogue, template_id)
     wanted = dispatch.get("template_version")
     if wanted is None or wanted == version_of(template):
         return template

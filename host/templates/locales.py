@@ -68,18 +68,18 @@ def variant_fields(template: Mapping[str, Any], variant: str | None) -> Doc:
     return fields
 
 
-def check_variants(
+async def check_variants(
     renderer: Renderer,
     variants: Mapping[str, Mapping[str, str | None]],
     json_names: Mapping[str, str],
     html_fields: Iterable[str],
     syntax: Syntax,
 ) -> None:
-    """Compile every variant's fields; RenderError naming ``locales.<tag>.<field>`` and the line."""
+    """Compile every variant's fields (off the event loop); RenderError naming ``locales.<tag>.<field>``."""
     html = set(html_fields)
     for tag, fields in variants.items():
         for key, source in fields.items():
             if source is None:
                 continue
             name = f"locales.{tag}.{json_names.get(key, key)}"
-            renderer.check(source, field=name, html=key in html, syntax=syntax)
+            await renderer.check_async(source, field=name, html=key in html, syntax=syntax)

@@ -25,11 +25,13 @@ _CHUNK = 64 * 1024
 
 
 class FileService(LoopbackFake):
-    """Serves ``put`` files at ``/download/<name>``; ``requests`` counts GETs per name."""
+    """Serves ``put`` files at ``/download/<name>``; counts GETs by name (``requests``), keeps ``paths``."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.files: dict[str, bytes] = {}
         self.requests: Counter[str] = Counter()
+        #: every path requested, as the server saw it (a client resolving ``..`` shows here)
+        self.paths: list[str] = []
         self._lock = threading.Lock()
         super().__init__(host=host, port=port)
 
@@ -43,6 +45,8 @@ class FileService(LoopbackFake):
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
         path: str = scope["path"]
+        with self._lock:
+            self.paths.append(path)
         if scope["method"] != "GET" or not path.startswith("/download/"):
             await respond(send, 404, b'{"error":"Not Found"}', [("content-type", "application/json")])
             return

@@ -14,12 +14,20 @@ class Enqueued:
         self.ids: list[str] = []
         self.messages = 0
         self.down = False
+        #: (channel, lane, delay in ms, ids) of every message, in order
+        self.batches: list[tuple[str, str, int, list[str]]] = []
 
-    def __call__(self, channel: str, ids: list[str], delay_ms: int) -> None:
+    def __call__(self, channel: str, ids: list[str], delay_ms: int, lane: str = "normal") -> None:
         if self.down:
             raise ConnectionError("broker unreachable")
         self.messages += 1
         self.ids.extend(ids)
+        self.batches.append((channel, lane, delay_ms, list(ids)))
+
+    def lanes_of(self, ids: list[str]) -> dict[str, str]:
+        """delivery id → the lane it was last handed to."""
+        wanted = set(ids)
+        return {i: lane for _, lane, _, batch in self.batches for i in batch if i in wanted}
 
 
 async def add_cluster(stack: Stack, group: str, count: int) -> list[str]:

@@ -135,25 +135,30 @@ async def open_stack(
     database: str,
     redis_db: int,
     session_stack: Stack | None = None,
+    inbox: bool = False,
     **env: str,
 ) -> AsyncIterator[Stack]:
-    """Tidings on ``database`` and Redis database ``redis_db`` (queues apart from the session stack's)."""
+    """Tidings on ``database`` and Redis database ``redis_db`` (queues apart from the session stack's).
+
+    ``inbox``: as the embedded mode runs it, without the SMTP sink's variables, so channels with no
+    provider configured are captured (host.inbox) and ``/dev/inbox`` is served.
+    """
+    smtp = {} if inbox else {"SMTP_HOST": sink.host, "SMTP_PORT": str(sink.port)}
     settings = make_settings(
         tmp,
         devdb,
         config,
         REDIS_URL=redis_server.url.rsplit("/", 1)[0] + f"/{redis_db}",
         MONGODB_DATABASE=database,
-        SMTP_HOST=sink.host,
-        SMTP_PORT=str(sink.port),
         TIDINGS_AUTO_MIGRATE="1",
+        **smtp,
         **env,
     )
     assert session_stack is None or session_stack.actors.runtime is not None
     broker = create_broker(settings.env.redis_url)
     if get_event_loop_thread() is not None:
         broker.middleware[:] = [m for m in broker.middleware if not isinstance(m, AsyncIO)]
-    actors = declare_actors(broker, settings, sweep_interval=None)
+    actors = declare_actors(broker, settings, sweep_interval=None, inbox=inbox)
     worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
     await asyncio.to_thread(worker.start)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(devdb.url, tz_aware=True)

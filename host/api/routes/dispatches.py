@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import get, post
@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from host.delivery.lifecycle import Status
-from host.dispatch.views import DeliveryView, DispatchView, delivery_view
+from host.dispatch.views import DeliveryView, DispatchView, delivery_view, status_query
 from host.runtime.wiring import Runtime
 
 __all__ = ["ROUTES", "DeliveryPage", "cancel_dispatch", "get_dispatch", "list_deliveries"]
@@ -33,15 +33,15 @@ async def get_dispatch(dispatch_id: FromPath[str], runtime: NamedDependency[Runt
 async def list_deliveries(
     dispatch_id: FromPath[str],
     runtime: NamedDependency[Runtime],
-    status: FromQuery[Status | None] = None,
+    status: FromQuery[Status | Literal["deferred"] | None] = None,
     channel: FromQuery[str | None] = None,
     after: FromQuery[str | None] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> DeliveryPage:
-    """Deliveries in id order, filtered by status and channel."""
+    """Deliveries in id order, filtered by status (``deferred`` as the counts show it) and channel."""
     query: dict[str, Any] = {"dispatch_id": dispatch_id}
     if status:
-        query["status"] = status
+        query.update(status_query(status))
     if channel:
         query["channel"] = channel
     docs = await runtime.dispatches.deliveries(query, after=after, limit=limit)

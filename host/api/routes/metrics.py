@@ -1,4 +1,5 @@
-"""GET /metrics (Prometheus exposition) and the HTTP request metrics, both from Litestar's Prometheus plugin.
+"""GET /metrics (Prometheus exposition) and the HTTP request metrics, both from Litestar's Prometheus plugin;
+GET /stats, the delivery statistics of the console's Overview as JSON (scope ``read``).
 
 ``PROMETHEUS`` configures Litestar's ``PrometheusMiddleware``: every request a route answers is counted
 and timed by method, route template (``group_path``, so ``/dispatches/{dispatch_id}`` is one series and
@@ -18,9 +19,10 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController, 
 from litestar.types import ASGIApp
 
 from host.delivery.metrics import CONTENT_TYPE, render_totals
+from host.delivery.stats import DeliveryStats
 from host.runtime.wiring import Runtime
 
-__all__ = ["PROMETHEUS", "MetricsController"]
+__all__ = ["PROMETHEUS", "MetricsController", "stats"]
 
 
 class _AnsweredStatusMiddleware(PrometheusMiddleware):
@@ -53,3 +55,10 @@ class MetricsController(PrometheusController):
         own: Response[bytes] = await PrometheusController.get.fn(self)  # Litestar's exposition
         await runtime.delivery_totals.refresh()
         return Response(own.content + render_totals(runtime.delivery_totals), media_type=CONTENT_TYPE)
+
+
+@get("/stats", summary="Delivery statistics of the last 24 hours", opt={"scope": "read"})
+async def stats(runtime: NamedDependency[Runtime]) -> DeliveryStats:
+    """Deliveries per minute by channel and outcome, failure rate per provider, queue depth per channel
+    (and lane: null until lanes exist) and the oldest queued delivery: what the console's Overview draws."""
+    return await runtime.stats.snapshot()

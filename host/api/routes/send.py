@@ -7,7 +7,6 @@ settled or the time is up, and then also lists in ``failures`` the deliveries th
 
 from __future__ import annotations
 
-import contextlib
 from typing import Annotated, Any
 
 import msgspec
@@ -15,9 +14,10 @@ from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
-from host.api.errors import error_response, field_message
-from host.dispatch.schemas import FlowManagerCommand, SendAccepted, SendRequest
-from host.errors import RequestError, validation_problem
+from host.api.errors import error_response
+from host.dispatch.saga import saga_key
+from host.dispatch.schemas import SendAccepted, SendRequest
+from host.errors import RequestError
 from host.events.flow_manager import FlowManagerNotifier
 from host.runtime.wiring import Runtime
 
@@ -63,23 +63,19 @@ async def saga_send(
     runtime: NamedDependency[Runtime],
     notifier: NamedDependency[FlowManagerNotifier],
 ) -> Response[Any]:
-    """Same job as /send, for a saga: 200 with an empty body, then an event to the Flow Manager."""
+    """Same job as /send, for a saga: 200 with an empty body, then an event to the Flow Manager.
+
+    The command is read as the configuration says (host.dispatch.saga: a /send body, or Mia's
+    ``metadataSchema`` and scripts); any problem answers 4xx naming it and sends the fail event.
+    """
     body = await request.body()
-    key: Any = None
-    with contextlib.suppress(msgspec.DecodeError):
-        key = msgspec.json.decode(body, type=dict[str, Any]).get("key")
     try:
-        command = msgspec.json.decode(body, type=FlowManagerCommand)
-        await runtime.dispatch.accept(command.value.message_payload, saga_id=command.key)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        if isinstance(key, str):
-            notifier.notify(key, success=False)
-        if isinstance(exc, msgspec.ValidationError):
-            return error_response(400, field_message(*validation_problem(exc)))
-        return error_response(400, f"body: {exc}")  # not JSON at all
+        key, payload = await runtime.saga.read(body)
+        await runtime.dispatch.accept(payload, saga_id=key)
     except RequestError as exc:
-        if isinstance(key, str):
-            notifier.notify(key, success=False)
+        failed = saga_key(body)
+        if failed is not None:
+            notifier.notify(failed, success=False)
         return error_response(exc.status_code, exc.message)
-    notifier.notify(command.key, success=True)
+    notifier.notify(key, success=True)
     return Response(content=b"", status_code=200, media_type="application/json")

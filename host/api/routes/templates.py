@@ -65,8 +65,10 @@ class TemplateBody(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_
     push_title: str | None = None
     push_subtitle: str | None = None
     push_message: str | None = None
-    push_data: dict[str, Any] = {}
-    #: absent: the service's ``templateSyntax`` for a new template, the stored one's for a replaced one
+    #: an object sent as it is, or (Mia's type) a string holding JSON, interpolated then parsed
+    push_data: dict[str, Any] | str = {}
+    #: absent: for a new template the store's default (``templateSyntax``; Handlebars in Mia's
+    #: collection), for a replaced one the stored one's
     syntax: Syntax | None = None
     locales: dict[str, LocaleVariant] = {}
     category: Category = "standard"
@@ -97,7 +99,7 @@ def template_view(doc: Doc) -> TemplateView:
         **{key: doc.get(key) for key in TEXT_KEYS},
         email_attachments=[AttachmentBody(**a) for a in doc.get("email_attachments") or []],
         push_data=doc.get("push_data") or {},
-        syntax=doc.get("syntax", "jinja"),
+        syntax=doc.get("syntax") or "jinja",
         category=doc.get("category") or "standard",
         locales={tag: LocaleVariant(**fields) for tag, fields in (doc.get("locales") or {}).items()},
         version=int(doc.get("version") or 1),
@@ -159,7 +161,7 @@ async def create_template(
     request: Request[Any, Any, Any], data: JSONBody[TemplateBody], runtime: NamedDependency[Runtime]
 ) -> TemplateView:
     """Compile every field, then store as version 1; 409 if the name is taken."""
-    fields = template_fields(data, runtime.settings.config.template_syntax)
+    fields = template_fields(data, runtime.templates.catalogue.default_syntax)
     return template_view(await runtime.templates.create(fields, caller_name(request)))
 
 

@@ -94,6 +94,16 @@ def ensure_jars() -> Path:
     return target
 
 
+def _make_private(data_file: Path) -> None:
+    """The data file's folder 0700 and an existing data file 0600 (it holds sessions and password hashes)."""
+    folder = data_file.parent
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)
+    if data_file.exists() and data_file.stat().st_mode & 0o077:
+        data_file.chmod(0o600)
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -145,14 +155,15 @@ class DevDatabase:
         command = [java, f"-Xmx{self._max_heap}", "-Dslf4j.internal.verbosity=ERROR", "-cp", f"{jars}/*"]
         command += [str(_LAUNCHER), str(port)]
         if self._data_file is not None:
-            self._data_file.parent.mkdir(parents=True, exist_ok=True)
+            _make_private(self._data_file)
             command.append(str(self._data_file))
         # A file, not a pipe, takes the output: nobody drains it while the server runs. It lives as
         # long as the child, so stop() closes it rather than a with-block.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
         try:
+            # umask 077: whatever H2 creates (the data file, its temporary files) is its user's alone
             self._process = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT
+                command, stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT, umask=0o077
             )
         except OSError as exc:
             self.stop()

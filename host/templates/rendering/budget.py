@@ -41,6 +41,10 @@ class RenderLimits:
     max_value: int = 256 * 1024
     #: characters a template source may have
     max_source: int = 256 * 1024
+    #: template tags (each ``{{`` and ``{%``) a source may have: the compile budget's size
+    max_tags: int = 1_000
+    #: CPU seconds compiling one source may take: the compile budget's time
+    compile_seconds: float = 1.0
     #: items ``range()`` may produce
     max_range: int = 10_000
     #: sandbox operations (lookups, calls, loop iterations) per render

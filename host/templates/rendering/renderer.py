@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import functools
+import asyncio
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
@@ -13,6 +14,8 @@ from jinja2 import Template, TemplateSyntaxError
 from host.errors import ConfigurationError, RenderError
 from host.templates.rendering import budget
 from host.templates.rendering.budget import RenderLimits, RenderState
+from host.templates.rendering.checking import CheckPool, CheckUnavailable, Verdict
+from host.templates.rendering.compiling import CompileCache, budget_problem, count_tags, refused
 from host.templates.rendering.dates import resolve_timezone
 from host.templates.rendering.functions import TEMPLATE_FUNCTIONS
 from host.templates.rendering.handlebars import HandlebarsTemplate
@@ -25,6 +28,17 @@ Syntax = Literal["jinja", "handlebars"]
 _SYNTAXES: tuple[Syntax, ...] = ("jinja", "handlebars")
 _TEMPLATE_FILE = "<template>"  # the file name Jinja gives code compiled from a string
 Clock = Callable[[], datetime]
+#: a source this small compiles in place (about a millisecond in Jinja, less in Handlebars): a thread
+#: or the checking process would cost as much as the compile itself
+_IN_PLACE_TAGS = 8
+_IN_PLACE_CHARS = 4096
+
+
+class _Checked:
+    """A cache entry: the checking process said this source compiles (compiled here when first needed)."""
+
+
+CHECKED = _Checked()
 
 
 def _utc_now() -> datetime:
@@ -48,6 +62,26 @@ def _describe(exc: Exception) -> str:
     if type(exc).__module__.startswith("jinja2"):
         return message or kind
     return f"{message} ({kind})" if message else kind
+
+
+def _in_place(source: str) -> bool:
+    return len(source) <= _IN_PLACE_CHARS and count_tags(source) <= _IN_PLACE_TAGS
+
+
+#: the checking process's renderers, one per limits (host.templates.rendering.checking)
+_CHECKERS: dict[RenderLimits, Renderer] = {}
+
+
+def _verdict_in_child(source: str, html: bool, syntax: Syntax, limits: RenderLimits) -> Verdict:
+    """Run in the checking process: None if ``source`` compiles, else the refusal's (reason, line)."""
+    renderer = _CHECKERS.get(limits)
+    if renderer is None:
+        renderer = _CHECKERS[limits] = Renderer(limits=limits)
+    try:
+        renderer.check(source, field="", html=html, syntax=syntax)
+    except RenderError as exc:
+        return exc.reason, exc.line
+    return None
 
 
 class CompiledTemplate:
@@ -97,7 +131,11 @@ class CompiledTemplate:
 
 
 class Renderer:
-    """Compiles and caches message templates; one per process is enough (it is thread-safe)."""
+    """Compiles and caches message templates; one per process is enough (it is thread-safe).
+
+    Compiling is bounded (:mod:`host.templates.rendering.compiling`: size, tags, CPU time) and cached by
+    source; code on an event loop calls :meth:`compile_async`, which compiles off the loop.
+    """
 
     def __init__(
         self,
@@ -128,11 +166,13 @@ class Renderer:
         self._environments = {
             html: TemplateSandbox(html=html, functions=TEMPLATE_FUNCTIONS) for html in (False, True)
         }
-        self._compile_cached = functools.lru_cache(maxsize=cache_size)(self._compile_source)
+        #: compiled templates and refusals by source (host.templates.rendering.compiling)
+        self.cache = CompileCache(cache_size)
+        self._checks = CheckPool(_verdict_in_child)
 
     def _compile_source(self, source: str, html: bool, syntax: Syntax) -> Template | HandlebarsTemplate:
         if syntax == "handlebars":
-            return HandlebarsTemplate(source, html=html)
+            return HandlebarsTemplate(source, html=html)  # its parser refuses nesting deeper than 40
         environment = self._environments[html]
         try:
             return environment.from_string(source)
@@ -140,23 +180,42 @@ class Renderer:
             raise RenderError(exc.message or "syntax error", line=exc.lineno) from exc
         except RenderError:
             raise
+        except RecursionError as exc:  # Jinja's parser recurses: 3,000 nested parentheses exhaust it
+            raise RenderError("expressions are nested too deeply") from exc
         except Exception as exc:  # e.g. an integer literal too long for Python
             raise RenderError(_describe(exc)) from exc
 
-    def compile(
-        self, source: str, *, field: str, html: bool = False, syntax: Syntax = "jinja"
-    ) -> CompiledTemplate:
-        """Compile (or take from the cache) one field's template; RenderError with field and line if bad."""
+    def _measured(
+        self, source: str, html: bool, syntax: Syntax
+    ) -> Template | HandlebarsTemplate | RenderError:
+        """Compile, or the RenderError that refuses it: too slow (CPU time of this thread) included."""
+        started = time.thread_time()
+        try:
+            template = self._compile_source(source, html, syntax)
+        except RenderError as exc:
+            return exc
+        spent = time.thread_time() - started
+        if spent > self.limits.compile_seconds:
+            allowed = self.limits.compile_seconds
+            return RenderError(f"compiling took {spent:.1f} s of CPU, more than the {allowed:g} s allowed")
+        return template
+
+    def _key(self, source: str, *, field: str, html: bool, syntax: Syntax) -> tuple[str, bool, Syntax]:
+        """The cache key of a source within the size budget; RenderError naming the field otherwise."""
         if syntax not in _SYNTAXES:
             raise RenderError(f"unknown template syntax {syntax!r}", field=field)
-        if len(source) > self.limits.max_source:
-            raise RenderError(f"template is longer than {self.limits.max_source} characters", field=field)
-        try:
-            template = self._compile_cached(source, bool(html), syntax)
-        except RenderError as exc:
-            raise RenderError(exc.reason, field=field, line=exc.line) from exc.__cause__
+        problem = budget_problem(source, self.limits)
+        if problem is not None:
+            raise RenderError(problem, field=field)
+        return source, bool(html), syntax
+
+    def _compiled(self, found: Template | HandlebarsTemplate | RenderError, field: str) -> CompiledTemplate:
+        error = refused(found)
+        if error is not None:
+            raise RenderError(error.reason, field=field, line=error.line) from error.__cause__
+        assert not isinstance(found, RenderError)
         return CompiledTemplate(
-            template,
+            found,
             field=field,
             limits=self.limits,
             locale=self.default_locale,
@@ -164,6 +223,71 @@ class Renderer:
             clock=self._clock,
         )
 
+    def compile(
+        self, source: str, *, field: str, html: bool = False, syntax: Syntax = "jinja"
+    ) -> CompiledTemplate:
+        """Compile (or take from the cache) one field's template; RenderError with field and line if bad.
+
+        On this thread: code on an event loop awaits :meth:`compile_async` instead.
+        """
+        key = self._key(source, field=field, html=html, syntax=syntax)
+        found = self.cache.get(key)
+        if found is None or found is CHECKED:
+            found = self._measured(*key)
+            self.cache.put(key, found)
+        return self._compiled(found, field)
+
+    async def compile_async(
+        self, source: str, *, field: str, html: bool = False, syntax: Syntax = "jinja"
+    ) -> CompiledTemplate:
+        """:meth:`compile`, off the event loop: a template not cached yet is compiled in a worker thread
+        (a small one in place)."""
+        key = self._key(source, field=field, html=html, syntax=syntax)
+        found = self.cache.get(key)
+        if found is not None and found is not CHECKED:
+            return self._compiled(found, field)
+        if _in_place(source):
+            return self.compile(source, field=field, html=html, syntax=syntax)
+        return await asyncio.to_thread(self.compile, source, field=field, html=html, syntax=syntax)
+
     def check(self, source: str, *, field: str, html: bool = False, syntax: Syntax = "jinja") -> None:
-        """Raise RenderError if ``source`` does not compile; for validating templates when saved."""
-        self.compile(source, field=field, html=html, syntax=syntax)
+        """Raise RenderError if ``source`` does not compile; for validating templates when saved.
+
+        A verdict already cached (:meth:`check_async`'s) is taken as it is: nothing is compiled again.
+        """
+        key = self._key(source, field=field, html=html, syntax=syntax)
+        found: Any = self.cache.get(key)
+        if found is None:
+            found = self._measured(*key)
+            self.cache.put(key, found)
+        if found is not CHECKED:
+            self._compiled(found, field)
+
+    async def check_async(
+        self, source: str, *, field: str, html: bool = False, syntax: Syntax = "jinja"
+    ) -> None:
+        """:meth:`check`, off the event loop and its GIL: the checking process compiles (a small source is
+        compiled in place), and the verdict is cached by source like a compiled template."""
+        key = self._key(source, field=field, html=html, syntax=syntax)
+        found: Any = self.cache.get(key)
+        if found is None and _in_place(source):
+            found = self._measured(*key)
+            self.cache.put(key, found)
+        elif found is None:
+            allowance = max(10.0, self.limits.compile_seconds * 10)
+            try:
+                async with asyncio.timeout(allowance):
+                    verdict = await self._checks.verdict(*key, self.limits)
+            except TimeoutError:
+                raise RenderError(f"compiling took longer than {allowance:g} s", field=field) from None
+            except CheckUnavailable:  # no process to check in: a worker thread of this one
+                found = await asyncio.to_thread(self._measured, *key)
+            else:
+                found = CHECKED if verdict is None else RenderError(verdict[0], line=verdict[1])
+            self.cache.put(key, found)
+        if found is not CHECKED:
+            self._compiled(found, field)  # raises the refusal, naming the field
+
+    def close(self) -> None:
+        """Stop the checking process, if one was started (the Runtime's close)."""
+        self._checks.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from admin_ui.staff import LOCKOUT_AFTER
+from admin_ui.login_throttle import LOCKOUT_AFTER
 from tests.support.console import login
 
 
@@ -15,5 +15,5 @@ async def test_repeated_failures_lock_the_account(
     for _ in range(LOCKOUT_AFTER):
         assert (await login(console, staff_email, "wrong password!")).status_code == 401
     locked = await login(console, staff_email)
-    assert locked.status_code == 429 and "locked" in locked.text
+    assert locked.status_code == 429 and "try again in 15 minutes" in locked.text
     assert (await console.get("/console/templates", follow_redirects=False)).status_code == 303

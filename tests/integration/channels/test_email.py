@@ -91,6 +91,53 @@ async def test_cc_in_header_bcc_only_in_envelope(channel: EmailChannel, sink: Sm
     assert b"bcc" not in mail.data.lower()
 
 
+UNSUBSCRIBE = {"List-Unsubscribe": "<https://t.example/unsubscribe/alice-token>"}
+
+
+async def test_personal_headers_go_to_the_user_alone(channel: EmailChannel, sink: SmtpSink) -> None:
+    message = Message(
+        subject="s",
+        text="t",
+        cc=("bob@example.com",),
+        bcc=("secret@example.org",),
+        headers={"X-Campaign": "spring"},
+        personal_headers=UNSUBSCRIBE,
+    )
+    message_id = await send_one(channel, message)
+    own, copy = sink.received
+    assert own.rcpt_tos == [TO] and copy.rcpt_tos == ["bob@example.com", "secret@example.org"]
+    assert own.message["List-Unsubscribe"] == UNSUBSCRIBE["List-Unsubscribe"]
+    assert copy.message["List-Unsubscribe"] is None and b"alice-token" not in copy.data
+    for mail in (own, copy):
+        assert mail.message["Message-ID"] == message_id and mail.message["X-Campaign"] == "spring"
+        assert mail.message["Cc"] == "bob@example.com" and b"secret@example.org" not in mail.data
+    assert sink.connections == 1  # both transactions on the batch's one session
+
+
+async def test_copies_refused_or_failing_never_cost_the_user_their_message(
+    channel: EmailChannel, sink: SmtpSink
+) -> None:
+    message = Message(subject="s", text="t", cc=("bob@example.com",), personal_headers=UNSUBSCRIBE)
+    sink.refuse("bob@example.com")
+    await send_one(channel, message)
+    assert [mail.rcpt_tos for mail in sink.received] == [[TO]]  # nothing sent with no copy accepted
+    sink.reset()
+    sink.script([None, "451 4.3.0 try later"])  # the user's DATA accepted, the copies' refused
+    await send_one(channel, message)
+    assert [mail.rcpt_tos for mail in sink.received] == [[TO]]
+    sink.reset()
+    await send_one(channel, message)  # and the session is still good for the next message
+    assert [mail.rcpt_tos for mail in sink.received] == [[TO], ["bob@example.com"]]
+
+
+async def test_without_personal_headers_copies_share_the_transaction(
+    channel: EmailChannel, sink: SmtpSink
+) -> None:
+    await send_one(channel, Message(subject="s", text="t", cc=("bob@example.com",), headers=UNSUBSCRIBE))
+    [mail] = sink.received
+    assert mail.rcpt_tos == [TO, "bob@example.com"]
+
+
 async def test_invalid_cc_and_bcc_are_ignored(channel: EmailChannel, sink: SmtpSink) -> None:
     message = Message(
         subject="s",

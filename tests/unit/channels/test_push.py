@@ -31,8 +31,9 @@ def test_declares_itself_as_data(channel: PushChannel) -> None:
         "subject": "pushTitle",
         "subtitle": "pushSubtitle",
         "text": "pushMessage",
+        "data": "pushData",
     }
-    assert PushChannel.required == ("subject", "text")
+    assert PushChannel.required == ("subject|text|data",)  # title and body optional, as in Mia >= 1.5
     assert PushChannel.needs_sender is False
     assert isinstance(channel, Channel)
 

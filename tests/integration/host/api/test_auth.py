@@ -231,6 +231,25 @@ async def test_an_idempotency_key_replays_nothing_to_a_caller_without_a_key(
     assert first.json()["dispatchId"] not in replay.text
 
 
+async def test_an_idempotency_key_belongs_to_the_api_key_that_used_it(
+    auth_stack: Stack, unique: Callable[[str], str]
+) -> None:
+    first_client, second_client, third_client = [await new_key(auth_stack, "send") for _ in range(3)]
+    headers = {"Idempotency-Key": unique("shared")}
+    first = await auth_stack.client.post("/send", json=SEND_BODY, headers={**headers, **bearer(first_client)})
+    assert first.status_code == 200, first.text
+    same = await auth_stack.client.post("/send", json=SEND_BODY, headers={**headers, **bearer(second_client)})
+    assert same.status_code == 200 and "idempotent-replayed" not in same.headers, same.text
+    assert same.json()["dispatchId"] != first.json()["dispatchId"]  # its own request, run
+    other = {**SEND_BODY, "messageTitle": "another body"}
+    different = await auth_stack.client.post("/send", json=other, headers={**headers, **bearer(third_client)})
+    assert different.status_code == 200, different.text  # no 409: the first client's body is not its business
+    again = await auth_stack.client.post("/send", json=SEND_BODY, headers={**headers, **bearer(first_client)})
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
+    conflict = await auth_stack.client.post("/send", json=other, headers={**headers, **bearer(first_client)})
+    assert_error(conflict, 409, "another request body")
+
+
 class _Collect(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.WARNING)

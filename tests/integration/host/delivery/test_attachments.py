@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+from bson import ObjectId
 
+from host.delivery.attachments import AttachmentFetcher
+from host.errors import PermanentChannelError
 from host.storage.devdb import DevDatabase
 from tests.fakes.files import FileService
 from tests.fakes.smtp import SmtpSink
@@ -228,3 +231,48 @@ async def test_without_a_file_service_attachments_are_refused(
     )
     assert response.status_code == 400
     assert response.json()["message"].startswith("emailAttachments: no file service")
+
+
+#: names that are not one file on the file service: dot segments and separators, plain or encoded
+PATH_LIKE = ["..", ".", "a/b", "/etc", "a\\b", "%2e%2e", "%2E.", "a%2Fb", "a%5cb", "%252e%252e", "x\x00.pdf"]
+
+
+async def test_path_like_names_are_refused_when_a_send_is_accepted(
+    files_stack: Stack, files: FileService
+) -> None:
+    seen = len(files.paths)
+    for name in PATH_LIKE:
+        body = {"channels": ["email"], "recipients": ["someone"], "messageTitle": "t", "messageContent": "c"}
+        response = await files_stack.client.post("/send", json={**body, "emailAttachments": ["ok.pdf", name]})
+        assert response.status_code == 400, (name, response.text)
+        assert response.json()["message"].startswith(f"emailAttachments[1]: {name!r} is not a file name"), (
+            name
+        )
+    assert files.paths[seen:] == []
+
+
+async def test_path_like_names_are_refused_when_a_template_is_saved(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    for name in PATH_LIKE:
+        body = {"name": unique("docs"), "emailTitle": "t", "emailMessage": "m"}
+        body["emailAttachments"] = [{"file": "ok.pdf"}, {"file": name, "name": "shown.pdf"}]
+        response = await stack.client.post("/templates", json=body)
+        assert response.status_code == 400, (name, response.text)
+        message = response.json()["message"]
+        assert message.startswith(f"emailAttachments[1].file: {name!r} is not a file name"), message
+
+
+async def test_the_fetch_refuses_path_like_names_too(files: FileService) -> None:
+    """A dispatch or template stored before the checks existed: refused without a request."""
+    fetcher = AttachmentFetcher(files.url)
+    seen = len(files.paths)
+    for name in PATH_LIKE:
+        dispatch = {"_id": str(ObjectId()), "email": {"attachments": [name]}}
+        with pytest.raises(PermanentChannelError) as caught:
+            await fetcher.for_dispatch("email", dispatch, None)
+        assert f"attachment {name!r} is not a file name" in caught.value.message, name
+        template = {"email_attachments": [{"file": name}]}
+        with pytest.raises(PermanentChannelError):
+            await fetcher.for_dispatch("email", {"_id": str(ObjectId()), "email": {}}, template)
+    assert files.paths[seen:] == []

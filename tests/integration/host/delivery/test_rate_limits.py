@@ -2,7 +2,8 @@
 
 Two ``tidings worker`` processes share a Redis of their own and a database of their own; the limit is
 ``channels.sms.ratePerSecond`` from the configuration file. What the Twilio fake received, counted per
-calendar second (the limiter's window), never exceeds it.
+calendar second (the limiter's window), never exceeds it. When the limit binds, a ``high`` waiter
+counting in another process's limiter gets the next second's first slot.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from dramatiq.rate_limits.backends import RedisBackend
 
+from host.delivery.rate_limits import KEY_PREFIX, ChannelThrottle, RedisWindow
 from host.dispatch.schemas import SendRequest
 from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
@@ -28,6 +31,7 @@ from tests.fakes.twilio import FakeTwilio
 from tests.services import RedisServer
 from tests.support.channel_users import phone_for
 from tests.support.configs import TWILIO_SENDER
+from tests.support.throttles import race_for_slots
 from tests.support.waiting import eventually
 
 RATE = 5
@@ -173,3 +177,17 @@ async def test_rate_holds_across_two_worker_processes(
     finally:
         await runtime.close()
         broker.close()
+
+
+async def test_when_the_shared_limit_binds_high_in_another_process_is_served_first(
+    own_redis: RedisServer, unique: Callable[[str], str]
+) -> None:
+    key = KEY_PREFIX + unique("lanes")
+    # two limiters on one Redis key, as two worker processes build them (host.delivery.rate_limits)
+    bulk_process = ChannelThrottle(RedisWindow(RedisBackend(url=own_redis.url), key, limit=2, window=1), 2)
+    high_process = ChannelThrottle(RedisWindow(RedisBackend(url=own_redis.url), key, limit=2, window=1), 2)
+    taken = await race_for_slots(bulk_process, high_process, bulk_waiters=6, limit=2)
+    [(_, second)] = [slot for slot in taken if slot[0] == "high"]
+    assert second > taken[0][1]
+    assert next(lane for lane, at in taken if at == second) == "high", taken
+    assert max(collections.Counter(at for _, at in taken).values()) <= 2  # and the limit still holds

@@ -9,8 +9,9 @@ from collections.abc import Callable
 import pytest
 
 from channels.email import EmailChannel
+from host.dispatch.schemas import SendRequest
 from host.plugins.channel import Limits
-from tests.support.stacks import Stack
+from tests.support.stacks import Stack, dispatcher
 
 
 async def test_a_batch_over_three_connections_keeps_every_outcome_on_its_delivery(
@@ -49,3 +50,31 @@ async def test_a_batch_over_three_connections_keeps_every_outcome_on_its_deliver
             assert mail.message["Message-ID"] == delivery["providerId"]
     finally:
         stack.sink.reset()  # forgets the refusal (and what was received)
+
+
+async def test_a_template_deleted_after_the_send_was_accepted_fails_its_deliveries_clearly(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    uid = unique("deleted-template")
+    await stack.add_users({"fiscalCode": uid, "mail": f"{uid}@example.org"})
+    made = await stack.client.post(
+        "/templates", json={"name": unique("soon-gone"), "emailTitle": "t", "emailMessage": "m"}
+    )
+    template_id = made.json()["id"]
+    handed: list[list[str]] = []
+    # accepted, but its batch kept here instead of reaching a worker
+    held = dispatcher(stack, lambda channel, ids, delay, lane: handed.append(ids))
+    accepted = await held.accept(SendRequest(channels=["email"], recipients=[uid], template_id=template_id))
+    assert (await stack.client.delete(f"/templates/{template_id}")).status_code == 204
+    [ids] = handed
+
+    await stack.runtime.delivery.deliver("email", ids)
+
+    [delivery] = await stack.deliveries(accepted.dispatch_id)
+    assert delivery["status"] == "failed" and delivery["attempts"] == 1  # not retried: it cannot succeed
+    assert delivery["lastError"]["code"] == "render"
+    assert (
+        template_id in delivery["lastError"]["message"]
+        and "no longer exists" in delivery["lastError"]["message"]
+    )
+    assert stack.mails_to(f"{uid}@example.org") == []

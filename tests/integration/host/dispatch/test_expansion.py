@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
+import host.dispatch.accept
 import host.dispatch.expansion
 from host.dispatch.schemas import SendRequest
 from tests.support.enqueued import Enqueued, add_cluster
@@ -41,8 +42,10 @@ async def test_a_cluster_is_expanded_in_batches_into_one_delivery_each(
 
 
 async def test_a_fanout_resumes_after_its_recorded_user_id(
-    stack: Stack, unique: Callable[[str], str]
+    stack: Stack, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a small cluster is expanded in the request: make this one the fan-out actor's, then resume it
+    monkeypatch.setattr(host.dispatch.accept, "INLINE_AUDIENCE", 0)
     group = unique("resume")
     users = await add_cluster(stack, group, 12)
     service = dispatcher(stack, Enqueued())
@@ -56,8 +59,10 @@ async def test_a_fanout_resumes_after_its_recorded_user_id(
 
 
 async def test_progress_recorded_in_id_order_resumes_in_id_order(
-    stack: Stack, unique: Callable[[str], str]
+    stack: Stack, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a small cluster is expanded in the request: make this one the fan-out actor's, then resume it
+    monkeypatch.setattr(host.dispatch.accept, "INLINE_AUDIENCE", 0)
     # a dispatch whose fan-out stopped before the resume key was recorded: `fanout_after` is a user _id
     group = unique("legacy")
     await add_cluster(stack, group, 6)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from host.events.flow_manager import FlowManagerNotifier
+from host.runtime.logs import TextFormatter
+from host.settings import load_settings
 from host.storage.devdb import DevDatabase
 from tests.fakes.flow_manager import FlowManager
 from tests.fakes.smtp import SmtpSink, free_port
 from tests.services import RedisServer
 from tests.support.configs import BASE_CONFIG
+from tests.support.mia_documents import mia_configuration_json
 from tests.support.stacks import Stack, open_stack
 from tests.support.waiting import eventually
 
@@ -184,3 +190,66 @@ async def test_a_refusing_flow_manager_gets_the_event_again(
     assert response.status_code == 200
     assert (await _events(flow_manager))[0]["key"] == saga_id
     assert flow_manager.refused == 2
+
+
+async def test_a_key_holding_a_line_break_cannot_forge_a_log_line(
+    saga_stack: Stack,
+    flow_manager: FlowManager,
+    flow_manager_port: int,
+    unique: Callable[[str], str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The Flow Manager down, its warning names the key: written by the text formatter, one line each."""
+    flow_manager.stop()
+    forged = "1999-12-31 23:59:59,000 INFO host.api: admin logged in"
+    saga_id = unique("saga") + "\n" + forged
+    with caplog.at_level(logging.WARNING, logger="host.events.flow_manager"):
+        response = await saga_stack.client.post(
+            "/saga/send", json=_command(saga_id, {"channels": ["email"], "recipients": []})
+        )
+        assert response.status_code == 400
+        await eventually(
+            lambda: any(saga_id in r.getMessage() for r in caplog.records),
+            timeout=10,
+            interval=0.02,
+            what="a warning naming the saga",
+        )
+    lines = [TextFormatter().format(r) for r in caplog.records if saga_id in r.getMessage()]
+    assert lines and all("\n" not in line and "\\n" + forged in line for line in lines), lines
+    with FlowManager(port=flow_manager_port) as back_up:  # the event still arrives, key and all
+        assert (await _events(back_up))[0]["key"] == saga_id
+
+
+# -- the events as Mia's configuration asks for them: each one only when its label is configured --
+
+
+def notifier_for(tmp_path: Path, url: str, **labels: str) -> FlowManagerNotifier:
+    config = json.loads(mia_configuration_json())
+    saga = config["flowManagerConfiguration"]
+    del saga["successEventLabel"], saga["failEventLabel"]
+    saga.update(labels, serviceUrl=url)
+    path = tmp_path / "configuration.json"
+    path.write_text(json.dumps(config))
+    return FlowManagerNotifier(load_settings({"CONFIGURATION_PATH": str(path)}), first_delay=0.01)
+
+
+async def test_the_service_url_receives_both_events_in_the_flow_managers_shape(tmp_path: Path) -> None:
+    with FlowManager() as fake:
+        notifier = notifier_for(tmp_path, fake.url, successEventLabel="sent", failEventLabel="failed")
+        notifier.notify("saga-1", success=True)
+        notifier.notify("saga-2", success=False)
+        await notifier.drain()
+        assert sorted(fake.events, key=lambda e: e["key"]) == [
+            {"key": "saga-1", "value": {"messageLabel": "sent", "messagePayload": {}}},
+            {"key": "saga-2", "value": {"messageLabel": "failed", "messagePayload": {}}},
+        ]
+        assert fake.rejected == []
+
+
+async def test_an_event_without_its_label_is_not_sent(tmp_path: Path) -> None:
+    with FlowManager() as fake:
+        notifier = notifier_for(tmp_path, fake.url, successEventLabel="sent")
+        notifier.notify("saga-3", success=False)  # no failEventLabel: Mia sends nothing
+        notifier.notify("saga-4", success=True)
+        await notifier.drain()
+        assert fake.events == [{"key": "saga-4", "value": {"messageLabel": "sent", "messagePayload": {}}}]

@@ -1,11 +1,18 @@
-"""Delivery events: signed webhook posts, each once per endpoint, retried, and replayed on request."""
+"""Delivery events: signed webhook posts, each once per endpoint, retried, and replayed on request;
+a URL's credentials never in a log line, an endpoint's own headers from the environment.
+
+The credential tests run an event log and poster on a database of their own (``run_once``, no
+background loop), posting to a receiver on loopback.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,9 +21,10 @@ import pytest
 
 from host.events.log import EventLog
 from host.events.webhooks import WebhookPoster, verify_signature
+from host.runtime.logs import TEXT_FORMAT, JsonFormatter
 from host.storage.devdb import DevDatabase
 from host.storage.documents import utcnow
-from host.storage.store import Store
+from host.storage.store import Store, open_client
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.webhook import WebhookPost, WebhookReceiver
 from tests.services import RedisServer
@@ -136,7 +144,35 @@ async def log_by_hand(
         await store.close()
 
 
-def an_event(name: str) -> dict[str, Any]:
+PASSWORD, TOKEN, HEADER_SECRET = "HOOKPASS-5f1e", "TOKVALUE-77a2", "HEADERSECRET-c3d9"
+SECRETS = (PASSWORD, TOKEN, HEADER_SECRET)
+
+
+def credentialed(receiver: WebhookReceiver) -> str:
+    return receiver.url.replace("http://", f"http://hookuser:{PASSWORD}@") + f"?token={TOKEN}&v=2"
+
+
+@asynccontextmanager
+async def poster_for(
+    tmp: Path, devdb: DevDatabase, endpoints: list[dict[str, Any]], **env: str
+) -> AsyncIterator[tuple[EventLog, WebhookPoster]]:
+    database = f"tidings_hook_{tmp.name[-12:]}"
+    settings = make_settings(
+        tmp, devdb, {**BASE_CONFIG, "webhooks": endpoints},
+        MONGODB_DATABASE=database, TIDINGS_WEBHOOK_SECRET="whsec-0123456789", **env,
+    )  # fmt: skip
+    store = Store(open_client(devdb.url), settings)
+    events = EventLog(store, settings)
+    poster = WebhookPoster(events, worker="test")
+    try:
+        yield events, poster
+    finally:
+        await poster.close()
+        await store.client.drop_database(database)
+        await store.close()
+
+
+def a_sent_event(name: str) -> dict[str, Any]:
     return {
         "_id": f"{name}:sent",
         "type": "delivery.sent",
@@ -150,7 +186,7 @@ async def test_a_retry_waits_for_the_endpoints_retry_after(
     log_by_hand: EventLog, hooks: WebhookReceiver, unique: Callable[[str], str]
 ) -> None:
     events = log_by_hand
-    await events.emit([an_event(unique("late"))])
+    await events.emit([a_sent_event(unique("late"))])
     hooks.script([(429, "120")])  # the backoff alone would wait at most 1 s
     poster = WebhookPoster(events)
     try:
@@ -172,7 +208,7 @@ async def test_posts_stop_at_max_attempts_and_the_record_ends_failed(
     log_by_hand: EventLog, hooks: WebhookReceiver, unique: Callable[[str], str]
 ) -> None:
     events = log_by_hand
-    await events.emit([an_event(unique("refused"))])
+    await events.emit([a_sent_event(unique("refused"))])
     hooks.script([500, 503, 500, 500])
     poster = WebhookPoster(events)
     try:
@@ -260,3 +296,49 @@ async def test_an_endpoint_gets_only_the_event_types_it_lists(
         r["event_id"].rpartition(":")[2] for r in records if r["event_id"].startswith(dispatch_id)
     )
     assert chosen == ["completed", "failed"]
+
+
+def an_event(unique: Callable[[str], str]) -> dict[str, Any]:
+    return {"_id": unique("evt"), "type": "dispatch.completed", "created_at": utcnow(), "data": {"id": "d"}}
+
+
+def formatted(caplog: pytest.LogCaptureFixture) -> list[str]:
+    text, as_json = logging.Formatter(TEXT_FORMAT), JsonFormatter()
+    return [line for r in caplog.records for line in (text.format(r), as_json.format(r))]
+
+
+async def test_a_credentialed_url_is_posted_to_but_never_logged(
+    tmp_path: Path, devdb: DevDatabase, unique: Callable[[str], str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with WebhookReceiver() as receiver:
+        async with poster_for(tmp_path, devdb, [{"url": credentialed(receiver)}]) as (events, poster):
+            event = an_event(unique)
+            await events.emit([event])
+            assert await poster.run_once() == 1
+            [post] = receiver.accepted()
+            record = await events.records.find_one({"event_id": event["_id"]})
+        expected_url = receiver.url.replace("http://", "http://***@") + "?token=***&v=***"
+    assert post.body["id"] == event["_id"] and post.headers["authorization"].startswith("Basic ")
+    lines = formatted(caplog)
+    assert [line for line in lines if any(secret in line for secret in SECRETS)] == []
+    assert any("/hook?token=***" in line for line in lines), "httpx did not log the post"
+    assert record is not None and record["status"] == "delivered"
+    assert record["url"] == expected_url  # what the console shows
+
+
+async def test_an_endpoint_sends_its_own_headers_from_the_environment(
+    tmp_path: Path, devdb: DevDatabase, unique: Callable[[str], str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with WebhookReceiver() as receiver:
+        endpoint = {"url": receiver.url, "headers": {"Authorization": {"env": "HOOK_TOKEN"}}}
+        environ = {"HOOK_TOKEN": f"Bearer {HEADER_SECRET}"}
+        async with poster_for(tmp_path, devdb, [endpoint], **environ) as (events, poster):
+            await events.emit([an_event(unique)])
+            assert await poster.run_once() == 1
+        [post] = receiver.accepted()
+    assert post.headers["authorization"] == f"Bearer {HEADER_SECRET}"
+    assert "tidings-signature" in post.headers
+    assert [line for line in formatted(caplog) if HEADER_SECRET in line] == []
+    assert HEADER_SECRET not in repr(events.endpoints)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import subprocess
 import sys
 import textwrap
@@ -12,6 +13,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from host.settings import Environment
 from host.storage.devdb import DevDatabase, DevDatabaseError
 from tests.support.paths import ROOT
 from tests.support.waiting import eventually_sync
@@ -78,6 +80,25 @@ def test_h2_file_keeps_documents_across_restart(tmp_path: Path) -> None:
         mongo.devdb_test.notes.insert_one({"_id": 1, "text": "kept"})
     with DevDatabase(data_file=data_file) as db, _connect(db.url) as mongo:
         assert mongo.devdb_test.notes.find_one({"_id": 1}) == {"_id": 1, "text": "kept"}
+
+
+def test_the_data_is_private_to_its_user(tmp_path: Path) -> None:
+    """Session ids and password hashes live in the H2 file: 0600, in a 0700 directory."""
+    data = Environment(data_dir=str(tmp_path / "data")).data_path()
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    loose.chmod(0o755)  # made before this version (or by hand): tightened on first use
+    assert stat.S_IMODE(Environment(data_dir=str(loose)).data_path().stat().st_mode) == 0o700
+    old = loose / "devdb"
+    old.write_bytes(b"")
+    old.chmod(0o644)  # a file an earlier version left readable
+    for data_file in (data / "devdb", tmp_path / "new-folder" / "devdb", old):
+        with DevDatabase(data_file=data_file) as db, _connect(db.url) as mongo:
+            mongo.devdb_test.sessions.insert_one({"_id": "s1", "data": b"secret"})
+        files = {path: stat.S_IMODE(path.stat().st_mode) for path in data_file.parent.iterdir()}
+        assert files and all(mode == 0o600 for mode in files.values()), files
+        assert stat.S_IMODE(data_file.parent.stat().st_mode) == 0o700
 
 
 def test_stop_leaves_no_java_process_and_can_repeat() -> None:

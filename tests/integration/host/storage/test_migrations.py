@@ -118,6 +118,7 @@ def test_cli_refuses_then_migrates(settings: Settings, devdb: DevDatabase) -> No
         "MONGODB_URL": devdb.url,
         "MONGODB_DATABASE": settings.env.mongodb_database,
         "REDIS_URL": "redis://127.0.0.1:1",  # never reached: the check comes first
+        "SMTP_HOST": "127.0.0.1",  # e-mail is active: without a server `tidings api` would stop before
     }
     env.pop("TIDINGS_AUTO_MIGRATE", None)
     cli = [sys.executable, "-m", "host.cli.main"]

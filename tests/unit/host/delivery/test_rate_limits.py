@@ -1,4 +1,4 @@
-"""The rate limiter's arithmetic: windows that never exceed the rate, and the in-process window."""
+"""The rate limiter's arithmetic: windows that never exceed the rate, the in-process window, high first."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from host.delivery.rate_limits import LocalWindow, _PrunedStubBackend, window_for
+from host.delivery.rate_limits import ChannelThrottle, LocalWindow, _PrunedStubBackend, window_for
+from tests.support.throttles import race_for_slots
 
 
 @pytest.mark.parametrize(
@@ -31,3 +32,13 @@ def test_local_window_drops_expired_counters() -> None:
     assert len(backend.db) < 100
     assert backend.incr_and_sum("k@live", lambda: ["k@live"], 1, maximum=1, ttl=1000)
     assert not backend.incr_and_sum("k@live", lambda: ["k@live"], 1, maximum=1, ttl=1000)  # still counts
+
+
+async def test_when_the_limit_binds_high_takes_the_next_seconds_first_slot() -> None:
+    throttle = ChannelThrottle(LocalWindow(limit=2, window=1), rate=2)
+    taken = await race_for_slots(throttle, throttle, bulk_waiters=6, limit=2)
+    [(_, second)] = [slot for slot in taken if slot[0] == "high"]
+    # the first bulk second was full when high asked; in the second it got, it came before every bulk
+    # waiter that had waited longer
+    assert second > taken[0][1]
+    assert next(lane for lane, at in taken if at == second) == "high", taken

@@ -42,6 +42,8 @@ def without(key: str) -> dict[str, Any]:
         ({**VALID, "emailAttachments": ["a.pdf"]}, "no file service is configured"),
         ({**VALID, "emailSender": "not an address"}, "emailSender"),
         ({**without("messageTitle"), "templateId": "64b7f0c2a1b2c3d4e5f60718"}, "templateId"),
+        ({**VALID, "priority": "urgent"}, "priority: Invalid enum value 'urgent'"),
+        ({**VALID, "priority": 1}, "priority"),
     ],
 )
 async def test_bad_bodies_get_400_naming_the_field(stack: Stack, body: dict[str, Any], mentions: str) -> None:
@@ -135,3 +137,53 @@ async def test_wait_is_bounded(stack: Stack, wait: str) -> None:
     error = response.json()
     assert set(error) == {"statusCode", "error", "message"}
     assert "wait" in error["message"]
+
+
+#: the probe's payload: ~250 KB of expressions, four seconds of compiling on the event loop before
+PROBE_TEMPLATE = "{{a.b.c.d}}" * 23000
+
+
+@pytest.mark.parametrize("syntax", ["handlebars", "jinja"])
+async def test_a_message_over_the_compile_budget_is_refused_naming_the_field(
+    stack: Stack, syntax: str, unique: Callable[[str], str]
+) -> None:
+    body = {
+        "channels": ["email"],
+        "recipients": ["nobody"],
+        "messageTitle": "Hi",
+        "messageContent": PROBE_TEMPLATE,
+    }
+    if syntax == "jinja":  # inline messages are Handlebars by default: Jinja through a template
+        made = await stack.client.post(
+            "/templates",
+            json={"name": unique("small"), "syntax": "jinja", "emailTitle": "t", "emailMessage": "m"},
+        )
+        assert made.status_code == 201, made.text
+        await stack.db["templates"].update_one(
+            {"name": made.json()["name"]}, {"$set": {"email_message": PROBE_TEMPLATE}}
+        )
+        body = {"channels": ["email"], "recipients": ["nobody"], "templateId": made.json()["id"]}
+    response = await stack.client.post("/send", json=body)
+    assert response.status_code == 400, response.text[:300]
+    field = "messageContent" if syntax == "handlebars" else "emailMessage"
+    assert response.json()["message"].startswith(f"{field}: "), response.json()
+    assert "23000 tags" in response.json()["message"]
+
+
+async def test_the_priority_asked_for_is_the_dispatchs_lane(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    uid = unique("lane")
+    await stack.add_users({"fiscalCode": uid, "mail": f"{uid}@example.org"})
+    for priority in ("high", "normal", "bulk"):
+        dispatch_id = (await stack.send({**VALID, "recipients": [uid], "priority": priority}))["dispatchId"]
+        view = await stack.wait_settled(dispatch_id)
+        [delivery] = await stack.deliveries(dispatch_id)
+        assert (view["priority"], delivery["priority"], delivery["status"]) == (priority, priority, "sent")
+    payload = {**VALID, "recipients": [uid], "priority": "high"}
+    saga = await stack.client.post(
+        "/saga/send", json={"key": unique("saga"), "value": {"messageLabel": "m", "messagePayload": payload}}
+    )
+    assert saga.status_code == 200, saga.text
+    [stored] = await stack.db["dispatches"].find({"recipients": uid, "saga_id": {"$ne": None}}).to_list(None)
+    assert stored["priority"] == "high"

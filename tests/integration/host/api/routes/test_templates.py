@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tests.support.api import assert_error
 from tests.support.stacks import Stack
 
@@ -158,3 +160,19 @@ async def test_the_resource_api_is_in_the_openapi_document(stack: Stack) -> None
         "/users/bulk",
     ):
         assert path in paths, path
+
+
+@pytest.mark.parametrize("syntax", ["handlebars", "jinja"])
+async def test_a_template_over_the_compile_budget_is_refused_naming_the_field(
+    stack: Stack, syntax: str, unique: Callable[[str], str]
+) -> None:
+    heavy = "{{a.b.c.d}}" * 23000
+    base = {"name": unique(f"heavy-{syntax}"), "syntax": syntax, "emailTitle": "t", "emailMessage": "m"}
+    for body, field in (
+        ({**base, "smsMessage": heavy}, "smsMessage"),
+        ({**base, "locales": {"de": {"emailMessage": heavy}}}, "locales.de.emailMessage"),
+    ):
+        response = await stack.client.post("/templates", json=body)
+        assert response.status_code == 400, response.text[:300]
+        assert response.json()["message"].startswith(f"{field}: "), response.json()
+    assert await stack.db["templates"].find_one({"name": base["name"]}) is None
