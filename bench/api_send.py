@@ -33,7 +33,7 @@ from litestar.plugins import InitPluginProtocol
 from pymongo import MongoClient
 
 from bench.baselines import children_cpu_seconds
-from bench.mail_stack import CpuMeter, create_api_key, free_port
+from bench.mail_stack import CpuMeter, check_as_tidings_worker, create_api_key, free_port
 from host.storage.devdb import DevDatabase
 from tests.services import RedisServer
 from tests.support.waiting import eventually_sync
@@ -147,7 +147,10 @@ def main() -> None:
                 TWILIO_ACCOUNT_SID="AC" + "0" * 32,
                 TWILIO_AUTH_TOKEN="fake-auth-token",
                 TIDINGS_API_AUTH=args.api_auth,
+                SMTP_HOST="127.0.0.1",  # no mail is sent (no worker runs): what tidings worker needs
+                SMTP_PORT="25",
             )
+            check_as_tidings_worker(environ)
             with MongoClient(database.url) as mongo:
                 mongo[DATABASE]["users"].insert_one(
                     {"fiscalCode": "U1", "mail": "u1@example.test", "phone": "+393331234567", "groups": []}

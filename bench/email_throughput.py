@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import smtplib
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
+from email.utils import formatdate
 from pathlib import Path
 
 from bench.baselines import Figure, OpenSender, measured, parallel_rate, print_figures
@@ -43,10 +45,16 @@ CONTENT = "Dear {{user.name}}, your appointment is on {{data.date}}."
 
 
 def message(i: int) -> EmailMessage:
+    """The mail Tidings sends user ``i``, with the headers it writes (Date, Message-ID, one-click
+    unsubscribe), so the peers build as much as the workers do."""
     mail = EmailMessage()
     mail["From"] = "noreply@tidings.test"
     mail["To"] = f"user{i}@example.test"
     mail["Subject"] = f"Hello User {i}"
+    mail["Date"] = formatdate(time.time(), usegmt=True)
+    mail["Message-ID"] = f"<{secrets.token_hex(16)}@tidings.test>"
+    mail["List-Unsubscribe"] = f"<http://127.0.0.1/unsubscribe/{secrets.token_urlsafe(32)}>"
+    mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mail.set_content(f"Dear User {i}, your appointment is on 01/01/2030.")
     return mail
 

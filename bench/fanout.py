@@ -32,7 +32,7 @@ import dramatiq
 import redis
 from litestar.testing import AsyncTestClient
 
-from bench.mail_stack import CpuMeter
+from bench.mail_stack import CpuMeter, check_as_tidings_worker
 from host.access.api_keys import ApiKeys
 from host.api.app import create_app
 from host.audience.planning import delivery_id
@@ -257,7 +257,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp, DevDatabase(max_heap=args.heap) as database:
             path = Path(tmp) / "configuration.json"
             path.write_text(json.dumps(CONFIG))
-            environ = worker_environ(path, database.url, "tidings_bench", server.url)
+            # no mail is sent (no worker runs), but the configuration is one tidings worker accepts
+            environ = worker_environ(
+                path, database.url, "tidings_bench", server.url, SMTP_HOST="127.0.0.1", SMTP_PORT="25"
+            )
+            check_as_tidings_worker(environ)
             pids = {"database": database.pid, "Redis": server.pid}
             asyncio.run(run(load_settings(environ), args, pids))
     finally:

@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ __all__ = [
     "CpuMeter",
     "SmtpSinkProcess",
     "Workers",
+    "check_as_tidings_worker",
     "cpu_seconds",
     "create_api_key",
     "free_port",
@@ -208,17 +210,18 @@ class ApiProcess:
 
     def start(self, timeout: float = 120.0) -> ApiProcess:
         args = [sys.executable, "-m", "host.cli.main", "api", "--port", str(self.port)]
-        sink: IO[bytes] | int = subprocess.DEVNULL
-        if self.output is not None:
-            self._log = sink = self.output.open("ab")
+        # its output goes to ``output``, else to a scratch file, shown if the command refuses to start
+        self._log = self.output.open("ab") if self.output is not None else tempfile.TemporaryFile()  # noqa: SIM115
         self._process = subprocess.Popen(
-            args, env={**os.environ, **self.environ}, stdout=sink, stderr=subprocess.STDOUT
+            args, env={**os.environ, **self.environ}, stdout=self._log, stderr=subprocess.STDOUT
         )
-        process = self._process
+        process, log = self._process, self._log
 
         def ready() -> bool:
             if process.poll() is not None:
-                raise RuntimeError(f"tidings api exited with code {process.returncode}")
+                log.seek(0)
+                said = log.read()[-2000:].decode(errors="replace").strip()
+                raise RuntimeError(f"tidings api exited with code {process.returncode}: {said}")
             try:
                 return httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200
             except httpx.HTTPError:
@@ -245,6 +248,20 @@ class ApiProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def check_as_tidings_worker(environ: dict[str, str]) -> None:
+    """Refuse (exit 2, naming the key) an environment ``tidings worker`` would refuse: the command's own
+    start-up check, in a child process, for a bench that runs Tidings' parts in-process instead."""
+    check = (
+        "from host.cli.main import _check_configuration\n"
+        "from host.errors import ConfigurationError\n"
+        "try:\n    _check_configuration(needs_redis=True, migrate=True)\n"
+        "except ConfigurationError as exc:\n    raise SystemExit(f'tidings worker would refuse it: {exc}')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", check], env={**os.environ, **environ}, check=False)
+    if done.returncode:
+        raise SystemExit(2)
 
 
 def create_api_key(mongodb_url: str, database: str, scopes: list[str]) -> str:

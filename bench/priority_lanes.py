@@ -42,6 +42,7 @@ from host.runtime.broker import create_broker
 from host.settings import load_settings
 from host.storage.devdb import DevDatabase
 from tests.services import RedisServer
+from tests.support.worker_processes import wait_for_workers
 
 BULK_CLUSTER, WARM_CLUSTER = "lanes-bulk", "lanes-warm"
 PROBE = re.compile(rb"X-Rcpt-Args: <(probe-\d+)@")
@@ -122,6 +123,7 @@ async def run(args: argparse.Namespace, environ: dict[str, str], sink: SmtpSinkP
     broker = create_broker(settings.env.redis_url)
     dramatiq.set_broker(broker)
     actors = declare_actors(broker, settings, sweep_interval=None)
+    since = time.time()
     workers = Workers(environ, args.processes, args.threads).start()
     arrivals, counter = Arrivals(dump), Counter(sink)
     arrivals.start()
@@ -150,7 +152,9 @@ async def run(args: argparse.Namespace, environ: dict[str, str], sink: SmtpSinkP
                         raise RuntimeError(f"timed out waiting for {what}")
                     await asyncio.sleep(0.02)
 
-            await asyncio.sleep(3)  # the worker processes boot
+            await asyncio.to_thread(  # every worker process takes messages
+                wait_for_workers, environ["REDIS_URL"], args.processes, since=since, watch=(workers,)
+            )
             base = sink.received
             await send({"clusters": [WARM_CLUSTER]})
             for _ in range(20):
