@@ -37,7 +37,8 @@ from pymongo import AsyncMongoClient
 from host.api.app import create_app
 from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
-from host.settings import load_settings
+from host.runtime.lanes import queue_name
+from host.settings import LANES, load_settings
 from host.storage.devdb import DevDatabase
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer, free_port
@@ -141,10 +142,10 @@ def assert_delivered(run: Run, expected: set[str], *, in_flight: set[str], recor
 
 
 def queued_messages(redis_url: str) -> int:
-    """Messages waiting in the broker's e-mail queue (dramatiq keeps each queue as a Redis list)."""
+    """Messages waiting in the broker's e-mail queues, every lane's (dramatiq keeps each as a Redis list)."""
     client = redis_client.Redis.from_url(redis_url)
     try:
-        return int(client.llen("dramatiq:email"))
+        return sum(int(client.llen(f"dramatiq:{queue_name('email', lane)}")) for lane in LANES)
     finally:
         client.close()
 
