@@ -108,7 +108,7 @@ async def test_an_unreachable_lone_provider_counts_as_failing(
         config,
         database="tidings_stats_down",
         session_stack=stack,
-        redis_db=8,
+        redis_db=13,  # not the module's stack's 8: its workers would take these batches
     ) as down:
         uid = unique("down")
         await down.add_users({"fiscalCode": uid, "mail": f"{uid}@example.org"})
