@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -77,8 +78,11 @@ class SmtpSender:
     pipelined when the server offers PIPELINING.
     """
 
-    def __init__(self, config: EmailConfig, context: ChannelContext, provider: str) -> None:
+    def __init__(
+        self, config: EmailConfig, context: ChannelContext, provider: str, local_hostname: str | None = None
+    ) -> None:
         self._config = config
+        self._local_hostname = local_hostname
         self._context = context
         self._provider = provider
         self._session: SmtpSession | None = None
@@ -98,6 +102,7 @@ class SmtpSender:
             start_tls=config.tls == "starttls",
             validate_certs=config.validate_certs,
             timeout=config.timeout,
+            local_hostname=self._local_hostname,
         )
 
     @property
@@ -239,6 +244,9 @@ class EmailChannel:
         self.config = config
         self.context = context
         self.provider = f"smtp://{config.host}:{config.port}"
+        #: what EHLO names this host: looked up once (aiosmtplib would run socket.getfqdn in a thread
+        #: for every connection: a batch's connection measured 660-850 µs of CPU with it, 520-550 without)
+        self._local_hostname: str | None = None
 
     def parse_address(self, raw: object) -> str:
         """Return the canonical address, or raise InvalidAddress naming what is wrong."""
@@ -253,7 +261,9 @@ class EmailChannel:
     @asynccontextmanager
     async def open(self) -> AsyncIterator[SmtpSender]:
         """Connect once for a batch; raises TransientChannelError if the server cannot be reached."""
-        sender = SmtpSender(self.config, self.context, self.provider)
+        if self._local_hostname is None:
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+        sender = SmtpSender(self.config, self.context, self.provider, self._local_hostname)
         await sender.connect()
         try:
             yield sender
