@@ -18,6 +18,7 @@ from typing import Any
 
 from host.audience.opt_outs import OptOuts
 from host.audience.planning import DeliveryPlanner, Failure, PlannedBatch
+from host.audience.suppressions import Suppressions
 from host.audience.users import inactive_state, read_field, stream_cluster_users, user_projection
 from host.dispatch.outbox import Outbox
 from host.dispatch.writes import DispatchWrites
@@ -50,14 +51,16 @@ class Expansion:
         registry: ChannelRegistry,
         outbox: Outbox,
         opt_outs: OptOuts,
+        suppressions: Suppressions | None = None,
         lanes: LanePolicy | None = None,
     ) -> None:
         self._store = store
         self._registry = registry
         self._outbox = outbox
         self._opt_outs = opt_outs
+        self._suppressions = suppressions or Suppressions(store)
+        self._writes = DispatchWrites(store, outbox, opt_outs, self._suppressions)
         self.lanes = lanes or LanePolicy()
-        self._writes = DispatchWrites(store, outbox, opt_outs)
 
     def insert_dispatch(self, doc: Doc) -> Awaitable[None]:
         """Store a new dispatch, grouped with concurrent requests' (host.dispatch.writes)."""
@@ -74,8 +77,10 @@ class Expansion:
         """Record the lane of a dispatch decided after it was stored (its clusters counted)."""
         await self._store.dispatches.update_one({"_id": dispatch_id}, {"$set": {"priority": lane}})
 
-    async def _store_planned(self, planned: PlannedBatch, lane: Lane, *, grouped: bool = True) -> None:
-        """Insert the batch's deliveries, then hand the queued ones to the broker.
+    async def _store_planned(
+        self, planner: DeliveryPlanner, planned: PlannedBatch, lane: Lane, *, grouped: bool = True
+    ) -> None:
+        """Skip the batch's suppressed e-mails, insert its deliveries, then hand the queued ones over.
 
         No outbox entry first: the dispatch is still ``expanding`` and its progress is recorded only
         after this, so a crash in between is repaired by expanding again (the sweep restarts a stalled
@@ -85,6 +90,7 @@ class Expansion:
         """
         if not planned.docs:
             return
+        await planner.skip_suppressed(planned)
         if grouped:
             await self._writes.insert_deliveries(planned.docs)
             await self._writes.hand_over((lane, planned.queued))
@@ -137,7 +143,10 @@ class Expansion:
         opt_outs = self._opt_outs.fanout_lookup(
             (name for name, _ in channels), category, self._writes.find_opt_outs
         )
-        planner = DeliveryPlanner(dispatch_id, channels, self._store.fields, opt_outs, priority)
+        suppressions = self._suppressions.lookup(category, self._writes.find_suppressions)
+        planner = DeliveryPlanner(
+            dispatch_id, channels, self._store.fields, opt_outs, suppressions=suppressions, priority=priority
+        )
         failures: list[Failure] = []
         for start in range(0, len(recipients), INLINE_RECIPIENTS):
             chunk = recipients[start : start + INLINE_RECIPIENTS]
@@ -146,7 +155,7 @@ class Expansion:
             else:
                 found = await self.find_users(chunk, channels)
             planned = await planner.plan_batch([(uid, found.get(uid)) for uid in chunk], utcnow())
-            await self._store_planned(planned, priority)
+            await self._store_planned(planner, planned, priority)
             failures.extend(planned.failures)
         return failures
 
@@ -203,8 +212,12 @@ class Expansion:
             key=key,
             batch_size=FANOUT_BATCH,
         )
-        opt_outs = self._opt_outs.fanout_lookup((name for name, _ in channels), dispatch.get("category"))
-        planner = DeliveryPlanner(dispatch_id, channels, fields, opt_outs, priority)
+        category = dispatch.get("category")
+        opt_outs = self._opt_outs.fanout_lookup((name for name, _ in channels), category)
+        suppressions = self._suppressions.lookup(category)
+        planner = DeliveryPlanner(
+            dispatch_id, channels, fields, opt_outs, suppressions=suppressions, priority=priority
+        )
         # up to FANOUT_WRITES batches are written while the next one is read and planned; progress is
         # recorded in batch order, each after its own write, so it never passes a batch not written
         writing: deque[tuple[asyncio.Task[None], Any, int]] = deque()
@@ -214,8 +227,9 @@ class Expansion:
                 members = [user for user in batch if inactive_state(fields, user) is None]
                 planned = await planner.plan_batch(_with_ids(members, fields.id), utcnow())
                 if failures is not None:
+                    await planner.skip_suppressed(planned)  # expanded in the request: in its answer
                     failures.extend(planned.failures)
-                task = asyncio.create_task(self._store_planned(planned, priority, grouped=False))
+                task = asyncio.create_task(self._store_planned(planner, planned, priority, grouped=False))
                 writing.append((task, read_field(batch[-1], key), len(planned.docs)))
                 if len(writing) >= FANOUT_WRITES:
                     await self._record_progress(dispatch_id, key, *writing.popleft())
