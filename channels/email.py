@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -13,6 +14,7 @@ import msgspec
 
 from channels.email_addresses import parse_address
 from channels.email_envelope import Envelope, compose
+from channels.smtp_session import SmtpSession
 from host.errors import ChannelError, PermanentChannelError, TransientChannelError
 from host.plugins.channel import ChannelContext, Limits, Message, Receipt
 from host.plugins.conventions import masked_fields, masked_repr
@@ -20,8 +22,6 @@ from host.plugins.conventions import masked_fields, masked_repr
 __all__ = ["EmailChannel", "EmailConfig", "Envelope", "SmtpSender", "compose", "parse_address"]
 
 _log = logging.getLogger(__name__)
-_COMPLETED = 250
-_ACCEPTED = frozenset({250, 251})  # 251: "user not local; will forward"
 
 
 class EmailConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,12 +72,27 @@ def _transport_error(exc: BaseException, doing: str) -> TransientChannelError:
 
 
 class SmtpSender:
-    """One SMTP session for one batch; ``send`` may be awaited concurrently, transactions take turns."""
+    """One SMTP session for one batch; ``send`` may be awaited concurrently, transactions take turns.
 
-    def __init__(self, config: EmailConfig, context: ChannelContext, provider: str) -> None:
+    aiosmtplib opens the session (TLS, AUTH); the transactions run over it in channels.smtp_session,
+    pipelined when the server offers PIPELINING.
+    """
+
+    def __init__(
+        self, config: EmailConfig, context: ChannelContext, provider: str, local_hostname: str | None = None
+    ) -> None:
+        self._config = config
+        self._local_hostname = local_hostname
         self._context = context
         self._provider = provider
-        self._smtp = aiosmtplib.SMTP(
+        self._session: SmtpSession | None = None
+        self._timeout = config.timeout
+        self._lock = asyncio.Lock()
+        self._where = f"SMTP server {config.host}:{config.port}"
+
+    def _client(self) -> aiosmtplib.SMTP:
+        config = self._config
+        return aiosmtplib.SMTP(
             hostname=config.host,
             port=config.port,
             username=config.user,
@@ -87,39 +102,49 @@ class SmtpSender:
             start_tls=config.tls == "starttls",
             validate_certs=config.validate_certs,
             timeout=config.timeout,
+            local_hostname=self._local_hostname,
         )
-        self._timeout = config.timeout
-        self._lock = asyncio.Lock()
-        self._where = f"SMTP server {config.host}:{config.port}"
+
+    @property
+    def _connected(self) -> bool:
+        return self._session is not None and self._session.is_connected
 
     async def connect(self) -> None:
         """Open the session (TLS and AUTH included); raises TransientChannelError."""
-        smtp = self._smtp
+        smtp = self._client()  # a fresh client each time: a taken-over one is not reused
         try:
             await smtp.connect()
-            # greet now: the transactions write their commands directly (see _transaction)
             if smtp.is_ehlo_or_helo_needed:
                 try:
                     await smtp.ehlo()
                 except aiosmtplib.SMTPHeloError:
                     await smtp.helo()
         except (aiosmtplib.SMTPException, OSError) as exc:
+            smtp.close()
             raise _transport_error(exc, f"cannot connect to {self._where}") from exc
+        assert smtp.transport is not None
+        self._session = SmtpSession(
+            smtp.transport,
+            pipelining=smtp.supports_extension("pipelining"),
+            size=smtp.supports_extension("size"),
+        )
 
     async def close(self) -> None:
         """Say QUIT politely; a server that already hung up is fine too."""
-        if self._smtp.is_connected:
+        session, self._session = self._session, None
+        if session is not None and session.is_connected:
             try:
-                await self._smtp.quit()
+                async with asyncio.timeout(self._timeout):
+                    await session.quit()
             except (aiosmtplib.SMTPException, OSError):
-                self._smtp.close()
+                session.close()
 
     async def send(self, message: Message, address: str) -> Receipt:
         """Deliver one message to ``address`` (plus its valid Cc/Bcc), or raise a ChannelError."""
         envelope = compose(message, address, self._context.sender)
         apart = envelope.copies_data is not None
         async with self._lock:
-            if not self._smtp.is_connected:
+            if not self._connected:
                 await self.connect()
             await self._transaction_once_more(
                 envelope.sender, envelope.recipient, [] if apart else envelope.copies, envelope.data
@@ -142,7 +167,7 @@ class SmtpSender:
         try:
             await self._transaction(sender, recipient, copies, data)
         except _StaleConnection:
-            # The server dropped the idle session before MAIL: nothing was sent, so retry once.
+            # The server dropped the idle session before answering MAIL: nothing was sent, so retry once.
             await self.connect()
             try:
                 await self._transaction(sender, recipient, copies, data)
@@ -154,62 +179,42 @@ class SmtpSender:
 
         Without a ``recipient`` (the copies' own transaction) and with every copy refused, nothing is sent.
         """
-        smtp = self._smtp
-        stage = "the sender"
+        session = self._session
+        assert session is not None
+        recipients = ([recipient] if recipient is not None else []) + copies
         try:
-            # One deadline for the whole transaction rather than aiosmtplib's timer per command; the
-            # commands are written directly because the addresses are already canonical (parse_address)
-            # and aiosmtplib's mail()/rcpt() would parse each one again (~40 µs an address).
-            async with asyncio.timeout(self._timeout):
-                options = [b"SIZE=%d" % len(data)] if smtp.supports_extension("size") else []
-                response = await smtp.execute_command(
-                    b"MAIL", b"FROM:<" + sender.encode("ascii") + b">", *options, timeout=None
-                )
-                if response.code != _COMPLETED:
-                    raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
-                stage = "the recipient"
-                accepted = 0
-                if recipient is not None:
-                    await self._recipient(recipient)
-                    accepted += 1
-                for copy in copies:
-                    try:
-                        await self._recipient(copy)
-                        accepted += 1
-                    except aiosmtplib.SMTPRecipientRefused:
-                        continue  # a refused Cc/Bcc must not cost the user their message
-                if not accepted:
-                    await self._reset()
-                    return
-                stage = "the message"
-                await smtp.data(data, timeout=None)
+            async with asyncio.timeout(self._timeout):  # one deadline for the whole transaction
+                await session.send_mail(sender, recipients, data, first_required=recipient is not None)
         except aiosmtplib.SMTPResponseException as exc:
-            await self._reset()
-            raise _response_error(exc, stage) from exc
+            if session.is_connected:
+                await self._reset(session)
+            raise _response_error(exc, _stage_of(exc)) from exc
         except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
-            smtp.close()
-            if stage == "the sender":
+            session.close()
+            if not session.replied:  # nothing answered since the last transaction: nothing was sent
                 raise _StaleConnection(exc) from exc
             raise _transport_error(exc, f"lost {self._where}") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
-            smtp.close()  # after a timeout the session state is unknown: start afresh next time
+            session.close()  # after a timeout the session state is unknown: start afresh next time
             raise _transport_error(exc, f"error talking to {self._where}") from exc
         except asyncio.CancelledError:
-            smtp.close()  # a half-done transaction would confuse the next message on this session
+            session.close()  # a half-done transaction would confuse the next message on this session
             raise
 
-    async def _recipient(self, address: str) -> None:
-        response = await self._smtp.execute_command(
-            b"RCPT", b"TO:<" + address.encode("ascii") + b">", timeout=None
-        )
-        if response.code not in _ACCEPTED:
-            raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, address)
-
-    async def _reset(self) -> None:
+    async def _reset(self, session: SmtpSession) -> None:
         try:
-            await self._smtp.rset()
+            await session.reset()
         except (aiosmtplib.SMTPException, OSError):
-            self._smtp.close()
+            session.close()
+
+
+def _stage_of(exc: aiosmtplib.SMTPResponseException) -> str:
+    """What a refusal was about, as the error message names it."""
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused):
+        return "the sender"
+    if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
+        return "the recipient"
+    return "the message"
 
 
 class _StaleConnection(Exception):
@@ -239,6 +244,9 @@ class EmailChannel:
         self.config = config
         self.context = context
         self.provider = f"smtp://{config.host}:{config.port}"
+        #: what EHLO names this host: looked up once (aiosmtplib would run socket.getfqdn in a thread
+        #: for every connection: a batch's connection measured 660-850 µs of CPU with it, 520-550 without)
+        self._local_hostname: str | None = None
 
     def parse_address(self, raw: object) -> str:
         """Return the canonical address, or raise InvalidAddress naming what is wrong."""
@@ -253,7 +261,9 @@ class EmailChannel:
     @asynccontextmanager
     async def open(self) -> AsyncIterator[SmtpSender]:
         """Connect once for a batch; raises TransientChannelError if the server cannot be reached."""
-        sender = SmtpSender(self.config, self.context, self.provider)
+        if self._local_hostname is None:
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+        sender = SmtpSender(self.config, self.context, self.provider, self._local_hostname)
         await sender.connect()
         try:
             yield sender

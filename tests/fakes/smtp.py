@@ -9,7 +9,8 @@ self-signed certificate made at start (clients must not validate it); optional A
 ``SmtpSink.user``/``SmtpSink.password``. Replies to DATA can be scripted (``sink.script([...])``) or
 failed at random with a seeded ``fail_ratio``; recipients can be refused with ``sink.refuse(...)`` (at
 RCPT) or ``sink.refuse_data(...)`` (at DATA). Counting connections (``sink.connections``) shows whether a
-client reuses its session.
+client reuses its session. It advertises PIPELINING (RFC 2920) as Postfix does, unless
+``pipelining=False``: aiosmtpd reads commands line by line, so pipelined groups are answered in order.
 
 Like a real MTA, the sink can turn out unable to deliver a message it accepted: for a recipient marked
 with ``sink.bounce_later(address, ...)`` it sends a DSN (RFC 3464) to the message's envelope sender, and
@@ -136,6 +137,14 @@ class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # what aiosmtpd does without the hook
+        if self.sink.pipelining:
+            responses.insert(-1, "250-PIPELINING")  # before the last line ("250 HELP")
+        return responses
+
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
@@ -225,6 +234,7 @@ class SmtpSink:
     user: str = "tidings"
     password: str = "sink-password"
     fail_ratio: float = 0.0  # answer 451 to this fraction of DATA commands (seeded, reproducible)
+    pipelining: bool = True  # advertise PIPELINING
     seed: int = 0
     on_message: Callable[[ReceivedMail], None] | None = None
     #: (host, port) of the bounce listener that DSNs and ARF reports go to

@@ -18,9 +18,10 @@ SENDER = "Tidings <noreply@tidings.example>"
 TO = "alice@example.com"
 
 
-@pytest.fixture(scope="module")
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as running:
+@pytest.fixture(scope="module", params=[True, False], ids=["pipelining", "in-turn"])
+def sink(request: pytest.FixtureRequest) -> Iterator[SmtpSink]:
+    """The sink, with and without PIPELINING: every test runs over both kinds of transaction."""
+    with SmtpSink(pipelining=request.param) as running:
         yield running
 
 
