@@ -16,6 +16,7 @@ from litestar.plugins.htmx import HTMXRequest
 from admin_ui.pages import PAGE_SIZE, page, partial, skip_of
 from host.errors import NotFound
 from host.runtime.wiring import Runtime
+from host.settings import EVENT_TYPES
 
 __all__ = ["list_events", "replay_event"]
 
@@ -31,7 +32,7 @@ async def list_events(request: HTMXRequest, runtime: NamedDependency[Runtime]) -
     name = "_event_rows.html" if request.htmx else "events.html"
     return page(
         request, name, events=events, endpoints=runtime.events.endpoints,
-        event_type=event_type, skip=skip, size=PAGE_SIZE,
+        event_type=event_type, event_types=EVENT_TYPES, skip=skip, size=PAGE_SIZE,
     )  # fmt: skip
 
 

@@ -9,8 +9,9 @@ Content-Security-Policy without inline script. The JSON API keeps its own authen
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from admin_ui import (
     opt_out_pages,
     overview_pages,
     staff_pages,
+    suppression_pages,
     template_history_pages,
     template_pages,
 )
@@ -52,6 +54,7 @@ from admin_ui.sessions import (
 from admin_ui.staff import Staff
 from admin_ui.staff_cli import announce_first_staff, staff
 from host.plugins.app import AppContext, AppPlugin, EmbeddedContext
+from host.storage.documents import utcnow
 
 __all__ = ["AdminPlugin", "Console", "ConsolePlugin", "console_guard"]
 
@@ -59,9 +62,10 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def console_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """:func:`require_staff` on every console route but the login form."""
+    """:func:`require_staff` on every console route but the login form (at the sessions' clock)."""
     if not handler.opt.get("public"):
-        require_staff(connection, handler)
+        clock = connection.app.state.get("console_clock", utcnow)
+        require_staff(connection, handler, now=clock())
 
 
 @get("/", include_in_schema=False)
@@ -113,6 +117,11 @@ ROUTE_HANDLERS = [
     directory_pages.user_page,
     opt_out_pages.add_opt_out,
     opt_out_pages.remove_user_opt_out,
+    suppression_pages.list_suppressions,
+    suppression_pages.remove_suppression,
+    suppression_pages.bounce_mail,
+    suppression_pages.bounce_mail_raw,
+    suppression_pages.read_bounce_mail_again,
     inbox_pages.list_inbox,
     inbox_pages.capture_page,
     inbox_pages.capture_html,
@@ -125,12 +134,26 @@ ROUTE_HANDLERS = [
 class AdminPlugin(InitPluginProtocol):
     """Adds the console under ``/console``; its pages get the Runtime through dependency injection."""
 
-    def __init__(self, context: AppContext, *, secure_cookies: bool | None = None) -> None:
+    def __init__(
+        self,
+        context: AppContext,
+        *,
+        secure_cookies: bool | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._context = context
         env = context.settings.env
         self.secure_cookies = env.console_secure_cookies if secure_cookies is None else secure_cookies
         self._console: Console | None = None
-        self.session_store = MongoSessionStore(lambda: self.console().sessions_collection)
+
+        def now() -> datetime:
+            return clock()
+
+        #: what session expiry (idle and absolute) is measured against; tests pass a clock of their own.
+        #: A function: Litestar deep-copies the router's middleware (the store with it) and the app state,
+        #: and a function is copied as itself, so the clock stays the caller's object
+        self.clock = now
+        self.session_store = MongoSessionStore(lambda: self.console().sessions_collection, now)
 
     def console(self) -> Console:
         """The console's storage of the running application."""
@@ -170,6 +193,7 @@ class AdminPlugin(InitPluginProtocol):
         )
         app_config.route_handlers.extend([console, static])
         app_config.state["console_secure_cookies"] = self.secure_cookies
+        app_config.state["console_clock"] = self.clock
         app_config.lifespan.append(self.lifespan)
         return app_config
 

@@ -49,21 +49,24 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class MongoSessionStore(Store):
-    """A Litestar store on one MongoDB collection, bound lazily to the API's database."""
+    """A Litestar store on one MongoDB collection, bound lazily to the API's database.
 
-    def __init__(self, collection: Callable[[], Any]) -> None:
+    ``clock`` (default: the real one) is what expiry is measured against, so a test can let hours pass.
+    """
+
+    def __init__(self, collection: Callable[[], Any], clock: Callable[[], datetime] = utcnow) -> None:
         self._collection = collection
+        self.clock = clock
 
     @property
     def _sessions(self) -> Any:
         return self._collection()
 
-    @staticmethod
-    def _expiry(expires_in: int | timedelta | None) -> datetime | None:
+    def _expiry(self, expires_in: int | timedelta | None) -> datetime | None:
         if expires_in is None:
             return None
         seconds = expires_in.total_seconds() if isinstance(expires_in, timedelta) else expires_in
-        return utcnow() + timedelta(seconds=seconds)
+        return self.clock() + timedelta(seconds=seconds)
 
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
         data = value.encode() if isinstance(value, str) else value
@@ -76,7 +79,7 @@ class MongoSessionStore(Store):
         if doc is None:
             return None
         expires_at = doc.get("expires_at")
-        if expires_at is not None and expires_at <= utcnow():
+        if expires_at is not None and expires_at <= self.clock():
             await self._sessions.delete_one({"_id": key})
             return None
         if renew_for is not None and expires_at is not None:
@@ -96,7 +99,7 @@ class MongoSessionStore(Store):
         doc = await self._sessions.find_one({"_id": key})
         if doc is None or doc.get("expires_at") is None:
             return None
-        return int((doc["expires_at"] - utcnow()).total_seconds())
+        return int((doc["expires_at"] - self.clock()).total_seconds())
 
 
 class ConsoleSessionBackend(ServerSideSessionBackend):
@@ -152,13 +155,18 @@ class LoginRequired(NotAuthorizedException):
     """No valid console session: pages redirect to the login form, htmx requests get 401."""
 
 
-def require_staff(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Guard of every console route: a live staff session, and the CSRF token on unsafe methods."""
+def require_staff(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler, *, now: datetime | None = None
+) -> None:
+    """Guard of every console route: a live staff session, and the CSRF token on unsafe methods.
+
+    ``now`` (default: the clock) is when the request came, to measure the session's absolute lifetime.
+    """
     session = session_of(connection)
     started = session.get("login_at")
     if not session.get("staff") or not isinstance(started, (int, float)):
         raise LoginRequired()
-    if utcnow().timestamp() - started > LIFETIME_SECONDS:
+    if (now or utcnow()).timestamp() - started > LIFETIME_SECONDS:
         connection.scope["session"] = {}
         raise LoginRequired()
     if connection.scope.get("method", "GET") not in _SAFE_METHODS:

@@ -1,9 +1,12 @@
 """Timing one dispatch to a cluster end to end, as the e-mail and SMS throughput benchmarks both do.
 
-The app runs in this process (Litestar's test client, a Redis broker); fan-out and delivery run in
-``dramatiq host.runtime.worker_app`` subprocesses; the time is taken from the request to the last delivery
+Everything runs as in production, each in a process of its own: ``tidings api`` (API keys on: the
+bench creates one), ``tidings worker --processes N --threads M`` (fan-out and delivery), Redis, the
+development database, and the provider's peer. The time is taken from the request to the last delivery
 marked sent, after an untimed warm-up dispatch (a fresh development-database JVM runs interpreted until
-its JIT compiles, 3-5x the CPU per operation; a running service is warm).
+its JIT compiles, 3-5x the CPU per operation; a running service is warm). CPU per message is read for
+each process group from /proc (bench.mail_stack.CpuMeter): database, workers, API, Redis, the peer, and
+this process (which only sends the request and polls).
 """
 
 from __future__ import annotations
@@ -16,16 +19,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import dramatiq
-from litestar.testing import AsyncTestClient
+import httpx
 from pymongo import AsyncMongoClient
 
-from bench.mail_stack import CpuMeter, Workers
+from bench.baselines import Figure
+from bench.mail_stack import ApiProcess, CpuMeter, Workers
 from host.access.api_keys import ApiKeys
-from host.api.app import create_app
-from host.runtime.actors import declare_actors
-from host.runtime.broker import create_broker
-from host.settings import load_settings
+from tests.support.worker_processes import wait_for_workers, worker_environ
 
 __all__ = ["UsersOf", "add_stack_arguments", "stack_environ", "timed_cluster_send"]
 
@@ -44,17 +44,11 @@ def add_stack_arguments(parser: argparse.ArgumentParser, *, warmup: int, unit: s
 def stack_environ(
     folder: Path, config: dict[str, Any], mongodb_url: str, redis_url: str, database: str, **extra: str
 ) -> dict[str, str]:
-    """The environment of the app and its worker subprocesses, with ``config`` as the configuration file."""
+    """The environment of ``tidings api`` and ``tidings worker``: ``config`` as the configuration file, the
+    secret key that signs unsubscribe links, migrations applied at start (what the commands accept)."""
     path = folder / "configuration.json"
     path.write_text(json.dumps(config))
-    return {
-        "CONFIGURATION_PATH": str(path),
-        "MONGODB_URL": mongodb_url,
-        "MONGODB_DATABASE": database,
-        "REDIS_URL": redis_url,
-        "TIDINGS_AUTO_MIGRATE": "1",
-        **extra,
-    }
+    return worker_environ(path, mongodb_url, database, redis_url, **extra)
 
 
 async def timed_cluster_send(
@@ -69,38 +63,40 @@ async def timed_cluster_send(
     pids: dict[str, int | None],
     unit: str,
     arrived: Callable[[], int] | None = None,
-) -> float:
-    """``count`` messages per second through Tidings; ``clusters`` is (timed, warm-up).
+) -> Figure:
+    """``count`` messages through Tidings, as a :class:`~bench.baselines.Figure`; ``clusters`` is (timed,
+    warm-up).
 
     ``arrived`` counts what reached the provider: when given, it is waited on before the (scanning)
     count of deliveries marked sent.
     """
     cluster, warmup_cluster = clusters
-    settings = load_settings(environ)
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(environ["MONGODB_URL"], tz_aware=True)
     db = mongo[environ["MONGODB_DATABASE"]]
     for batch in users(count, cluster, 0):
         await db["users"].insert_many(batch)
     for batch in users(warmup, warmup_cluster, count):
         await db["users"].insert_many(batch)
+    api = await asyncio.to_thread(ApiProcess(environ).start)  # it applies the migrations first
     key = await ApiKeys(db).create("bench", ["send"], created_by="bench")
-    broker = create_broker(settings.env.redis_url)
-    dramatiq.set_broker(broker)
-    actors = declare_actors(broker, settings, sweep_interval=None)
+    since = time.time()
     workers.start()
 
     async def sent() -> int:
         return await db["deliveries"].count_documents({"status": "sent"})
 
     try:
-        async with AsyncTestClient(create_app(actors)) as client:
+        await asyncio.to_thread(
+            wait_for_workers, environ["REDIS_URL"], workers.processes, since=since, watch=(workers,)
+        )
+        async with httpx.AsyncClient(
+            base_url=api.url, headers={"Authorization": f"Bearer {key.key}"}, timeout=60
+        ) as client:
 
             async def send(to: str, messages: int) -> None:
                 """POST /send and return once every message is marked sent."""
                 arrived_before, sent_before = (arrived() if arrived else 0), await sent()
-                response = await client.post(
-                    "/send", headers={"Authorization": f"Bearer {key.key}"}, json={**body, "clusters": [to]}
-                )
+                response = await client.post("/send", json={**body, "clusters": [to]})
                 assert response.status_code == 200, response.text
                 if arrived is not None:
                     while arrived() - arrived_before < messages:
@@ -109,23 +105,20 @@ async def timed_cluster_send(
                 while await sent() - sent_before < messages:
                     await asyncio.sleep(0.01 if arrived else 0.05)
 
-            await asyncio.sleep(3)  # let the worker processes boot
             if warmup:
                 started = time.perf_counter()
                 await send(warmup_cluster, warmup)
                 print(f"warm-up: {warmup:,} {unit} in {time.perf_counter() - started:.2f} s (not counted)")
-            meter = CpuMeter({**pids, "workers": workers.pid})
-            meter.start()
+            meter = CpuMeter({**pids, "workers": workers.pid, "API": api.pid}).start()
             started = time.perf_counter()
             await send(cluster, count)
             elapsed = time.perf_counter() - started
             meter.stop()
             failed = await db["deliveries"].count_documents({"status": "failed"})
-            print(
-                f"tidings: {count:,} {unit} sent, {failed} failed in {elapsed:.2f} s; {meter.summary(count)}"
-            )
-            return count / elapsed
+            print(f"tidings: {count:,} {unit} sent, {failed} failed in {elapsed:.2f} s")
+            label = f"tidings end to end ({workers.processes} processes × {workers.threads} threads)"
+            return Figure(label, count / elapsed, count, meter)
     finally:
         workers.stop()
-        broker.close()
+        api.stop()
         await mongo.close()

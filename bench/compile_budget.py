@@ -166,6 +166,8 @@ def main() -> None:
                 "MONGODB_DATABASE": "tidings_compile_bench",
                 "REDIS_URL": redis.url,
                 "TIDINGS_SECRET_KEY": "bench-secret-key-0123456789",
+                "SMTP_HOST": "127.0.0.1",  # e-mail is active: tidings api needs a server (none is sent to)
+                "SMTP_PORT": "25",
                 "TIDINGS_API_AUTH": "off",
                 "TIDINGS_AUTO_MIGRATE": "1",
                 "TIDINGS_LOG_LEVEL": "WARNING",

@@ -2,11 +2,12 @@
 
     .venv/bin/python -m bench.db_restart [--requests 200] [--recipients 25] [--outage 4]
 
-The development database keeps its data in an H2 file on a fixed port; two
-``dramatiq host.runtime.worker_app``
+The development database keeps its data in an H2 file on a fixed port; ``tidings worker`` with two
 worker processes, a Redis broker and a counting SMTP sink. ``POST /send`` requests (``--recipients``
-users each) go out one after another; a few seconds in, the database is stopped and started again on
-the same port and file after ``--outage`` seconds. Prints the answers by status (and whether every
+users each) go out one after another; a few seconds in, the database is stopped (SIGTERM: its H2 store
+commits about once a second, so a kill -9 would lose writes it had acknowledged) and started again on
+the same port and file after ``--outage`` seconds. The same fault at CI size is a test:
+tests/integration/host/runtime/test_faults.py. Prints the answers by status (and whether every
 error body has the Mia shape), then waits until every accepted delivery is settled and prints
 delivered, lost (expected 0) and duplicated, and mails sent for refused requests (expected 0).
 """
@@ -16,7 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,8 +29,7 @@ import dramatiq
 from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient
 
-from bench.kill_worker import BENCH_CONFIG, RecipientCounter
-from bench.mail_stack import Workers
+from bench.kill_worker import BENCH_CONFIG
 from host.api.app import create_app
 from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
@@ -35,6 +37,7 @@ from host.settings import load_settings
 from host.storage.devdb import DevDatabase
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer, free_port
+from tests.support.worker_processes import MailLedger, WorkerProcesses, wait_for_workers, worker_environ
 
 ERROR_KEYS = {"statusCode", "error", "message"}
 
@@ -43,12 +46,21 @@ def address(i: int) -> str:
     return f"user{i}@example.test"
 
 
-async def restart(database: DevDatabase, data_file: Path, port: int, outage: float) -> DevDatabase:
-    await asyncio.to_thread(database.stop)
-    await asyncio.sleep(outage)
-    again = DevDatabase(port=port, data_file=data_file, max_heap="512m")
-    await asyncio.to_thread(again.start)
-    return again
+class Restart(threading.Thread):
+    """Stop the database, wait ``outage`` seconds, start it again on the same port and file.
+
+    A thread, not a task: the test client's requests block the event loop while the database is away.
+    """
+
+    def __init__(self, database: DevDatabase, data_file: Path, port: int, outage: float) -> None:
+        super().__init__()
+        self.database, self._data_file, self._port, self._outage = database, data_file, port, outage
+
+    def run(self) -> None:
+        self.database.stop()
+        time.sleep(self._outage)
+        self.database = DevDatabase(port=self._port, data_file=self._data_file, max_heap="512m")
+        self.database.start()
 
 
 async def run(args: argparse.Namespace, tmp: Path, redis: RedisServer) -> None:
@@ -57,41 +69,37 @@ async def run(args: argparse.Namespace, tmp: Path, redis: RedisServer) -> None:
     database.start()
     path = tmp / "configuration.json"
     path.write_text(json.dumps(BENCH_CONFIG))
-    counter = RecipientCounter()
+    counter = MailLedger()
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
     sink = SmtpSink(on_message=counter).start()
-    environ = {
-        "CONFIGURATION_PATH": str(path),
-        "MONGODB_URL": database.url,
-        "MONGODB_DATABASE": "tidings_restart_bench",
-        "REDIS_URL": redis.url,
-        "SMTP_HOST": sink.host,
-        "SMTP_PORT": str(sink.port),
-        "TIDINGS_AUTO_MIGRATE": "1",
-        "TIDINGS_API_AUTH": "off",  # the figures are not about API keys
-    }
+    environ = worker_environ(
+        path, database.url, "tidings_restart_bench", redis.url, SMTP_HOST=sink.host, SMTP_PORT=str(sink.port)
+    )
     users = args.requests * args.recipients
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(database.url, tz_aware=True)
     db = mongo[environ["MONGODB_DATABASE"]]
     await db["users"].insert_many(
         [{"fiscalCode": f"R{i:07d}", "mail": address(i), "groups": []} for i in range(users)]
     )
-    settings = load_settings(environ)
+    settings = load_settings({**environ, "TIDINGS_API_AUTH": "off"})  # the figures are not about API keys
     broker = create_broker(settings.env.redis_url)
     dramatiq.set_broker(broker)
     actors = declare_actors(broker, settings, sweep_interval=None)
-    workers = Workers(environ, 2, 8).start()
+    since = time.time()
+    workers = WorkerProcesses(environ, 2, 8).start()
     answers: Counter[int] = Counter()
     bad_shapes: list[str] = []
     accepted: set[int] = set()
     refused: set[int] = set()
     try:
         async with AsyncTestClient(create_app(actors), timeout=60) as client:
-            await asyncio.sleep(3)  # let the worker processes boot
-            restarting: asyncio.Task[DevDatabase] | None = None
+            await asyncio.to_thread(wait_for_workers, redis.url, 2, since=since, watch=(workers,))
+            restarting: Restart | None = None
             started = time.perf_counter()
             for n in range(args.requests):
                 if n == args.requests // 4:
-                    restarting = asyncio.create_task(restart(database, data_file, port, args.outage))
+                    restarting = Restart(database, data_file, port, args.outage)
+                    restarting.start()
                 ids = range(n * args.recipients, (n + 1) * args.recipients)
                 response = await client.post(
                     "/send",
@@ -108,7 +116,8 @@ async def run(args: argparse.Namespace, tmp: Path, redis: RedisServer) -> None:
                     bad_shapes.append(response.text[:200])
                 await asyncio.sleep(0.02)
             assert restarting is not None
-            database = await restarting
+            await asyncio.to_thread(restarting.join)
+            database = restarting.database
             print(f"{args.requests} requests in {time.perf_counter() - started:.1f} s: {dict(answers)}")
             print(f"error bodies outside the Mia shape: {len(bad_shapes)} {bad_shapes[:3]}")
             deadline = time.monotonic() + args.settle_timeout
@@ -123,7 +132,7 @@ async def run(args: argparse.Namespace, tmp: Path, redis: RedisServer) -> None:
                     break
                 await asyncio.sleep(1)
             settled = time.perf_counter() - started
-            await asyncio.sleep(2)
+            workers.stop()  # once they have exited, nothing is still on the wire
     finally:
         workers.stop()
         broker.close()

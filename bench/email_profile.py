@@ -22,6 +22,7 @@ from host.runtime.wiring import Runtime
 from host.settings import load_settings
 from host.storage.devdb import DevDatabase
 from host.storage.migrations import ensure_migrated
+from tests.support.configs import TEST_SECRET_KEY
 
 
 async def run(environ: dict[str, str], count: int) -> None:
@@ -70,6 +71,8 @@ def main() -> None:
             "MONGODB_DATABASE": "tidings_profile",
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(sink.port),
+            # as `tidings worker` requires: every mail carries its signed List-Unsubscribe link
+            "TIDINGS_SECRET_KEY": TEST_SECRET_KEY,
         }
         asyncio.run(run(environ, args.count))
 

@@ -1,15 +1,18 @@
-"""Fan-out: POST /send to a cluster, its expansion rate against a bare ``insert_many``, and RSS growth.
+"""Fan-out: POST /send to a cluster, its expansion through the Redis broker against a bare ``insert_many``.
 
     .venv/bin/python -m bench.fanout [--users 100000] [--batch 2000] [--writes 3] [--rounds 3]
 
 The development database (memory backend) holds a cluster of ``--users`` users. ``POST /send`` goes
-through the real app (Litestar's test client, a StubBroker behind it); the expansion then runs the
-fan-out actor's body (``DispatchService.expand``) on this loop with an enqueue that only counts, so
-nothing is delivered. The baseline inserts the same delivery documents with a bare ``insert_many`` into
-a collection of the same database with the same indexes, in the same run: each round measures it
-before and after one send and expansion, and the median ratio of the rounds is printed (other processes
-share these two cores, so a single round can be off either way). Targets (issue 7): answer
-≤ 1 s, expansion ≥ 50% of the baseline rate, RSS growth ≤ 100 MB at 1,000,000 users.
+through the real app (Litestar's test client, API keys on, a Redis broker behind it); the expansion then
+runs the fan-out actor's body (``DispatchService.expand``) on this loop, handing its batches to the
+real Redis broker as the fan-out actor in ``tidings worker`` does (no worker takes them: the run counts
+the delivery ids queued in Redis, then empties it). The baseline inserts the same delivery documents with
+a bare ``insert_many`` into a collection of the same database with the same indexes, in the same run:
+each round measures it before and after one send and expansion, and the median ratio of the rounds is
+printed (other processes share these two cores, so a single round can be off either way). CPU per
+delivery is printed for the database, Redis and this process (the expansion runs in it), for the
+expansion and for the baseline. Targets (issue 15): expansion ≥ 70% of the baseline rate; answer
+≤ 1 s, RSS growth ≤ 50 MB at 1,000,000 users.
 """
 
 from __future__ import annotations
@@ -26,16 +29,22 @@ from pathlib import Path
 from typing import Any
 
 import dramatiq
+import redis
 from litestar.testing import AsyncTestClient
 
+from bench.mail_stack import CpuMeter, check_as_tidings_worker
+from host.access.api_keys import ApiKeys
 from host.api.app import create_app
 from host.audience.planning import delivery_id
 from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
+from host.runtime.lanes import queue_name
 from host.runtime.wiring import Runtime
-from host.settings import Settings, load_settings
+from host.settings import LANES, Settings, load_settings
 from host.storage.devdb import DevDatabase
 from host.storage.documents import utcnow
+from tests.services import RedisServer
+from tests.support.worker_processes import worker_environ
 
 CONFIG: dict[str, Any] = {
     "activeChannels": ["email"],
@@ -81,16 +90,19 @@ def delivery_batches(dispatch_id: str, count: int, size: int) -> Iterator[list[d
         ]
 
 
-class CountingEnqueue:
-    """Stands for the broker: counts what would be enqueued, keeps nothing."""
-
-    def __init__(self) -> None:
-        self.messages = 0
-        self.ids = 0
-
-    def __call__(self, channel: str, ids: list[str], delay_ms: int, lane: str) -> None:
-        self.messages += 1
-        self.ids += len(ids)
+def queued_in_redis(redis_url: str) -> tuple[int, int]:
+    """(messages, delivery ids) waiting in the e-mail queues of the Redis broker, every lane's; then
+    empties Redis."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        bodies = [
+            body for lane in LANES for body in client.hvals(f"dramatiq:{queue_name('email', lane)}.msgs")
+        ]
+        ids = sum(len(json.loads(body)["args"][0]) for body in bodies)
+        client.flushdb()
+        return len(bodies), ids
+    finally:
+        client.close()
 
 
 async def fill_users(runtime: Runtime, count: int) -> None:
@@ -101,7 +113,7 @@ async def fill_users(runtime: Runtime, count: int) -> None:
     print(f"users: {count:,} inserted in {time.perf_counter() - started:.1f} s")
 
 
-async def baseline(runtime: Runtime, count: int, batch: int) -> float:
+async def baseline(runtime: Runtime, count: int, batch: int, meter: CpuMeter) -> float:
     """Bare insert_many of the same delivery documents (built outside the timed part), in docs/s."""
     target = runtime.store.db["bench_deliveries_baseline"]
     await target.drop()
@@ -109,10 +121,12 @@ async def baseline(runtime: Runtime, count: int, batch: int) -> float:
         if name != "_id_":
             await target.create_index(spec["key"])
     elapsed = 0.0
+    meter.start()
     for docs in delivery_batches("baseline0000000000000000", count, batch):
         started = time.perf_counter()
         await target.insert_many(docs, ordered=False)
         elapsed += time.perf_counter() - started
+    meter.stop()
     await target.drop()
     return count / elapsed
 
@@ -132,9 +146,14 @@ def _profiler() -> Any:
 
 
 async def expand_once(
-    runtime: Runtime, client: AsyncTestClient[Any], counter: CountingEnqueue, users: int, profile: bool
-) -> tuple[float, float, float]:
-    """One POST /send and its expansion: (answer seconds, expansion docs/s, RSS growth MB)."""
+    runtime: Runtime,
+    client: AsyncTestClient[Any],
+    redis_url: str,
+    users: int,
+    profile: bool,
+    meter: CpuMeter,
+) -> tuple[float, float, float, int]:
+    """One POST /send and its expansion: (answer seconds, expansion docs/s, RSS growth MB, messages)."""
     body = {"clusters": [CLUSTER], "channels": ["email"], "messageTitle": "Hi", "messageContent": "Hey"}
     rss_before = rss_mb()
     started = time.perf_counter()
@@ -146,10 +165,11 @@ async def expand_once(
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_rss(peak, stop))
     profiler = _profiler() if profile else None
-    counter.ids = counter.messages = 0
+    meter.start()
     started = time.perf_counter()
     await runtime.dispatch.expand(dispatch_id)
     expansion = time.perf_counter() - started
+    meter.stop()
     if profiler is not None:
         profiler.stop()
         profiler.print(show_all=False)
@@ -158,8 +178,9 @@ async def expand_once(
     dispatch = await runtime.store.dispatches.find_one({"_id": dispatch_id})
     assert dispatch is not None and dispatch["state"] == "expanded", dispatch
     written = await runtime.store.deliveries.count_documents({"dispatch_id": dispatch_id})
-    assert written == users == counter.ids, (written, users, counter.ids)
-    return answer, users / expansion, peak[0] - rss_before
+    messages, queued = queued_in_redis(redis_url)
+    assert written == users == queued, (written, users, queued)
+    return answer, users / expansion, peak[0] - rss_before, messages
 
 
 async def fresh_deliveries(runtime: Runtime) -> None:
@@ -171,38 +192,50 @@ async def fresh_deliveries(runtime: Runtime) -> None:
             await runtime.store.deliveries.create_index(spec["key"], unique=spec.get("unique", False))
 
 
-async def run(settings: Settings, args: argparse.Namespace) -> None:
-    import host.dispatch.accept
+async def run(settings: Settings, args: argparse.Namespace, pids: dict[str, int | None]) -> None:
+    import host.dispatch.expansion
 
-    host.dispatch.accept.FANOUT_BATCH = args.batch
-    host.dispatch.accept.FANOUT_WRITES = args.writes
-    broker = create_broker(None)
+    host.dispatch.expansion.FANOUT_BATCH = args.batch
+    host.dispatch.expansion.FANOUT_WRITES = args.writes
+    redis_url = settings.env.redis_url
+    assert redis_url
+    broker = create_broker(redis_url)
     dramatiq.set_broker(broker)
     actors = declare_actors(broker, settings, sweep_interval=None)
-    counter = CountingEnqueue()
-    runtime = Runtime(settings, counter, lambda _dispatch_id: None)
+    # the fan-out actor's Runtime: its batches go to the Redis broker, as in `tidings worker`
+    runtime = Runtime(settings, actors.enqueue_delivery, lambda _dispatch_id: None)
     await fill_users(runtime, args.users)
+    key = await ApiKeys(runtime.store.db).create("bench", ["send"], created_by="bench")
     ratios: list[float] = []
     async with AsyncTestClient(create_app(actors)) as client:
+        client.headers["Authorization"] = f"Bearer {key.key}"
         body = {"clusters": [CLUSTER], "channels": ["email"], "messageTitle": "Hi", "messageContent": "Hey"}
         await client.post("/send", json=body)  # warm-up: first request pays route and schema setup
+        queued_in_redis(redis_url)  # its deliveries stay unexpanded; nothing of it is queued
         for round_ in range(1, args.rounds + 1):
             await fresh_deliveries(runtime)
-            bare_before = 0.0 if args.skip_baseline else await baseline(runtime, args.users, args.batch)
-            answer, rate, growth = await expand_once(runtime, client, counter, args.users, args.profile)
+            bare_meter, ours_meter = CpuMeter(pids), CpuMeter(pids)
+            bare_before = (
+                0.0 if args.skip_baseline else await baseline(runtime, args.users, args.batch, bare_meter)
+            )
+            answer, rate, growth, messages = await expand_once(
+                runtime, client, redis_url, args.users, args.profile, ours_meter
+            )
             print(
                 f"round {round_}: POST /send answered in {answer * 1000:.1f} ms (target ≤ 1000 ms); "
-                f"expansion {args.users:,} deliveries at {rate:,.0f}/s, enqueued in {counter.messages:,} "
+                f"expansion {args.users:,} deliveries at {rate:,.0f}/s, queued in Redis as {messages:,} "
                 f"messages; RSS growth {growth:.0f} MB"
             )
+            print(f"  expansion: {ours_meter.summary(args.users, 'delivery')}")
             if not args.skip_baseline:
-                bare_after = await baseline(runtime, args.users, args.batch)
+                bare_after = await baseline(runtime, args.users, args.batch, CpuMeter(pids))
                 bare = (bare_before + bare_after) / 2
                 ratios.append(rate / bare)
                 print(
                     f"  bare insert_many: {bare_before:,.0f} docs/s before, {bare_after:,.0f} after, "
-                    f"mean {bare:,.0f}; expansion/bare = {rate / bare:.0%} (target ≥ 50%)"
+                    f"mean {bare:,.0f}; expansion/bare = {rate / bare:.0%} (target ≥ 70%)"
                 )
+                print(f"  bare insert_many (before): {bare_meter.summary(args.users, 'document')}")
     if ratios:
         print(f"median expansion/bare over {len(ratios)} rounds = {statistics.median(ratios):.0%}")
     await runtime.close()
@@ -219,17 +252,20 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="pyinstrument the expansion")
     parser.add_argument("--heap", default="2g", help="the development database's Java heap (-Xmx)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, DevDatabase(max_heap=args.heap) as database:
-        path = Path(tmp) / "configuration.json"
-        path.write_text(json.dumps(CONFIG))
-        environ = {
-            "CONFIGURATION_PATH": str(path),
-            "MONGODB_URL": database.url,
-            "MONGODB_DATABASE": "tidings_bench",
-            "TIDINGS_AUTO_MIGRATE": "1",
-            "TIDINGS_API_AUTH": "off",  # the figure is about the fan-out, not API keys
-        }
-        asyncio.run(run(load_settings(environ), args))
+    server = RedisServer().start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp, DevDatabase(max_heap=args.heap) as database:
+            path = Path(tmp) / "configuration.json"
+            path.write_text(json.dumps(CONFIG))
+            # no mail is sent (no worker runs), but the configuration is one tidings worker accepts
+            environ = worker_environ(
+                path, database.url, "tidings_bench", server.url, SMTP_HOST="127.0.0.1", SMTP_PORT="25"
+            )
+            check_as_tidings_worker(environ)
+            pids = {"database": database.pid, "Redis": server.pid}
+            asyncio.run(run(load_settings(environ), args, pids))
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -31,9 +31,9 @@ from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
 from host.settings import load_settings
 from host.storage.devdb import DevDatabase
-from tests.conftest import BASE_CONFIG
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer, free_port
+from tests.support.configs import BASE_CONFIG, TEST_SECRET_KEY
 
 ERROR_KEYS = {"statusCode", "error", "message"}
 
@@ -109,6 +109,7 @@ def main() -> None:
                     "SMTP_HOST": sink.host,
                     "SMTP_PORT": str(sink.port),
                     "TIDINGS_AUTO_MIGRATE": "1",
+                    "TIDINGS_SECRET_KEY": TEST_SECRET_KEY,  # as tidings worker requires: signed links
                     "TIDINGS_API_AUTH": "off",  # the figures are not about API keys
                 }
             )

@@ -2,12 +2,13 @@
 
     .venv/bin/python -m bench.kill_worker [--count 10000] [--kill-after 0.3] [--threads 8]
 
-Two ``dramatiq host.runtime.worker_app`` supervisors with one worker process each, a Redis broker, the
-development database, and a counting SMTP sink (tests.fakes.smtp on its own thread: it counts
-recipients). ``POST /send`` to a cluster of ``--count`` users; once ``--kill-after`` of them have arrived,
-one worker process gets ``kill -9`` (its supervisor then exits) and is started again. The run waits until
-every delivery is settled, then prints delivered, lost (expected 0) and duplicated (expected no more than
-the deliveries that were ``sending`` at the kill).
+Two ``tidings worker`` supervisors with one worker process each, a Redis broker, the development
+database, and a counting SMTP sink (tests.fakes.smtp on its own thread; tests.support.worker_processes'
+MailLedger counts recipients). ``POST /send`` to a cluster of ``--count`` users; once ``--kill-after`` of
+them have arrived, one worker process gets ``kill -9`` (its supervisor then exits) and is started again.
+The run waits until every delivery is settled, stops the workers, then prints delivered, lost (expected 0)
+and duplicated (expected no more than the deliveries that were ``sending`` at the kill). The same fault
+at CI size is a test: tests/integration/host/runtime/test_faults.py.
 
 What brings the killed worker's work back: deliveries left ``sending`` are handed out again by the
 recovery sweep once ``sendingLeaseSeconds`` pass; its prefetched broker messages by dramatiq's Redis
@@ -20,12 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
+import logging
 import tempfile
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +31,15 @@ import dramatiq
 from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient
 
-from bench.mail_stack import CLUSTER, CONFIG, Workers, user_batches
+from bench.mail_stack import CLUSTER, CONFIG, user_batches
 from host.api.app import create_app
 from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
 from host.settings import load_settings
 from host.storage.devdb import DevDatabase
-from tests.fakes.smtp import ReceivedMail, SmtpSink
+from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer, free_port
+from tests.support.worker_processes import MailLedger, WorkerProcesses, wait_for_workers, worker_environ
 
 BENCH_CONFIG: dict[str, Any] = {
     **CONFIG,
@@ -48,50 +47,27 @@ BENCH_CONFIG: dict[str, Any] = {
 }
 
 
-class RecipientCounter:
-    """Counts arrivals per recipient; safe from the sink's thread."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def __call__(self, mail: ReceivedMail) -> None:
-        with self._lock:
-            self.counts.update(mail.rcpt_tos)
-
-    @property
-    def arrived(self) -> int:
-        with self._lock:
-            return sum(self.counts.values())
-
-
-def kill_one_worker(workers: Workers) -> int:
-    """``kill -9`` the worker process of ``workers``; returns its pid once its supervisor has exited."""
-    children = workers.children()
-    if not children:
-        raise RuntimeError("the supervisor has no worker process to kill")
-    os.kill(children[0], signal.SIGKILL)
-    workers.kill_all()  # the supervisor exits on its own when a worker dies; this reaps it
-    return children[0]
-
-
 async def run(environ: dict[str, str], count: int, kill_after: float, threads: int) -> None:
-    settings = load_settings(environ)
+    settings = load_settings({**environ, "TIDINGS_API_AUTH": "off"})  # the figures are not about API keys
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(environ["MONGODB_URL"], tz_aware=True)
     db = mongo[environ["MONGODB_DATABASE"]]
     for batch in user_batches(count):
         await db["users"].insert_many(batch)
-    counter = RecipientCounter()
+    counter = MailLedger()
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
     broker = create_broker(settings.env.redis_url)
     dramatiq.set_broker(broker)
     actors = declare_actors(broker, settings, sweep_interval=None)
-    first = Workers(environ, 1, threads).start()
-    second = Workers(environ, 1, threads).start()
+    since = time.time()
+    first = WorkerProcesses(environ, 1, threads).start()
+    second = WorkerProcesses(environ, 1, threads).start()
     sink = SmtpSink(host="127.0.0.1", port=int(environ["SMTP_PORT"]), on_message=counter)
     try:
         with sink:
             async with AsyncTestClient(create_app(actors)) as client:
-                await asyncio.sleep(3)  # let the worker processes boot
+                await asyncio.to_thread(
+                    wait_for_workers, environ["REDIS_URL"], 2, since=since, watch=(first, second)
+                )
                 started = time.perf_counter()
                 response = await client.post(
                     "/send",
@@ -105,7 +81,7 @@ async def run(environ: dict[str, str], count: int, kill_after: float, threads: i
                 assert response.status_code == 200, response.text
                 while counter.arrived < count * kill_after:
                     await asyncio.sleep(0.02)
-                killed = kill_one_worker(first)
+                killed = first.kill_one()
                 in_flight = await db["deliveries"].count_documents({"status": "sending"})
                 arrived_at_kill = counter.arrived
                 print(f"killed worker pid {killed} after {arrived_at_kill:,} arrivals; {in_flight} sending")
@@ -114,7 +90,8 @@ async def run(environ: dict[str, str], count: int, kill_after: float, threads: i
                 while await db["deliveries"].count_documents({"status": {"$in": ["queued", "sending"]}}):
                     await asyncio.sleep(0.5)
                 elapsed = time.perf_counter() - started
-                await asyncio.sleep(1)  # a late duplicate would still be on the wire
+                first.stop()  # once they have exited, nothing is still on the wire
+                second.stop()
                 sent = await db["deliveries"].count_documents({"status": "sent"})
                 failed = await db["deliveries"].count_documents({"status": "failed"})
     finally:
@@ -143,16 +120,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp, DevDatabase(max_heap="1g") as database:
             path = Path(tmp) / "configuration.json"
             path.write_text(json.dumps(BENCH_CONFIG))
-            environ = {
-                "CONFIGURATION_PATH": str(path),
-                "MONGODB_URL": database.url,
-                "MONGODB_DATABASE": "tidings_kill_bench",
-                "REDIS_URL": redis.url,
-                "SMTP_HOST": "127.0.0.1",
-                "SMTP_PORT": str(free_port()),
-                "TIDINGS_AUTO_MIGRATE": "1",
-                "TIDINGS_API_AUTH": "off",  # the figures are not about API keys
-            }
+            environ = worker_environ(
+                path,
+                database.url,
+                "tidings_kill_bench",
+                redis.url,
+                SMTP_HOST="127.0.0.1",
+                SMTP_PORT=str(free_port()),
+            )
             asyncio.run(run(environ, args.count, args.kill_after, args.threads))
     finally:
         redis.stop()

@@ -34,7 +34,7 @@ from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient
 
 from bench.cluster_send import stack_environ
-from bench.mail_stack import CONFIG, SmtpSinkProcess, Workers, user_batches
+from bench.mail_stack import CONFIG, CpuMeter, SmtpSinkProcess, Workers, user_batches
 from host.access.api_keys import ApiKeys
 from host.api.app import create_app
 from host.runtime.actors import declare_actors
@@ -42,6 +42,7 @@ from host.runtime.broker import create_broker
 from host.settings import load_settings
 from host.storage.devdb import DevDatabase
 from tests.services import RedisServer
+from tests.support.worker_processes import wait_for_workers
 
 BULK_CLUSTER, WARM_CLUSTER = "lanes-bulk", "lanes-warm"
 PROBE = re.compile(rb"X-Rcpt-Args: <(probe-\d+)@")
@@ -107,7 +108,13 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-async def run(args: argparse.Namespace, environ: dict[str, str], sink: SmtpSinkProcess, dump: Path) -> None:
+async def run(
+    args: argparse.Namespace,
+    environ: dict[str, str],
+    sink: SmtpSinkProcess,
+    dump: Path,
+    pids: dict[str, int | None],
+) -> None:
     settings = load_settings(environ)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(environ["MONGODB_URL"], tz_aware=True)
     db = mongo[environ["MONGODB_DATABASE"]]
@@ -122,7 +129,8 @@ async def run(args: argparse.Namespace, environ: dict[str, str], sink: SmtpSinkP
     broker = create_broker(settings.env.redis_url)
     dramatiq.set_broker(broker)
     actors = declare_actors(broker, settings, sweep_interval=None)
-    workers = Workers(environ, args.processes, args.threads, cli=True).start()
+    since = time.time()
+    workers = Workers(environ, args.processes, args.threads).start()
     arrivals, counter = Arrivals(dump), Counter(sink)
     arrivals.start()
     counter.start()
@@ -150,7 +158,9 @@ async def run(args: argparse.Namespace, environ: dict[str, str], sink: SmtpSinkP
                         raise RuntimeError(f"timed out waiting for {what}")
                     await asyncio.sleep(0.02)
 
-            await asyncio.sleep(3)  # the worker processes boot
+            await asyncio.to_thread(  # every worker process takes messages
+                wait_for_workers, environ["REDIS_URL"], args.processes, since=since, watch=(workers,)
+            )
             base = sink.received
             await send({"clusters": [WARM_CLUSTER]})
             for _ in range(20):
@@ -162,6 +172,8 @@ async def run(args: argparse.Namespace, environ: dict[str, str], sink: SmtpSinkP
 
             base = sink.received
             load_before = os.getloadavg()
+            # the API runs in this process (the test client): "this process" is the API and the probes
+            meter = CpuMeter({**pids, "smtp-sink": sink.pid, "workers": workers.pid}).start()
             started = time.perf_counter()
             await send({"clusters": [BULK_CLUSTER]})
             answered = time.perf_counter()
@@ -184,6 +196,7 @@ async def run(args: argparse.Namespace, environ: dict[str, str], sink: SmtpSinkP
                         await asyncio.sleep(0.01)
                 windows.append((begins, time.perf_counter(), with_probes))
             finished = time.perf_counter()
+            meter.stop()
             probes = [name for name in sent_at if name not in warm_probes]
             await until("every probe", lambda: all(name in arrivals.seen for name in probes), 600)
             load_after = os.getloadavg()
@@ -202,6 +215,7 @@ async def run(args: argparse.Namespace, environ: dict[str, str], sink: SmtpSinkP
         f"{args.processes} worker processes × {args.threads} threads, "
         f"reserved for high {settings.config.lanes.reserved(args.threads)} each"
     )
+    print(f"  {meter.summary(args.count, 'bulk e-mail')} (the probes' work included)")
     print(
         f"probes ({args.probe_priority}, one every {args.interval * 1000:.0f} ms in every other "
         f"{args.window:g} s window): {len(latencies)} sent ({len(sent_at) - sent_before} in the run); "
@@ -273,7 +287,8 @@ def main() -> None:
                     SMTP_PORT=str(sink.port),
                     TIDINGS_SECRET_KEY="bench-secret-key-for-unsubscribe-links",
                 )
-                asyncio.run(run(args, environ, sink, dump))
+                pids = {"database": database.pid, "Redis": redis.pid}
+                asyncio.run(run(args, environ, sink, dump, pids))
     finally:
         redis.stop()
 

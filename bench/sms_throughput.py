@@ -1,13 +1,16 @@
-"""SMS per second end to end through Tidings and the real Twilio SDK, against a bare SDK loop, in one run.
+"""SMS per second end to end through Tidings and the real Twilio SDK, against the SDK at the same
+concurrency, side by side in one run.
 
     .venv/bin/python -m bench.sms_throughput [--count 10000] [--processes 2] [--threads 8] [--warmup 5000]
 
-Tidings: ``POST /send`` to a cluster of ``--count`` users (the app through Litestar's test client, a
-Redis broker) → fan-out and delivery in ``dramatiq host.runtime.worker_app`` subprocesses → the SMS channel →
-``twilio`` SDK (aiohttp) → the Twilio fake (tests/fakes/twilio.py) in a process of its own; timed from
-the request to the last delivery marked sent, after a warm-up dispatch to ``--warmup`` other users.
-The reference sends the same number of messages from this process with the SDK as people use it: a
-loop of ``client.messages.create`` (the synchronous client, requests' connection pool).
+Tidings (bench.cluster_send): ``POST /send`` to a cluster of ``--count`` users → ``tidings api`` →
+fan-out and delivery in ``tidings worker --processes P --threads T`` → the SMS channel → ``twilio`` SDK
+(aiohttp) → the Twilio fake (tests/fakes/twilio.py) in a process of its own; timed from the request to
+the last delivery marked sent, after a warm-up dispatch to ``--warmup`` other users.
+The fair peer sends the same number of messages with the SDK as people use it, at the same concurrency:
+P processes × T threads, each thread with a client of its own (the synchronous client and its requests
+connection pool, kept for its whole share; bench.baselines.parallel_rate). One such client in one
+process gives context. Each line prints the CPU per message of every process group.
 Target (issue 7): ≥ 500 SMS/s end to end.
 """
 
@@ -20,13 +23,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from bench.baselines import Figure, OpenSender, measured, parallel_rate, print_figures
 from bench.cluster_send import add_stack_arguments, stack_environ, timed_cluster_send
 from bench.mail_stack import CpuMeter, Workers, free_port
 from host.storage.devdb import DevDatabase
@@ -103,20 +108,38 @@ class _RoutedHttpClient(TwilioHttpClient):  # type: ignore[misc]
         return super().request(method, _TWILIO_URL.sub(self.base, url, count=1), *args, **kwargs)
 
 
-def sdk_loop(base: str, count: int, pids: dict[str, int | None]) -> float:
-    client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=_RoutedHttpClient(base))
-    client.messages.create(to=phone(0), from_=SENDER, body="warm the pool")
-    meter = CpuMeter(pids)
-    meter.start()
-    started = time.perf_counter()
-    for i in range(count):
-        client.messages.create(
-            to=phone(i), from_=SENDER, body=f"Dear User {i}, your appointment is on 01/01/2030."
-        )
-    rate = count / (time.perf_counter() - started)
+def sdk_client(base: str) -> OpenSender:
+    """A sender factory for parallel_rate: one SDK client (and its connection pool) per thread."""
+
+    @contextmanager
+    def open_sender() -> Iterator[Callable[[int], None]]:
+        client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=_RoutedHttpClient(base))
+
+        def send(i: int) -> None:
+            client.messages.create(
+                to=phone(i), from_=SENDER, body=f"Dear User {i}, your appointment is on 01/01/2030."
+            )
+
+        yield send
+
+    return open_sender
+
+
+def sdk_pool(base: str, count: int, processes: int, threads: int, fake_pid: int | None) -> Figure:
+    """The fair peer: the SDK at Tidings' concurrency, ``processes × threads`` clients."""
+    meter = CpuMeter({"twilio fake": fake_pid}).start()
+    rate, senders = parallel_rate(count, processes, threads, sdk_client(base))
     meter.stop()
-    print(f"bare SDK loop: {count:,} SMS at {rate:,.0f}/s; {meter.summary(count)}")
-    return rate
+    meter.add("senders", senders)
+    return Figure(f"twilio SDK, {processes} processes × {threads} threads", rate, count, meter)
+
+
+def sdk_loop(base: str, count: int) -> float:
+    with sdk_client(base)() as send:
+        started = time.perf_counter()
+        for i in range(count):
+            send(i)
+        return count / (time.perf_counter() - started)
 
 
 def main() -> None:
@@ -154,12 +177,25 @@ def main() -> None:
                         "data": {"date": "01/01/2030"},
                     },
                     workers=Workers(environ, args.processes, args.threads),
-                    pids={"database": database.pid, "twilio fake": fake.pid},
+                    pids={"database": database.pid, "Redis": redis.pid, "twilio fake": fake.pid},
                     unit="SMS",
                 )
             )
-            bare = sdk_loop(fake.url, args.count, {"twilio fake": fake.pid})
-            print(f"tidings {ours:,.0f} SMS/s (target ≥ 500); {ours / bare:.2f}× the bare SDK loop")
+            peer = sdk_pool(fake.url, args.count, args.processes, args.threads, fake.pid)
+            single = measured(
+                "twilio SDK, one client, 1 process",
+                args.count,
+                {"twilio fake": fake.pid},
+                lambda: sdk_loop(fake.url, args.count),
+            )
+            print_figures(
+                f"SMS, {args.count:,} messages into the Twilio fake (rates; CPU per SMS by process group)",
+                "SMS",
+                [ours, peer, single],
+                ours=ours,
+                peer=peer,
+                target="≥ 500 SMS/s end to end",
+            )
     finally:
         redis.stop()
 

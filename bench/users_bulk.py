@@ -6,19 +6,18 @@ The id field is ``_id`` unless ``--id-field`` maps another one: on the developme
 by a field with a non-unique index scans the collection (~9 ms per user at 40k users), so a mapped id
 field is only fast there with a unique index.
 
-Starts the development database (memory backend) and the API under uvicorn in a child process on a
-free loopback port, streams an NDJSON body generated on the fly with httpx, and reads the server's
-``VmRSS``/``VmHWM`` from /proc. The baseline is ``insert_many`` of the same documents straight into the
-database with PyMongo, in batches of the same size.
+Starts the development database (memory backend), Redis and ``tidings api`` in a child process on a free
+loopback port, as in production (API keys on: the bench creates one with the ``manage`` scope; the
+secret key set), streams an NDJSON body generated on the fly with httpx, and reads the server's
+``VmRSS``/``VmHWM`` from /proc, and the CPU per user of the API, the database, Redis and this process
+(which generates and streams the body). The baseline is ``insert_many`` of the same documents straight
+into the database with PyMongo, in batches of the same size, with its CPU per user.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,8 +27,10 @@ from typing import Any
 import httpx
 from pymongo import MongoClient
 
+from bench.mail_stack import ApiProcess, CpuMeter, create_api_key
 from host.storage.devdb import DevDatabase
-from tests.services import free_port
+from tests.services import RedisServer
+from tests.support.worker_processes import worker_environ
 
 CONFIG = {
     "activeChannels": ["email"],
@@ -68,104 +69,79 @@ def memory_kb(pid: int) -> dict[str, int]:
     return values
 
 
-def serve(port: int) -> None:
-    """The child process: the Tidings API on the environment's settings, with an in-process broker."""
-    import uvicorn
+def post_bulk(api: ApiProcess, count: int, key: str, pids: dict[str, int | None]) -> tuple[Any, float, str]:
+    """POST /users/bulk of ``count`` users, streamed: (the answer's body, seconds, CPU per user)."""
+    headers = {"content-type": "application/x-ndjson", "Authorization": f"Bearer {key}"}
+    meter = CpuMeter(pids).start()
+    started = time.perf_counter()
+    response = httpx.post(f"{api.url}/users/bulk", content=ndjson(count), headers=headers, timeout=600)
+    elapsed = time.perf_counter() - started
+    meter.stop()
+    assert response.status_code == 200, response.text
+    return response.json(), elapsed, meter.summary(count, "user")
 
-    from host.api.app import create_app
-    from host.runtime.actors import declare_actors
-    from host.runtime.broker import create_broker
-    from host.settings import load_settings
 
-    actors = declare_actors(create_broker(None), load_settings(), sweep_interval=None)
-    uvicorn.run(create_app(actors), host="127.0.0.1", port=port, log_level="warning")
+def through_api(environ: dict[str, str], database: DevDatabase, redis: RedisServer, count: int) -> None:
+    with ApiProcess(environ) as api:
+        assert api.pid is not None
+        key = create_api_key(database.url, "bench", ["manage"])
+        pids = {"API": api.pid, "database": database.pid, "Redis": redis.pid}
+        before = memory_kb(api.pid)
+        result, elapsed, cpu = post_bulk(api, count, key, pids)
+        after = memory_kb(api.pid)
+        print(
+            f"POST /users/bulk, {count} users (NDJSON, streamed): {elapsed:.1f} s, "
+            f"{count / elapsed:,.0f} users/s"
+        )
+        print(f"  {cpu}")
+        print(
+            f"  result: upserted {result['upserted']}, modified {result['modified']}, "
+            f"failed {result['failed']}"
+        )
+        growth = (after["VmHWM"] - before["VmRSS"]) / 1024
+        print(
+            f"  server RSS: {before['VmRSS'] / 1024:.0f} MB before, peak {after['VmHWM'] / 1024:.0f} MB "
+            f"(growth {growth:.0f} MB), {after['VmRSS'] / 1024:.0f} MB after"
+        )
+        again, elapsed, cpu = post_bulk(api, count, key, pids)
+        peak = memory_kb(api.pid)["VmHWM"] / 1024
+        print(
+            f"  again (all {again['matched']} replaced in place): {elapsed:.1f} s, "
+            f"{count / elapsed:,.0f} users/s,"
+            f" server peak RSS {peak:.0f} MB; {cpu}"
+        )
 
 
-def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the API process exited")
-        try:
-            if httpx.get(f"{base}/-/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("the API did not become ready")
+def baseline(database: DevDatabase, count: int, batch: int) -> None:
+    with MongoClient(database.url) as client:
+        collection = client["bench"]["baseline_users"]
+        if ID_FIELD != "_id":
+            collection.create_index(ID_FIELD)
+        meter = CpuMeter({"database": database.pid}).start()
+        started = time.perf_counter()
+        for start in range(0, count, batch):
+            collection.insert_many([user(n) for n in range(start, min(count, start + batch))], ordered=False)
+        elapsed = time.perf_counter() - started
+        meter.stop()
+        print(
+            f"baseline insert_many (PyMongo, batches of {batch}): "
+            f"{elapsed:.1f} s, {count / elapsed:,.0f} users/s; {meter.summary(count, 'user')}"
+        )
 
 
 def run(count: int, batch: int) -> None:
-    with DevDatabase() as database, tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "configuration.json"
-        config.write_text(json.dumps({**CONFIG, "userFields": {**CONFIG["userFields"], "id": ID_FIELD}}))
-        env = {
-            **os.environ,
-            "CONFIGURATION_PATH": str(config),
-            "MONGODB_URL": database.url,
-            "MONGODB_DATABASE": "bench",
-            "TIDINGS_AUTO_MIGRATE": "1",
-        }
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        process = subprocess.Popen([sys.executable, "-m", "bench.users_bulk", "--serve", str(port)], env=env)
-        try:
-            wait_ready(base, process)
-            before = memory_kb(process.pid)
-            started = time.perf_counter()
-            response = httpx.post(
-                f"{base}/users/bulk",
-                content=ndjson(count),
-                headers={"content-type": "application/x-ndjson"},
-                timeout=600,
-            )
-            elapsed = time.perf_counter() - started
-            after = memory_kb(process.pid)
-            result = response.json()
-            print(
-                f"POST /users/bulk, {count} users (NDJSON, streamed): "
-                f"{elapsed:.1f} s, {count / elapsed:,.0f} users/s"
-            )
-            print(
-                f"  result: upserted {result['upserted']}, modified {result['modified']}, "
-                f"failed {result['failed']}"
-            )
-            print(
-                f"  server RSS: {before['VmRSS'] / 1024:.0f} MB before, peak {after['VmHWM'] / 1024:.0f} MB "
-                f"(growth {(after['VmHWM'] - before['VmRSS']) / 1024:.0f} MB), "
-                f"{after['VmRSS'] / 1024:.0f} MB after"
-            )
-            started = time.perf_counter()
-            again = httpx.post(
-                f"{base}/users/bulk",
-                content=ndjson(count),
-                headers={"content-type": "application/x-ndjson"},
-                timeout=600,
-            ).json()
-            elapsed = time.perf_counter() - started
-            print(
-                f"  again (all {again['matched']} replaced in place): "
-                f"{elapsed:.1f} s, {count / elapsed:,.0f} users/s,"
-                f" server peak RSS {memory_kb(process.pid)['VmHWM'] / 1024:.0f} MB"
-            )
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-
-        with MongoClient(database.url) as client:
-            collection = client["bench"]["baseline_users"]
-            if ID_FIELD != "_id":
-                collection.create_index(ID_FIELD)
-            started = time.perf_counter()
-            for start in range(0, count, batch):
-                collection.insert_many(
-                    [user(n) for n in range(start, min(count, start + batch))], ordered=False
-                )
-            elapsed = time.perf_counter() - started
-            print(
-                f"baseline insert_many (PyMongo, batches of {batch}): "
-                f"{elapsed:.1f} s, {count / elapsed:,.0f} users/s"
-            )
+    redis = RedisServer().start()
+    try:
+        with DevDatabase() as database, tempfile.TemporaryDirectory() as tmp:
+            config = Path(tmp) / "configuration.json"
+            config.write_text(json.dumps({**CONFIG, "userFields": {**CONFIG["userFields"], "id": ID_FIELD}}))
+            environ = worker_environ(
+                config, database.url, "bench", redis.url, SMTP_HOST="127.0.0.1", SMTP_PORT="25"
+            )  # tidings api needs a mail server for e-mail; the bench sends none
+            through_api(environ, database, redis, count)
+            baseline(database, count, batch)
+    finally:
+        redis.stop()
 
 
 def main() -> None:
@@ -173,14 +149,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--id-field", default="_id", help="the mapped user id field")
-    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     global ID_FIELD  # a command-line choice, read by the record generator
     ID_FIELD = args.id_field
-    if args.serve:
-        serve(args.serve)
-    else:
-        run(args.count, args.batch)
+    run(args.count, args.batch)
 
 
 if __name__ == "__main__":

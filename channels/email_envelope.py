@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from email.utils import formatdate
 from typing import NamedTuple
 
-from channels.email_addresses import mailbox, valid_mailboxes
+from channels.email_addresses import mailbox, parse_address, valid_mailboxes
 from channels.mime import build_body, build_head
 from host.errors import InvalidAddress, PermanentChannelError
 from host.plugins.channel import Message
@@ -91,4 +91,15 @@ def compose(message: Message, address: str, default_sender: str | None) -> Envel
         copies_data = build_head(headers, extra) + body if personal and copies else None
     except ValueError as exc:
         raise PermanentChannelError(f"cannot build the e-mail: {exc}", code="invalid-message") from None
-    return Envelope(sender.address, address, copies, data, message_id, copies_data)
+    envelope_sender = _envelope_sender(message, sender.address)
+    return Envelope(envelope_sender, address, copies, data, message_id, copies_data)
+
+
+def _envelope_sender(message: Message, visible: str) -> str:
+    """``MAIL FROM``: the host's bounce address when it gives one (VERP), else the visible sender's."""
+    if not message.envelope_sender:
+        return visible
+    try:
+        return parse_address(message.envelope_sender)
+    except InvalidAddress as exc:
+        raise PermanentChannelError(f"invalid envelope sender: {exc}", code="invalid-sender") from None

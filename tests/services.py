@@ -70,6 +70,17 @@ class RedisServer:
             client.close()
         return self
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def kill(self) -> None:
+        """``kill -9``: no shutdown, nothing saved (it keeps nothing anyway); ``start()`` again is empty."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
     def stop(self) -> None:
         if self._process is not None:
             self._process.terminate()

@@ -1,4 +1,8 @@
-"""Access: API keys, idempotency keys and signed links (who may call, and what a link may do).
+"""Access: API keys, idempotency keys and signed addresses (who may call, what a link may do, and which
+delivery a bounce is about).
+
+:mod:`~.api_keys`, :mod:`~.idempotency`, :mod:`~.unsubscribe_links` and :mod:`~.bounce_addresses` (the
+VERP envelope senders of e-mails).
 
 May import: host.errors, host.settings, host.storage.
 """

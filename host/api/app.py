@@ -31,6 +31,7 @@ from host.api.routes import (
     unsubscribe,
     users,
 )
+from host.api.routes.deliverability import providers, suppressions
 from host.api.routes.health import healthz, ready
 from host.api.routes.home import home
 from host.api.routes.metrics import PROMETHEUS, MetricsController, stats
@@ -97,6 +98,8 @@ class TidingsPlugin(InitPluginProtocol):
         for module in (dispatches, templates, template_versions, clusters, users, opt_outs, unsubscribe):
             app_config.route_handlers.extend(module.ROUTES)
         app_config.route_handlers.append(twilio_status)  # signed by Twilio, no API key
+        app_config.route_handlers.extend(providers.ROUTES)  # signed by the e-mail providers, no API key
+        app_config.route_handlers.extend(suppressions.ROUTES)
         if self.actors.inbox:  # the embedded mode's captures (tidings run only)
             app_config.route_handlers.extend(embedded.ROUTES)
         app_config.dependencies.update(

@@ -8,7 +8,7 @@ first request for it, this module adds what Litestar cannot know, to the very do
   ``security``, in the description and as ``x-tidings-scope``), read from the same rule the key check
   applies (``host.api.auth.required_scope``); open operations declare ``security: []``;
 - every error an operation can answer, each in the one error shape (``ErrorBody``): 400, 401, 403,
-  404, 409, 415 and 503 where they can happen;
+  404, 409, 413, 415 and 503 where they can happen;
 - what handlers read by hand: the ``/saga/send`` body, the ``/users/bulk`` body, ``Idempotency-Key``;
 - request examples for ``/send`` and ``/saga/send``, and tags and operation ids (the handler's name)
   that make a generated client readable: ``api.send.send``, ``api.templates.create_template``.
@@ -33,6 +33,7 @@ from host import __version__
 from host.api.auth import AUTH_ENV, required_scope
 from host.api.errors import ErrorBody, error_body
 from host.api.idempotency import IDEMPOTENT_PATHS
+from host.api.openapi_callbacks import NOT_CONFIGURED, SIGNED, TOO_LARGE
 from host.api.openapi_examples import (
     BULK_NDJSON_EXAMPLE,
     SAGA_SEND_EXAMPLES,
@@ -41,7 +42,15 @@ from host.api.openapi_examples import (
 )
 from host.dispatch.schemas import FlowManagerCommand
 
-__all__ = ["CONFLICTS", "SCHEME", "UNSUPPORTED_MEDIA", "complete_openapi", "openapi_config"]
+__all__ = [
+    "CONFLICTS",
+    "SCHEME",
+    "SIGNED",
+    "TOO_LARGE",
+    "UNSUPPORTED_MEDIA",
+    "complete_openapi",
+    "openapi_config",
+]
 
 Doc = dict[str, Any]
 
@@ -70,6 +79,7 @@ _NOT_FOUND: dict[tuple[str, str], str] = {
     ("post", "/send"): "templateId names no template",
     ("post", "/saga/send"): "templateId names no template",
     ("post", "/twilio/status"): "no delivery has this MessageSid or CallSid",
+    **NOT_CONFIGURED,
 }
 #: paths that never reach the database
 _NO_DATABASE = frozenset({"/-/healthz", "/-/ready"})
@@ -126,6 +136,8 @@ def _header(description: str) -> Doc:
 
 
 def _not_found_example(path: str, key: tuple[str, str]) -> str:
+    if path in SIGNED and key in _NOT_FOUND:
+        return _NOT_FOUND[key]
     if key in _NOT_FOUND:
         return "templateId: no template with id or name 'welcome'"
     parameter = path.rsplit("{", 1)[1].split("}")[0]
@@ -147,16 +159,15 @@ def _errors(method: str, path: str, scope: str | None, validated: bool) -> Itera
             403,
             _error(403, f"The API key lacks the `{scope}` scope.", f"this API key lacks the {scope!r} scope"),
         )
-    elif path == "/twilio/status":
-        yield (
-            403,
-            _error(403, "X-Twilio-Signature is missing or wrong.", "X-Twilio-Signature: missing or invalid"),
-        )
+    elif path in SIGNED:
+        yield 403, _error(403, *SIGNED[path])
     if "{" in path or key in _NOT_FOUND:
         reason = _NOT_FOUND.get(key, "what the path names does not exist")
         yield 404, _error(404, reason[:1].upper() + reason[1:] + ".", _not_found_example(path, key))
     if key in CONFLICTS:
         yield 409, _error(409, CONFLICTS[key][:1].upper() + CONFLICTS[key][1:] + ".", "name: already exists")
+    if key in TOO_LARGE:
+        yield 413, _error(413, TOO_LARGE[key], "body: larger than 1048576 bytes")
     if key in UNSUPPORTED_MEDIA:
         reason = UNSUPPORTED_MEDIA[key]
         yield 415, _error(415, reason[:1].upper() + reason[1:] + ".", "content-type: 'text/csv' is not ...")

@@ -2,7 +2,9 @@
 
 The fan-out runs the planner for every user of a cluster, so its per-channel work is done once per
 dispatch; a delivery's id is deterministic (``<dispatch>:<channel>:<user>``), so a user reached twice
-(listed and in a cluster), or a batch planned twice (a resumed fan-out), gets one delivery.
+(listed and in a cluster), or a batch planned twice (a resumed fan-out), gets one delivery. A batch's
+e-mails to suppressed addresses (host.audience.suppressions) are skipped by :meth:`DeliveryPlanner.
+skip_suppressed`, which the fan-out runs in its write tasks, off the path that reads and plans users.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from host.audience.opt_outs import OPTED_OUT, OptOutLookup, opted_out_message
+from host.audience.suppressions import SUPPRESSED, SuppressionLookup, suppressed_message, suppression_key
 from host.audience.users import (
     NOT_PUBLIC,
     expired_field,
@@ -30,6 +33,8 @@ from host.settings import DEFAULT_LANE, Lane, UserFields
 __all__ = ["DeliveryPlanner", "Failure", "PlannedBatch", "delivery_id", "plan_deliveries"]
 
 Doc = dict[str, Any]
+#: the channel whose addresses suppressions name
+SUPPRESSIBLE = "email"
 
 # the planner writes its statuses without asking the lifecycle per document (the fan-out's hot path):
 # these are the ones it uses, checked once here
@@ -73,12 +78,14 @@ class _Route(NamedTuple):
 class PlannedBatch:
     """The delivery documents of a batch of users, the failures known now, and the queued ids by channel."""
 
-    __slots__ = ("docs", "failures", "queued")
+    __slots__ = ("docs", "failures", "queued", "suppressions_checked")
 
     def __init__(self, channels: Iterable[str]) -> None:
         self.docs: list[Doc] = []
         self.failures: list[Failure] = []
         self.queued: dict[str, list[str]] = {name: [] for name in channels}
+        #: whether the e-mails' suppressions were looked up (once per batch)
+        self.suppressions_checked = False
 
 
 class DeliveryPlanner:
@@ -94,6 +101,7 @@ class DeliveryPlanner:
         channels: Sequence[tuple[str, Channel]],
         fields: UserFields,
         opt_outs: OptOutLookup | None = None,
+        suppressions: SuppressionLookup | None = None,
         priority: Lane = DEFAULT_LANE,
     ) -> None:
         self.dispatch_id = dispatch_id
@@ -101,6 +109,7 @@ class DeliveryPlanner:
         self.priority = priority
         self._fields = fields
         self._opt_outs = opt_outs  # host.delivery.opt_out_checks.fanout_opt_outs; None: not checked
+        self._suppressions = suppressions  # host.audience.suppressions; None: not checked
         self._routes: list[_Route] = []
         for name, channel in channels:
             field = mapped_field(fields, channel.address_field)
@@ -181,6 +190,27 @@ class DeliveryPlanner:
                     failures.append(Failure(user_id=user_id, channel=name, error=message))
                 docs.append(doc)
         return planned
+
+    async def skip_suppressed(self, planned: PlannedBatch) -> None:
+        """Skip the batch's queued e-mails to suppressed addresses (one lookup), in place."""
+        candidates = planned.queued.get(SUPPRESSIBLE)
+        if self._suppressions is None or not candidates or planned.suppressions_checked:
+            return
+        planned.suppressions_checked = True
+        queued = [doc for doc in planned.docs if doc["channel"] == SUPPRESSIBLE and doc["status"] == "queued"]
+        suppressed = await self._suppressions([doc["address"] for doc in queued])
+        if not suppressed:
+            return
+        gone: set[str] = set()
+        for doc in queued:
+            reasons = suppressed.get(suppression_key(doc["address"]))
+            if reasons:
+                message = suppressed_message(reasons)
+                doc["status"] = "skipped"
+                doc["last_error"] = {"channel": SUPPRESSIBLE, "code": SUPPRESSED, "message": message}
+                planned.failures.append(Failure(user_id=doc["user_id"], channel=SUPPRESSIBLE, error=message))
+                gone.add(doc["_id"])
+        planned.queued[SUPPRESSIBLE] = [doc_id for doc_id in candidates if doc_id not in gone]
 
 
 def _check_address(

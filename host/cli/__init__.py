@@ -1,4 +1,4 @@
-"""The ``tidings`` command line: run, api, worker, migrate, users, apikey, and app plugins' commands.
+"""The ``tidings`` command line: run, api, worker, bounces, migrate, users, apikey, app plugins' commands.
 
 An edge like host.api: it starts the HTTP server, so it may import host.api.
 

@@ -1,4 +1,4 @@
-"""The ``tidings`` command: run (embedded), api, worker."""
+"""The ``tidings`` command: run (embedded), api, worker, bounces."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 
 from host import __version__
 from host.cli.apikey import apikey
+from host.cli.bounces import bounces
 from host.cli.templates import templates
 from host.cli.users import users
 from host.errors import ConfigurationError, TidingsError
@@ -29,6 +30,7 @@ Tidings {version}: embedded mode
   broker              in-process (no Redis); workers run in this process
   channels            {channels}
   inbox               {inbox}
+  bounces             SMTP {bounces}
   API                 {auth}
 Press Ctrl-C to stop."""
 _INDENT = "\n" + " " * 22
@@ -56,6 +58,15 @@ def _check_configuration(*, needs_redis: bool, migrate: bool = False) -> None:
         )
     _check_migrations(settings, apply=migrate)
     require_secret_key(settings)  # it signs the unsubscribe links of e-mails
+    check_feedback_keys(settings)
+
+
+def check_feedback_keys(settings: Any) -> None:
+    """A provider webhook's key that cannot be used stops start-up, naming the variable."""
+    from host.feedback.sendgrid import load_public_key
+
+    if settings.env.sendgrid_webhook_public_key:
+        load_public_key(settings.env.sendgrid_webhook_public_key)
 
 
 def _check_saga_scripts(settings: Any) -> None:
@@ -87,7 +98,13 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--port", default=8000, show_default=True, help="HTTP port on 127.0.0.1")
-def run(port: int) -> None:
+@click.option(
+    "--bounce-port",
+    default=2525,
+    show_default=True,
+    help="the bounce listener's SMTP port on 127.0.0.1 (0: off)",
+)
+def run(port: int, bounce_port: int) -> None:
     """Run everything in one process on embedded defaults (no external service needed)."""
     import uvicorn
 
@@ -97,9 +114,10 @@ def run(port: int) -> None:
     from host.runtime.logs import configure_logging
 
     configure_logging()
-    with embedded_services() as (settings, actors, database):
+    with embedded_services(bounce_port=bounce_port or None) as (settings, actors, database):
         _check_saga_scripts(settings)
         _check_migrations(settings, apply=True)  # the embedded mode keeps its own database current
+        check_feedback_keys(settings)
         registry = check_channels(settings)
         base = f"http://127.0.0.1:{port}"
         inbox = (
@@ -107,6 +125,8 @@ def run(port: int) -> None:
             if registry.captured
             else f"empty: every channel has a provider ({base}/dev/inbox)"
         )
+        listener = actors.worker_runtime().bounce_listener
+        where = f"127.0.0.1:{listener.port}, mail to @{listener.domain}" if listener else "off"
         click.echo(
             BANNER.format(
                 version=__version__,
@@ -116,6 +136,7 @@ def run(port: int) -> None:
                 data=settings.env.data_path(),
                 channels=_INDENT.join(describe_channels(registry, settings)),
                 inbox=inbox,
+                bounces=where,
                 auth=describe_api_auth(settings.env.api_auth),
             )
         )
@@ -208,6 +229,7 @@ def migrate(backward: bool, distance: int) -> None:
 cli.add_command(users)
 cli.add_command(templates)
 cli.add_command(apikey)
+cli.add_command(bounces)
 for _plugin in discover_app_plugins():  # app plugins' commands: `tidings staff` is the console's
     for _command in _plugin.commands():
         cli.add_command(_command)

@@ -10,6 +10,7 @@ or is replayed (Twilio's signatures carry no timestamp) cannot flip a delivery b
         │           ▲                 │  ▲ └──▶ failed | skipped ──staff retry──┐
         │           └──retry later────┘  └──claimed again after the lease       │
         └──▶ skipped | failed ◀──────────────────────────────────────────────────┘ (back to queued)
+    sent ──a bounce or a complaint about an e-mail (host.feedback)──▶ bounced | complained
 
 Every writer of a delivery's status (the planner, the worker's claim, the outcome recorder, the provider
 callbacks, the console's retry) asks :func:`advance` (or :func:`check`) first, so an illegal move raises
@@ -45,7 +46,9 @@ __all__ = [
     "ready_to_attempt",
 ]
 
-Status = Literal["queued", "sending", "sent", "failed", "skipped", "delivered", "undelivered"]
+Status = Literal[
+    "queued", "sending", "sent", "failed", "skipped", "delivered", "undelivered", "bounced", "complained"
+]
 STATUSES: tuple[Status, ...] = get_args(Status)
 
 #: (from, to) → why the move happens; ``None`` as the origin is a delivery being planned
@@ -61,6 +64,8 @@ TRANSITIONS: dict[tuple[Status | None, Status], str] = {
     ("sending", "skipped"): "the user opted out, or was soft-deleted, after the fan-out",
     ("sent", "delivered"): "the provider reported the message delivered",
     ("sent", "undelivered"): "the provider reported the message undelivered",
+    ("sent", "bounced"): "a bounce came back for the e-mail (a DSN, or the e-mail provider's report)",
+    ("sent", "complained"): "the recipient reported the e-mail as spam (an ARF report, or the provider's)",
     ("failed", "queued"): "retried by staff",
     ("skipped", "queued"): "retried by staff",
 }

@@ -2,10 +2,11 @@
 
 Process-wide metrics live in prometheus_client's default registry, counted where things happen:
 ``count_outcome`` and ``observe_send`` (the delivery worker, when it records results and around each
-provider call). The HTTP request metrics are Litestar's (host.api.routes.metrics), in the same registry;
-this module imports no Litestar, so the worker process does not either. Worker processes count their own;
-``DeliveryTotals`` gives every process's work at once, by aggregating the database, cached for a few
-seconds so a scrape never costs more than one pass over the deliveries and attempts per interval.
+provider call), ``count_feedback`` (each bounce or complaint recorded, host.feedback). The HTTP request
+metrics are Litestar's (host.api.routes.metrics), in the same registry; this module imports no Litestar,
+so the worker process does not either. Worker processes count their own; ``DeliveryTotals`` gives every
+process's work at once, by aggregating the database (deliveries, attempts, suppressions by reason), cached
+for a few seconds so a scrape never costs more than one pass over them per interval.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from host.storage.feedback_documents import SUPPRESSIONS_COLLECTION
 from host.storage.store import Store
 
 __all__ = [
     "CONTENT_TYPE",
     "DeliveryTotals",
+    "count_feedback",
     "count_outcome",
     "observe_send",
     "render_totals",
@@ -37,6 +40,12 @@ DELIVERY_OUTCOMES = Counter(
     "Delivery attempts recorded by this process, by channel and outcome (sent, retry, failed)",
     ["channel", "outcome"],
 )
+FEEDBACK_REPORTS = Counter(
+    "tidings_feedback_reports",
+    "Bounces and complaints recorded by this process, by source (smtp, ses, sendgrid, mailgun) and kind "
+    "(hard-bounce, soft-bounce, complaint)",
+    ["source", "kind"],
+)
 PROVIDER_LATENCY = Histogram(
     "tidings_provider_send_seconds",
     "Time a channel's provider took to take one message",
@@ -48,6 +57,11 @@ PROVIDER_LATENCY = Histogram(
 def count_outcome(channel: str, outcome: str) -> None:
     """Count one recorded attempt outcome (``sent``, ``retry`` or ``failed``)."""
     DELIVERY_OUTCOMES.labels(channel, outcome).inc()
+
+
+def count_feedback(source: str, kind: str) -> None:
+    """Count one bounce or complaint recorded (a duplicate is not counted)."""
+    FEEDBACK_REPORTS.labels(source, kind).inc()
 
 
 def observe_send(channel: str, seconds: float) -> None:
@@ -64,6 +78,7 @@ class DeliveryTotals(Collector):
         self._taken = -ttl
         self._deliveries: dict[tuple[str, str], int] = {}
         self._attempts: dict[str, int] = {}
+        self._suppressions: dict[str, int] = {}
 
     async def refresh(self) -> None:
         """Aggregate again unless the last snapshot is younger than the TTL."""
@@ -81,7 +96,13 @@ class DeliveryTotals(Collector):
             [{"$group": {"_id": "$outcome", "count": {"$sum": 1}}}]
         ):
             attempts[str(row["_id"])] = int(row["count"])
+        suppressions: dict[str, int] = {}
+        async for row in await store.db[SUPPRESSIONS_COLLECTION].aggregate(
+            [{"$unwind": "$reasons"}, {"$group": {"_id": "$reasons", "count": {"$sum": 1}}}]
+        ):
+            suppressions[str(row["_id"])] = int(row["count"])
         self._deliveries, self._attempts, self._taken = deliveries, attempts, time.monotonic()
+        self._suppressions = suppressions
 
     def collect(self) -> Iterator[Metric]:
         """The last snapshot (prometheus_client calls this while rendering)."""
@@ -99,6 +120,14 @@ class DeliveryTotals(Collector):
         for outcome, count in sorted(self._attempts.items()):
             attempts.add_metric([outcome], count)
         yield attempts
+        suppressed = GaugeMetricFamily(
+            "tidings_suppressions",
+            "Suppressed e-mail addresses in the database by reason (hard-bounce, soft-bounces, complaint)",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self._suppressions.items()):
+            suppressed.add_metric([reason], count)
+        yield suppressed
 
 
 def render_totals(totals: DeliveryTotals) -> bytes:

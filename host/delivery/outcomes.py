@@ -4,12 +4,15 @@ An attempt ends ``sent`` (with the provider's receipt), ``retry`` (a transient e
 remain: the delivery is queued again after a backoff, never shorter than the provider's Retry-After) or
 ``failed``. :class:`OutcomeRecorder` writes one batch of outcomes back with one bulk write per
 collection (deliveries, attempts), filtered on ``_id`` only, and re-queues the retries through the
-outbox. When a channel reports an address gone, it marks the user's address expired (host.delivery.worker).
+outbox. When a channel reports an address gone, it marks the user's address expired (host.delivery.worker);
+an e-mail address an SMTP server refused as unknown (5.1.x at RCPT) is also suppressed as a hard bounce
+(host.audience.suppressions), so no other user's mail goes to it either.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -26,10 +29,11 @@ from tenacity import (
     wait_exponential,
 )
 
+from host.audience.suppressions import Suppressions
 from host.audience.users import expired_field, user_filter
 from host.delivery.backoff import backoff_seconds
 from host.delivery.lifecycle import Status, advance
-from host.delivery.metrics import count_outcome
+from host.delivery.metrics import count_feedback, count_outcome
 from host.delivery.minute_counts import MinuteCounts
 from host.dispatch.outbox import Outbox
 from host.errors import ChannelError, PermanentChannelError, TransientChannelError
@@ -128,6 +132,8 @@ class OutcomeListener(Protocol):
         ...
 
 
+_ENHANCED_STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+
 #: the delivery status each outcome moves a claimed (``sending``) delivery to
 _STATUS_OF: dict[str, Status] = {"sent": "sent", "retry": "queued", "skipped": "skipped", "failed": "failed"}
 
@@ -142,11 +148,13 @@ class OutcomeRecorder:
         outbox: Outbox,
         *,
         events: OutcomeListener | None = None,
+        suppressions: Suppressions | None = None,
     ) -> None:
         self._store = store
         self._registry = registry
         self._outbox = outbox
         self._events = events
+        self._suppressions = suppressions
         self._minutes = MinuteCounts(store)
 
     async def record(self, name: str, claimed: Sequence[Doc], outcomes: Sequence[Outcome]) -> None:
@@ -181,6 +189,7 @@ class OutcomeRecorder:
                 log.info("delivery %s failed: %s", doc["_id"], outcome.error)
                 if outcome.address_gone:
                     await self._mark_expired(name, doc, outcome.error or {}, now)
+                    await self._suppress(name, doc, outcome.error or {})
             deliveries.append(UpdateOne({"_id": doc["_id"]}, {"$set": fields}))
             if outcome.status != "retry":
                 settled.append(doc | fields)
@@ -218,3 +227,19 @@ class OutcomeRecorder:
         await self._store.users.update_one(
             user_filter(fields, doc["user_id"]), {"$set": {expired_field(field): expiry}}
         )
+
+    async def _suppress(self, name: str, doc: Doc, error: Doc) -> None:
+        """An e-mail address the server refused as gone is a hard bounce, reported at once (no DSN)."""
+        if name != "email" or self._suppressions is None or not doc.get("address"):
+            return
+        message = str(error.get("message") or "")
+        status = _ENHANCED_STATUS.search(message)
+        detail = {
+            "source": "smtp-reply",
+            "status": status.group(1) if status else None,
+            "detail": message[:1000],
+            "delivery_id": doc["_id"],
+            "dispatch_id": doc.get("dispatch_id"),
+        }
+        await self._suppressions.add(doc["address"], "hard-bounce", detail)
+        count_feedback("smtp-reply", "hard-bounce")

@@ -37,8 +37,10 @@ from typing import Any
 
 from pymongo.errors import BulkWriteError
 
+from host.access.bounce_addresses import BounceAddresses
 from host.access.unsubscribe_links import UnsubscribeLinks
 from host.audience.opt_outs import OptOuts
+from host.audience.suppressions import Suppressions
 from host.audience.users import find_users
 from host.delivery.attachments import AttachmentFetcher
 from host.delivery.failover import FailoverSender, ProviderChain, build_chains
@@ -90,6 +92,8 @@ class DeliveryWorker:
         *,
         events: OutcomeListener | None = None,
         unsubscribe: UnsubscribeLinks | None = None,
+        bounces: BounceAddresses | None = None,
+        suppressions: Suppressions | None = None,
     ) -> None:
         self._store = store
         self._policy = settings.config.delivery
@@ -97,9 +101,10 @@ class DeliveryWorker:
         self._renderer = renderer
         self._outbox = outbox
         self._templates = templates
-        self._outcomes = OutcomeRecorder(store, registry, outbox, events=events)
-        self._opt_outs = SendTimeOptOuts(store, opt_outs, self._outcomes)
+        self._outcomes = OutcomeRecorder(store, registry, outbox, events=events, suppressions=suppressions)
+        self._opt_outs = SendTimeOptOuts(store, opt_outs, self._outcomes, suppressions)
         self._unsubscribe = unsubscribe  # the e-mails' List-Unsubscribe links (None: no secret key)
+        self._bounces = bounces  # the e-mails' VERP envelope senders (None: no secret key)
         self._composers: OrderedDict[tuple[str, str], Composer] = OrderedDict()
         self._attachments = AttachmentFetcher(settings.env.file_service_url)
         #: each channel's providers in order, with this process's circuit breakers (failover)
@@ -130,6 +135,7 @@ class DeliveryWorker:
                 template,
                 attachments=attachments,
                 unsubscribe=self._unsubscribe,
+                bounces=self._bounces,
             )
             self._composers[key] = composer
             if len(self._composers) > 256:
@@ -209,7 +215,7 @@ class DeliveryWorker:
         lane: Lane = DEFAULT_LANE,
     ) -> None:
         claimed = await self._claim(ready, now)
-        if claimed:  # an opt-out recorded since the fan-out still wins
+        if claimed:  # an opt-out or a suppression recorded since the fan-out still wins
             claimed = await self._opt_outs.skip_opted_out(name, claimed)
         if not claimed:
             return
@@ -295,9 +301,8 @@ class DeliveryWorker:
         try:
             composer = await self._composer(doc["dispatch_id"], name, channel)
             user = users.get(doc["user_id"], {})
-            message = composer.compose(
-                user, locale=user.get(self._store.fields.locale), user_id=doc["user_id"]
-            )
+            locale = user.get(self._store.fields.locale)
+            message = composer.compose(user, locale, user_id=doc["user_id"], delivery_id=doc["_id"])
             if throttle is not None:
                 await throttle.wait_for_slot(lane)  # last thing before the provider call: the slot is now
             started = time.perf_counter()
@@ -309,10 +314,6 @@ class DeliveryWorker:
             return failure_outcome(self._policy, name, doc, exc)
         except Exception as exc:  # a bug in a plugin must not lose the delivery: retry it
             log.exception("channel %s raised unexpectedly for delivery %s", name, doc["_id"])
-            return failure_outcome(
-                self._policy,
-                name,
-                doc,
-                TransientChannelError(f"{type(exc).__name__}: {exc}", code="internal"),
-            )
+            error = TransientChannelError(f"{type(exc).__name__}: {exc}", code="internal")
+            return failure_outcome(self._policy, name, doc, error)
         return Outcome("sent", receipt=receipt)

@@ -18,6 +18,7 @@ from typing import Any
 
 from host.audience.opt_outs import OptOutLookup, OptOuts, opt_out_id
 from host.audience.planning import DeliveryPlanner, Failure, PlannedBatch
+from host.audience.suppressions import Suppressions
 from host.audience.users import inactive_state, read_field, stream_cluster_users, user_projection
 from host.dispatch.outbox import Outbox
 from host.dispatch.writes import DispatchWrites, ListedSend
@@ -51,14 +52,16 @@ class Expansion:
         registry: ChannelRegistry,
         outbox: Outbox,
         opt_outs: OptOuts,
+        suppressions: Suppressions | None = None,
         lanes: LanePolicy | None = None,
     ) -> None:
         self._store = store
         self._registry = registry
         self._outbox = outbox
         self._opt_outs = opt_outs
+        self._suppressions = suppressions or Suppressions(store)
+        self._writes = DispatchWrites(store, outbox, opt_outs, self._suppressions)
         self.lanes = lanes or LanePolicy()
-        self._writes = DispatchWrites(store, outbox, opt_outs)
 
     def insert_dispatch(self, doc: Doc) -> Awaitable[None]:
         """Store a new dispatch, grouped with concurrent requests' (host.dispatch.writes)."""
@@ -75,8 +78,10 @@ class Expansion:
         """Record the lane of a dispatch decided after it was stored (its clusters counted)."""
         await self._store.dispatches.update_one({"_id": dispatch_id}, {"$set": {"priority": lane}})
 
-    async def _store_planned(self, planned: PlannedBatch, lane: Lane, *, grouped: bool = True) -> None:
-        """Insert the batch's deliveries, then hand the queued ones to the broker.
+    async def _store_planned(
+        self, planner: DeliveryPlanner, planned: PlannedBatch, lane: Lane, *, grouped: bool = True
+    ) -> None:
+        """Skip the batch's suppressed e-mails, insert its deliveries, then hand the queued ones over.
 
         No outbox entry first: the dispatch is still ``expanding`` and its progress is recorded only
         after this, so a crash in between is repaired by expanding again (the sweep restarts a stalled
@@ -86,6 +91,7 @@ class Expansion:
         """
         if not planned.docs:
             return
+        await planner.skip_suppressed(planned)
         if grouped:
             await self._writes.insert_deliveries(planned.docs)
             await self._writes.hand_over((lane, planned.queued))
@@ -154,12 +160,16 @@ class Expansion:
         Raises what storing the dispatch raised, or ExpansionInterrupted once it is stored.
         """
         names = [name for name, _ in channels]
-        checked = opt_outs_apply(dispatch.get("category"))
+        category = dispatch.get("category")
+        checked = opt_outs_apply(category)
+        suppressions = self._suppressions.lookup(category, self._writes.find_suppressions)
         return self._writes.send_listed(
             ListedSend(
                 dispatch,
                 recipients,
-                DeliveryPlanner(dispatch["_id"], channels, self._store.fields, None, lane),
+                DeliveryPlanner(
+                    dispatch["_id"], channels, self._store.fields, suppressions=suppressions, priority=lane
+                ),
                 user_projection(self._store.fields, [c for _, c in channels]),
                 [opt_out_id(uid, name) for uid in recipients for name in names] if checked else [],
             )
@@ -177,7 +187,10 @@ class Expansion:
         """Write the deliveries of listed recipients; ``lookup`` (:meth:`look_up`) already read a list
         that fits one chunk."""
         opt_outs = self._opt_out_lookup(channels, category)
-        planner = DeliveryPlanner(dispatch_id, channels, self._store.fields, opt_outs, priority)
+        suppressions = self._suppressions.lookup(category, self._writes.find_suppressions)
+        planner = DeliveryPlanner(
+            dispatch_id, channels, self._store.fields, opt_outs, suppressions=suppressions, priority=priority
+        )
         failures: list[Failure] = []
         for start in range(0, len(recipients), INLINE_RECIPIENTS):
             chunk = recipients[start : start + INLINE_RECIPIENTS]
@@ -188,7 +201,7 @@ class Expansion:
             else:
                 found = await self.find_users(chunk, channels)
                 planned = await planner.plan_batch([(uid, found.get(uid)) for uid in chunk], utcnow())
-            await self._store_planned(planned, priority)
+            await self._store_planned(planner, planned, priority)
             failures.extend(planned.failures)
         return failures
 
@@ -245,8 +258,12 @@ class Expansion:
             key=key,
             batch_size=FANOUT_BATCH,
         )
-        opt_outs = self._opt_outs.fanout_lookup((name for name, _ in channels), dispatch.get("category"))
-        planner = DeliveryPlanner(dispatch_id, channels, fields, opt_outs, priority)
+        category = dispatch.get("category")
+        opt_outs = self._opt_outs.fanout_lookup((name for name, _ in channels), category)
+        suppressions = self._suppressions.lookup(category)
+        planner = DeliveryPlanner(
+            dispatch_id, channels, fields, opt_outs, suppressions=suppressions, priority=priority
+        )
         # up to FANOUT_WRITES batches are written while the next one is read and planned; progress is
         # recorded in batch order, each after its own write, so it never passes a batch not written
         writing: deque[tuple[asyncio.Task[None], Any, int]] = deque()
@@ -256,8 +273,9 @@ class Expansion:
                 members = [user for user in batch if inactive_state(fields, user) is None]
                 planned = await planner.plan_batch(_with_ids(members, fields.id), utcnow())
                 if failures is not None:
+                    await planner.skip_suppressed(planned)  # expanded in the request: in its answer
                     failures.extend(planned.failures)
-                task = asyncio.create_task(self._store_planned(planned, priority, grouped=False))
+                task = asyncio.create_task(self._store_planned(planner, planned, priority, grouped=False))
                 writing.append((task, read_field(batch[-1], key), len(planned.docs)))
                 if len(writing) >= FANOUT_WRITES:
                     await self._record_progress(dispatch_id, key, *writing.popleft())

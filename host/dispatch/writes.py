@@ -24,6 +24,7 @@ from pymongo.errors import BulkWriteError
 
 from host.audience.opt_outs import OptOuts
 from host.audience.planning import DeliveryPlanner, Failure, PlannedBatch
+from host.audience.suppressions import Suppressions
 from host.audience.users import find_users
 from host.dispatch.outbox import Outbox
 from host.settings import Lane
@@ -77,16 +78,22 @@ def _errors_by_job(
 class DispatchWrites:
     """Grouped writes of one Store and Outbox (so of one event loop)."""
 
-    def __init__(self, store: Store, outbox: Outbox, opt_outs: OptOuts) -> None:
+    def __init__(
+        self, store: Store, outbox: Outbox, opt_outs: OptOuts, suppressions: Suppressions | None = None
+    ) -> None:
         self._store = store
         self._outbox = outbox
         self._opt_outs = opt_outs
+        self._suppressions = suppressions or Suppressions(store)
         self.insert_dispatch = GroupCommit[Doc, None](self._insert_dispatches, max_size=500)
         self.find_users = GroupCommit[tuple[Sequence[str], Mapping[str, int]], dict[str, Doc]](
             self._find_users, size=lambda job: len(job[0]), max_size=1000
         )
         self.find_opt_outs = GroupCommit[list[str], Container[str]](
             self._find_opt_outs, size=len, max_size=5000
+        )
+        self.find_suppressions = GroupCommit[list[str], dict[str, list[str]]](
+            self._find_suppressions, size=len, max_size=5000
         )
         self.insert_deliveries = GroupCommit[list[Doc], None](
             self._insert_deliveries, size=len, max_size=5000
@@ -121,6 +128,10 @@ class DispatchWrites:
     async def _find_opt_outs(self, jobs: list[list[str]]) -> list[Container[str] | BaseException]:
         found = await self._opt_outs.find(opt_out for job in jobs for opt_out in job)
         return [found.intersection(job) for job in jobs]
+
+    async def _find_suppressions(self, jobs: list[list[str]]) -> list[dict[str, list[str]] | BaseException]:
+        found = await self._suppressions.find(key for job in jobs for key in job)
+        return [{key: found[key] for key in job if key in found} for job in jobs]
 
     async def insert_deliveries_now(self, docs: list[Doc]) -> None:
         """Insert one large batch of deliveries on its own (deliveries already there are fine)."""
@@ -182,6 +193,8 @@ class DispatchWrites:
             for i in live:
                 users = [(uid, found.get(uid)) for uid in jobs[i].recipients]
                 planned[i] = jobs[i].planner.plan(users, now, opted_out)
+            # the queued e-mails' suppressions: one grouped read for the group (none while there are none)
+            await asyncio.gather(*(jobs[i].planner.skip_suppressed(planned[i]) for i in live))
             written = await self._insert_deliveries([planned[i].docs for i in live])
             for i, error in zip(list(live), written, strict=True):
                 if error is not None:

@@ -25,6 +25,8 @@ When events are written:
   claim; ``completed_at`` is then set on the dispatch.
 - ``delivery.delivered`` / ``delivery.undelivered``: Twilio's status callbacks
   (host.feedback.twilio).
+- ``delivery.bounced`` / ``delivery.complained``: a bounce or a complaint about a sent e-mail, from the
+  bounce mailbox or an e-mail provider's webhook (host.feedback.recorder).
 """
 
 from __future__ import annotations

@@ -50,8 +50,8 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     """One rendered message for one user on one channel.
 
     Which attributes a channel reads is its own business: e-mail uses ``subject``, ``text``, ``html``,
-    ``attachments``, ``cc``, ``bcc``, ``sender``, ``headers`` and ``personal_headers``; SMS and voice use
-    ``text``; push uses ``subject`` (title), ``subtitle``, ``text`` and ``data``.
+    ``attachments``, ``cc``, ``bcc``, ``sender``, ``envelope_sender``, ``headers`` and ``personal_headers``;
+    SMS and voice use ``text``; push uses ``subject`` (title), ``subtitle``, ``text`` and ``data``.
     """
 
     subject: str | None = None
@@ -64,6 +64,9 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     cc: tuple[str, ...] = ()
     bcc: tuple[str, ...] = ()
     headers: dict[str, str] = {}
+    #: the SMTP envelope sender (``MAIL FROM``, so ``Return-Path``) when it differs from ``sender``: the
+    #: host's VERP address, where this message's bounces come back (host.access.bounce_addresses)
+    envelope_sender: str | None = None
     #: headers for the addressed user alone (their unsubscribe link): never on the Cc/Bcc copies
     personal_headers: dict[str, str] = {}
 

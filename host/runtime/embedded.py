@@ -9,6 +9,7 @@ so a first run needs no SMTP server and no account anywhere.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,8 @@ __all__ = [
     "describe_channels",
     "embedded_services",
 ]
+
+log = logging.getLogger(__name__)
 
 #: the configuration used when CONFIGURATION_PATH is not set: e-mail, captured in the inbox
 DEFAULT_CONFIGURATION = {
@@ -104,8 +107,13 @@ def describe_channels(registry: ChannelRegistry, settings: Settings) -> list[str
 
 
 @contextmanager
-def embedded_services(worker_threads: int = 4) -> Iterator[tuple[Settings, Actors, DevDatabase]]:
-    """Start the development database and in-process workers; stop both on exit."""
+def embedded_services(
+    worker_threads: int = 4, bounce_port: int | None = None
+) -> Iterator[tuple[Settings, Actors, DevDatabase]]:
+    """Start the development database and in-process workers; stop both on exit.
+
+    With ``bounce_port``, the bounce listener runs on the workers' event loop, on 127.0.0.1.
+    """
     env = load_environment()
     data = env.data_path()
     defaults = _defaults(data)
@@ -125,9 +133,13 @@ def embedded_services(worker_threads: int = 4) -> Iterator[tuple[Settings, Actor
         worker.start()
         try:
             # the in-memory queue starts empty: hand out again whatever the database says is unfinished
-            event_loop_thread().run_coroutine(
-                actors.worker_runtime().sweep.run_once(outbox_grace=0, queued_older_than=0)
-            )
+            runtime = actors.worker_runtime()
+            event_loop_thread().run_coroutine(runtime.sweep.run_once(outbox_grace=0, queued_older_than=0))
+            if bounce_port and runtime.bounce_mail.domain:
+                try:
+                    event_loop_thread().run_coroutine(runtime.start_bounce_listener("127.0.0.1", bounce_port))
+                except OSError as exc:  # the port is taken (another `tidings run`): run without it
+                    log.warning("bounce listener not started on 127.0.0.1:%d: %s", bounce_port, exc.strerror)
             yield settings, actors, database
         finally:
             worker.stop()

@@ -15,11 +15,13 @@ from typing import Any
 from beanie import init_beanie
 
 from host.access.api_keys import ApiKeys
+from host.access.bounce_addresses import BounceAddresses
 from host.access.idempotency import IdempotencyKeys
 from host.access.unsubscribe_links import UnsubscribeLinks
 from host.audience.clusters import ClusterService
 from host.audience.directory import UserDirectory
 from host.audience.opt_outs import OptOuts
+from host.audience.suppressions import Suppressions
 from host.delivery.metrics import DeliveryTotals
 from host.delivery.stats import StatsService
 from host.delivery.worker import DeliveryWorker
@@ -33,21 +35,36 @@ from host.dispatch.scheduling import SCHEDULE_INTERVAL_SECONDS, Scheduler
 from host.dispatch.service import DispatchService
 from host.events.log import EventLog
 from host.events.webhooks import WebhookPoster
+from host.feedback.listener import BounceListener
+from host.feedback.mailbox import BounceMailbox
+from host.feedback.mailgun import MailgunEvents
+from host.feedback.recorder import FeedbackRecorder
+from host.feedback.sendgrid import SendGridEvents
+from host.feedback.ses import SesNotifications
 from host.feedback.twilio import TwilioCallbacks
 from host.inbox.captures import Inbox
 from host.plugins.registry import ChannelRegistry
 from host.runtime.background import BackgroundLoop
 from host.settings import Settings
 from host.storage.documents import ALL_DOCUMENTS
+from host.storage.feedback_documents import FEEDBACK_DOCUMENTS, FEEDBACK_TOKENS_COLLECTION
 from host.storage.store import Store
 from host.templates.catalogue import catalogue_for
 from host.templates.rendering import Renderer
 from host.templates.service import TemplateService
 
-__all__ = ["POSTER_INTERVAL_SECONDS", "SWEEP_INTERVAL_SECONDS", "QueueDepths", "Runtime"]
+__all__ = [
+    "FEEDBACK_INTERVAL_SECONDS",
+    "POSTER_INTERVAL_SECONDS",
+    "SWEEP_INTERVAL_SECONDS",
+    "QueueDepths",
+    "Runtime",
+]
 
 #: how often each worker runs the recovery sweep
 SWEEP_INTERVAL_SECONDS = 5.0
+#: how often waiting bounce reports (and bounce mail left unread) are looked at again
+FEEDBACK_INTERVAL_SECONDS = 5.0
 #: how often each worker's event poster looks for due posts
 POSTER_INTERVAL_SECONDS = 0.5
 
@@ -86,6 +103,7 @@ class Runtime:
         self.users = UserDirectory(self.store)
         self.clusters = ClusterService(self.store, self.users)
         self.opt_outs = OptOuts(self.store)
+        self.suppressions = Suppressions(self.store)
         self.api_keys = ApiKeys(self.store.db)
         self.idempotency_keys = IdempotencyKeys.of(self.store)
         self.dispatches = DispatchService(self.store, self.outbox)
@@ -97,6 +115,8 @@ class Runtime:
             public_url=settings.env.public_url,
         )
         self.unsubscribe_links = UnsubscribeLinks.from_settings(settings)
+        self.bounce_addresses = BounceAddresses.from_settings(settings)
+        self._build_feedback(settings)
         self.delivery_totals = DeliveryTotals(self.store)
         self.stats = StatsService(self.store, self.registry)  # the console's Overview and GET /stats
         self.dispatch = Dispatcher(
@@ -104,7 +124,14 @@ class Runtime:
             self.registry,
             self.renderer,
             self.templates,
-            Expansion(self.store, self.registry, self.outbox, self.opt_outs, settings.config.lanes),
+            Expansion(
+                self.store,
+                self.registry,
+                self.outbox,
+                self.opt_outs,
+                self.suppressions,
+                lanes=settings.config.lanes,
+            ),
             schedule_expansion,
         )
         # the background work of a worker process (host.runtime.background)
@@ -119,7 +146,38 @@ class Runtime:
         self.posting = BackgroundLoop(
             "event poster", self.webhooks.tick, POSTER_INTERVAL_SECONDS, on_stop=self.webhooks.close
         )
+        self.feedback_loop = BackgroundLoop("feedback", self.bounce_mail.tick, FEEDBACK_INTERVAL_SECONDS)
+        self.bounce_listener: BounceListener | None = None
         self._channels_started = False
+
+    def _build_feedback(self, settings: Settings) -> None:
+        """The bounce mailbox and the e-mail providers' webhooks (None: not configured), over one recorder."""
+        bounces, env = settings.config.bounces, settings.env
+        self.feedback = FeedbackRecorder(
+            self.store, self.events, self.suppressions, self.opt_outs, bounces.soft_bounces
+        )
+        self.bounce_mail = BounceMailbox(self.store, self.feedback, self.bounce_addresses)
+        self.ses_notifications = (
+            SesNotifications(bounces.ses, self.feedback, self.bounce_addresses) if bounces.ses else None
+        )
+        self.sendgrid_events = (
+            SendGridEvents(
+                env.sendgrid_webhook_public_key, self.feedback, replay_window=bounces.replay_window_seconds
+            )
+            if env.sendgrid_webhook_public_key
+            else None
+        )
+        self.mailgun_events = (
+            MailgunEvents(
+                env.mailgun_webhook_signing_key,
+                self.feedback,
+                self.store.db[FEEDBACK_TOKENS_COLLECTION],
+                self.bounce_addresses,
+                replay_window=bounces.replay_window_seconds,
+            )
+            if env.mailgun_webhook_signing_key
+            else None
+        )
 
     @cached_property
     def delivery(self) -> DeliveryWorker:
@@ -138,6 +196,8 @@ class Runtime:
             self.opt_outs,
             events=self.events,
             unsubscribe=self.unsubscribe_links,
+            bounces=self.bounce_addresses,
+            suppressions=self.suppressions,
         )
 
     async def queue_depths(self) -> dict[str, dict[str, dict[str, int]]]:
@@ -158,7 +218,7 @@ class Runtime:
         Mia's saga scripts are compiled here, so a broken one stops the API at start-up.
         """
         self.saga  # noqa: B018 (compiles the scripts now)
-        await init_beanie(database=self.store.db, document_models=ALL_DOCUMENTS)
+        await init_beanie(database=self.store.db, document_models=[*ALL_DOCUMENTS, *FEEDBACK_DOCUMENTS])
         await self.store.ensure_user_indexes()
         await self.stats.minutes.ensure_indexes()
         if self.inbox is not None:
@@ -185,9 +245,28 @@ class Runtime:
         if self.events.enabled:  # the poster only runs when webhooks are configured
             await self.events.ensure_indexes()
             self.posting.start()
+        if schedule_interval:  # off in tests that drive the loops themselves
+            self.feedback_loop.start()
+
+    async def start_bounce_listener(self, host: str, port: int) -> BounceListener:
+        """Listen for bounce mail on this loop (``tidings bounces``, ``tidings run``), feedback loop too."""
+        listener = BounceListener(
+            self.bounce_mail,
+            host=host,
+            port=port,
+            max_message_bytes=self.settings.config.bounces.max_message_bytes,
+        )
+        await listener.start()
+        self.bounce_listener = listener
+        self.feedback_loop.start()
+        return listener
 
     async def close(self) -> None:
         """Stop the loops and the channels, close the database client."""
+        if self.bounce_listener is not None:
+            await self.bounce_listener.stop()
+            self.bounce_listener = None
+        await self.feedback_loop.stop()
         await self.scheduling.stop()
         await self.posting.stop()
         await self.sweeping.stop()

@@ -10,7 +10,8 @@ at start-up, into typed frozen Structs:
   ``flowManagerConfiguration`` (its script files are read here, at start-up);
 - :mod:`host.settings.webhooks`: the ``webhooks`` entries of that file;
 - :mod:`host.settings.lanes`: the priority lanes and the ``lanes`` key;
-- :mod:`host.settings.quiet_hours`: quiet-hour windows (``quietHours``, and users' own).
+- :mod:`host.settings.quiet_hours`: quiet-hour windows (``quietHours``, and users' own);
+- :mod:`host.settings.bounces`: its ``bounces`` object (VERP domain, soft bounces, provider webhooks).
 
 Anything invalid raises ConfigurationError naming the exact variable or key; the CLI prints that one
 line and exits with code 2.
@@ -27,6 +28,7 @@ from pathlib import Path
 import msgspec
 
 from host.errors import ConfigurationError
+from host.settings.bounces import BounceConfig, SesConfig, SoftBouncePolicy
 from host.settings.environment import Environment, load_environment, mia_leftovers, parse_flag
 from host.settings.flow_manager import (
     FlowManagerConfiguration,
@@ -53,6 +55,7 @@ __all__ = [
     "DEFAULT_LANE",
     "EVENT_TYPES",
     "LANES",
+    "BounceConfig",
     "DeliveryPolicy",
     "Environment",
     "EventType",
@@ -66,7 +69,9 @@ __all__ = [
     "SagaSettings",
     "ScriptLimits",
     "ServiceConfig",
+    "SesConfig",
     "Settings",
+    "SoftBouncePolicy",
     "UserFields",
     "WebhookEndpoint",
     "camel",

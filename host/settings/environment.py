@@ -63,6 +63,10 @@ class Environment(msgspec.Struct, frozen=True, kw_only=True):
     console_secure_cookies: bool = True
     #: Twilio's auth token, which also signs its status callbacks (host.feedback)
     twilio_auth_token: str | None = None
+    #: SendGrid's Event Webhook verification key (base64 DER, ECDSA P-256): enables /feedback/sendgrid
+    sendgrid_webhook_public_key: str | None = None
+    #: Mailgun's HTTP webhook signing key (HMAC-SHA256): enables /feedback/mailgun; never logged
+    mailgun_webhook_signing_key: str | None = None
     #: Mia's ``DEFAULT_LOCALE``: the configuration file's ``defaultLocale`` when the file sets none
     default_locale: str | None = None
     log_level: str = "INFO"
@@ -111,6 +115,8 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "webhook_secret": ("TIDINGS_WEBHOOK_SECRET",),
     "console_secure_cookies": ("CONSOLE_SECURE_COOKIES",),
     "twilio_auth_token": ("TWILIO_AUTH_TOKEN",),
+    "sendgrid_webhook_public_key": ("SENDGRID_WEBHOOK_PUBLIC_KEY",),
+    "mailgun_webhook_signing_key": ("MAILGUN_WEBHOOK_SIGNING_KEY",),
     "default_locale": ("DEFAULT_LOCALE",),
     "log_level": ("TIDINGS_LOG_LEVEL",),
     "log_format": ("TIDINGS_LOG_FORMAT",),

@@ -14,6 +14,7 @@ import msgspec
 from babel import Locale, UnknownLocaleError
 
 from host.errors import ConfigurationError, validation_problem
+from host.settings.bounces import BounceConfig
 from host.settings.flow_manager import FlowManagerConfiguration, FlowManagerEvents, ScriptLimits
 from host.settings.lanes import LanePolicy
 from host.settings.quiet_hours import QuietHours, parse_window
@@ -94,6 +95,8 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, ren
     template_syntax: Literal["handlebars", "jinja"] = "handlebars"
     #: endpoints that receive signed delivery events (host.events.webhooks)
     webhooks: list[WebhookEndpoint] = []
+    #: bounces and complaints: the VERP domain, soft-bounce policy, provider webhooks (host.feedback)
+    bounces: BounceConfig = BounceConfig()
     #: priority lanes: when a dispatch defaults to ``bulk``, the threads kept for ``high``
     lanes: LanePolicy = LanePolicy()
     #: the service's quiet hours, in each user's time zone: non-``high`` deliveries wait for their end

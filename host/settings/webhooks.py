@@ -24,6 +24,8 @@ EventType = Literal[
     "delivery.skipped",
     "delivery.delivered",
     "delivery.undelivered",
+    "delivery.bounced",
+    "delivery.complained",
     "dispatch.completed",
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]

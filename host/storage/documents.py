@@ -254,7 +254,7 @@ class ApiKey(ApiKeyRecord, Document):
         indexes = [IndexModel([("prefix", ASCENDING)], unique=True)]
 
 
-OptOutSource = Literal["link", "console", "api"]
+OptOutSource = Literal["link", "console", "api", "complaint"]
 OPT_OUTS_COLLECTION = "opt_outs"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from host.access.bounce_addresses import BounceAddresses
 from host.access.unsubscribe_links import UnsubscribeLinks
 from host.errors import RenderError, RequestError
 from host.plugins.channel import Attachment, Channel, Message
@@ -97,10 +98,13 @@ class Composer:
         variants: dict[str | None, dict[str, CompiledTemplate]],
         attachments: Sequence[Attachment] = (),
         unsubscribe: UnsubscribeLinks | None = None,
+        bounces: BounceAddresses | None = None,
     ) -> None:
         # e-mails get RFC 8058 one-click unsubscribe headers, unless the dispatch is transactional
         mails = channel.name == "email" and opt_outs_apply(dispatch.get("category"))
         self._unsubscribe = unsubscribe if mails else None
+        # every e-mail, transactional too, gets its VERP envelope sender (host.access.bounce_addresses)
+        self._bounces = bounces if channel.name == "email" else None
         self._variants = variants
         self._data: Mapping[str, Any] = dispatch.get("data") or {}
         email = dispatch.get("email") or {}
@@ -121,6 +125,7 @@ class Composer:
         template: Mapping[str, Any] | None,
         attachments: Sequence[Attachment] = (),
         unsubscribe: UnsubscribeLinks | None = None,
+        bounces: BounceAddresses | None = None,
     ) -> Composer:
         """Compile every variant (once per dispatch and channel, never per user), off the event loop.
 
@@ -140,15 +145,28 @@ class Composer:
                     syntax=_syntax(renderer, template),
                 )
             variants[variant] = compiled
-        return cls(channel, dispatch, template, variants, attachments=attachments, unsubscribe=unsubscribe)
+        return cls(
+            channel,
+            dispatch,
+            template,
+            variants,
+            attachments=attachments,
+            unsubscribe=unsubscribe,
+            bounces=bounces,
+        )
 
     def compose(
-        self, user: Mapping[str, Any], locale: str | None = None, user_id: str | None = None
+        self,
+        user: Mapping[str, Any],
+        locale: str | None = None,
+        user_id: str | None = None,
+        delivery_id: str | None = None,
     ) -> Message:
         """The message for this user in the variant of ``locale`` (host.templates.locales).
 
         Raises RenderError naming the field. A locale Babel does not know formats in the default one.
-        With ``user_id``, an e-mail carries the user's unsubscribe link (host.access.unsubscribe_links).
+        With ``user_id``, an e-mail carries the user's unsubscribe link (host.access.unsubscribe_links);
+        with ``delivery_id``, its envelope sender is the delivery's bounce address.
         """
         compiled = self._variants[pick_variant((v for v in self._variants if v is not None), locale)]
         language = render_locale(locale)
@@ -157,6 +175,8 @@ class Composer:
         }
         if "data" in rendered:  # pushData, a JSON string: parsed once rendered
             rendered["data"] = parse_push_data(rendered["data"], compiled["data"].field)
+        if self._bounces is not None and delivery_id is not None:
+            rendered["envelope_sender"] = self._bounces.envelope_sender(delivery_id)
         values = {**self._fixed, **rendered}
         if self._unsubscribe is not None and user_id is not None:
             personal = self._unsubscribe.headers(user_id, "email")  # the user's alone, not the copies'

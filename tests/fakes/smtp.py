@@ -7,8 +7,14 @@ Use it from tests (``with SmtpSink() as sink:`` or ``async with``) or by hand::
 It listens on 127.0.0.1, on a free port unless one is given. Optional STARTTLS or implicit TLS use a
 self-signed certificate made at start (clients must not validate it); optional AUTH accepts only
 ``SmtpSink.user``/``SmtpSink.password``. Replies to DATA can be scripted (``sink.script([...])``) or
-failed at random with a seeded ``fail_ratio``; recipients can be refused with ``sink.refuse(...)``.
-Counting connections (``sink.connections``) shows whether a client reuses its session.
+failed at random with a seeded ``fail_ratio``; recipients can be refused with ``sink.refuse(...)`` (at
+RCPT) or ``sink.refuse_data(...)`` (at DATA). Counting connections (``sink.connections``) shows whether a
+client reuses its session.
+
+Like a real MTA, the sink can turn out unable to deliver a message it accepted: for a recipient marked
+with ``sink.bounce_later(address, ...)`` it sends a DSN (RFC 3464) to the message's envelope sender, and
+for one marked with ``sink.complain_later(address, ...)`` an abuse report (ARF), over SMTP to
+``sink.reports_to`` (the bounce listener); ``sink.reports_sent`` holds each report and the reply it got.
 """
 
 from __future__ import annotations
@@ -34,12 +40,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from tests.fakes.dsn import arf_report, delivery_status_notification
 from tests.support.waiting import eventually_sync
 
-__all__ = ["ReceivedMail", "SmtpSink", "free_port", "self_signed_context"]
+__all__ = ["ReceivedMail", "SentReport", "SmtpSink", "free_port", "self_signed_context"]
 
 _ACCEPT = "250 2.0.0 OK: queued"
 
@@ -62,6 +70,16 @@ class ReceivedMail:
         parsed = BytesParser(policy=policy.default).parsebytes(self.data.replace(b"\r\n", b"\n"))
         assert isinstance(parsed, EmailMessage)
         return parsed
+
+
+@dataclass
+class SentReport:
+    """A DSN or ARF report the sink sent back: to whom, the bytes, and the listener's reply (or error)."""
+
+    kind: str
+    rcpt_to: str
+    data: bytes
+    reply: str
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -139,6 +157,10 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        for address in envelope.rcpt_tos:
+            refused = self.sink._data_refused.get(address.lower())
+            if refused is not None:
+                return refused
         reply = self.sink._data_reply()
         if reply is not None:
             return reply
@@ -154,6 +176,12 @@ class _Handler:
         self.sink.received.append(mail)
         if self.sink.on_message is not None:
             self.sink.on_message(mail)
+        for address in mail.rcpt_tos:
+            later = self.sink._later.get(address.lower())
+            if later is not None:  # sent after the reply, as an MTA does once delivery failed
+                task = asyncio.get_running_loop().create_task(self.sink._report(mail, address, later))
+                self.sink._tasks.add(task)
+                task.add_done_callback(self.sink._tasks.discard)
         return _ACCEPT
 
 
@@ -199,11 +227,17 @@ class SmtpSink:
     fail_ratio: float = 0.0  # answer 451 to this fraction of DATA commands (seeded, reproducible)
     seed: int = 0
     on_message: Callable[[ReceivedMail], None] | None = None
+    #: (host, port) of the bounce listener that DSNs and ARF reports go to
+    reports_to: tuple[str, int] | None = None
 
     received: list[ReceivedMail] = field(default_factory=list, init=False, repr=False)
     connections: int = field(default=0, init=False)
     _script: deque[str | None] = field(default_factory=deque, init=False, repr=False)
     _refused: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _data_refused: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _later: dict[str, dict[str, str]] = field(default_factory=dict, init=False, repr=False)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+    reports_sent: list[SentReport] = field(default_factory=list, init=False, repr=False)
     _open: set[SMTP] = field(default_factory=set, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _controller: _Controller | None = field(default=None, init=False, repr=False)
@@ -259,6 +293,58 @@ class SmtpSink:
         """Answer RCPT TO for these addresses with ``reply`` until ``reset``."""
         self._refused.update({address.lower(): reply for address in addresses})
 
+    def refuse_data(self, *addresses: str, reply: str = "550 5.7.1 Message rejected by policy") -> None:
+        """Answer DATA with ``reply`` for messages to any of these addresses, until ``reset``."""
+        self._data_refused.update({address.lower(): reply for address in addresses})
+
+    def bounce_later(
+        self, address: str, status: str = "5.1.1", diagnostic: str = "550 5.1.1 <{address}>: user unknown"
+    ) -> None:
+        """Accept mail to ``address``, then send its envelope sender a DSN saying it failed."""
+        self._later[address.lower()] = {
+            "kind": "dsn",
+            "status": status,
+            "diagnostic": diagnostic.format(address=address),
+        }
+
+    def complain_later(self, address: str, *, to: str, feedback_type: str = "abuse") -> None:
+        """Accept mail to ``address``, then send an abuse report about it to ``to`` (a feedback loop)."""
+        self._later[address.lower()] = {"kind": "arf", "to": to, "feedback_type": feedback_type}
+
+    async def _report(self, mail: ReceivedMail, address: str, later: dict[str, str]) -> None:
+        if later["kind"] == "dsn":
+            rcpt_to = mail.mail_from
+            data = delivery_status_notification(
+                mail.data,
+                mail_from=mail.mail_from,
+                recipient=address,
+                status=later["status"],
+                diagnostic=later["diagnostic"],
+            )
+        else:
+            rcpt_to = later["to"]
+            data = arf_report(
+                mail.data,
+                reporter_to=rcpt_to,
+                original_mail_from=mail.mail_from,
+                original_rcpt_to=address,
+                feedback_type=later["feedback_type"],
+            )
+        if self.reports_to is None:
+            reply = "not sent: no reports_to"
+        else:
+            host, port = self.reports_to
+            try:  # a DSN's envelope sender is null, so that it never bounces itself (RFC 5321 4.5.5)
+                async with aiosmtplib.SMTP(hostname=host, port=port, timeout=10) as client:
+                    await client.mail("")
+                    await client.rcpt(rcpt_to)
+                    response = await client.data(data)
+                reply = f"{response.code} {response.message}"
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                reply = f"{type(exc).__name__}: {exc}"
+        with self._lock:
+            self.reports_sent.append(SentReport(later["kind"], rcpt_to, data, reply))
+
     def drop_connections(self, timeout: float = 5.0) -> None:
         """Close every open session abruptly, as a server dropping idle clients does; returns once closed."""
         if self._controller is None:
@@ -280,6 +366,9 @@ class SmtpSink:
         self.received.clear()
         self._script.clear()
         self._refused.clear()
+        self._data_refused.clear()
+        self._later.clear()
+        self.reports_sent.clear()
         self.connections = 0
         self._random = random.Random(self.seed)
 

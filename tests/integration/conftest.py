@@ -26,11 +26,13 @@ from host.storage.devdb import DevDatabase
 from tests.fakes.kaleyra import FakeKaleyra
 from tests.fakes.push import PushService, b64url
 from tests.fakes.smtp import SmtpSink
+from tests.fakes.sns import FakeSns
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.webhook import WebhookReceiver
 from tests.services import RedisServer
 from tests.support.configs import BASE_CONFIG, STACK_CONFIG, TWILIO_SENDER
 from tests.support.events import CALLBACK_URL, PUBLIC_URL, SECRET
+from tests.support.feedback import Feedback, open_feedback
 from tests.support.stacks import Stack, channel_env, make_settings, open_stack
 from tests.support.twilio_numbers import INVALID, SENDER
 
@@ -191,5 +193,29 @@ async def events_stack(
         TWILIO_AUTH_TOKEN=fake_twilio.auth_token,
         TWILIO_API_BASE=fake_twilio.url,
         TWILIO_STATUS_CALLBACK=CALLBACK_URL,
+    ) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def fake_sns() -> Iterator[FakeSns]:
+    """An SNS fake of the module's own: it signs SES notifications with a test certificate."""
+    with FakeSns() as sns:
+        yield sns
+
+
+@pytest.fixture(scope="module")
+async def feedback(
+    tmp_path_factory: pytest.TempPathFactory,
+    devdb: DevDatabase,
+    redis_server: RedisServer,
+    stack: Stack,
+    fake_sns: FakeSns,
+    receiver: WebhookReceiver,
+) -> AsyncIterator[Feedback]:
+    """Tidings with a bounce domain, a sink that bounces mail back to its listener, SES, SendGrid and
+    Mailgun webhooks configured, and signed webhooks to ``receiver`` (tests.support.feedback)."""
+    async with open_feedback(
+        tmp_path_factory.mktemp("feedback-stack"), devdb, redis_server, stack, fake_sns, receiver
     ) as opened:
         yield opened

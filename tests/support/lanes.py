@@ -55,7 +55,9 @@ def services(stack: Stack, **config: Any) -> Services:
     batch_sizes = {name: channel.limits.batch_size for name, channel in runtime.registry.items()}
     outbox = Outbox(runtime.store, enqueued, batch_sizes)
     expansions: list[str] = []
-    expansion = Expansion(runtime.store, runtime.registry, outbox, runtime.opt_outs, settings.config.lanes)
+    expansion = Expansion(
+        runtime.store, runtime.registry, outbox, runtime.opt_outs, lanes=settings.config.lanes
+    )
     dispatcher = Dispatcher(
         settings, runtime.registry, runtime.renderer, runtime.templates, expansion, expansions.append
     )

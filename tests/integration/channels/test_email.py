@@ -159,6 +159,24 @@ async def test_sender_override(channel: EmailChannel, sink: SmtpSink) -> None:
     assert mail.message["Message-ID"].endswith("@other.example>")
 
 
+async def test_envelope_sender_goes_in_mail_from_and_leaves_from_alone(
+    channel: EmailChannel, sink: SmtpSink
+) -> None:
+    verp = "bounces+hsometoken@bounces.tidings.example"
+    await send_one(channel, Message(subject="s", text="t", envelope_sender=verp))
+    [mail] = sink.received
+    assert mail.mail_from == verp  # where the bounces of this message come back
+    assert mail.message["From"] == SENDER
+    assert verp not in mail.data.decode()  # not in any header: the last MTA writes Return-Path
+
+
+async def test_an_invalid_envelope_sender_is_permanent(channel: EmailChannel, sink: SmtpSink) -> None:
+    with pytest.raises(PermanentChannelError) as caught:
+        await send_one(channel, Message(subject="s", text="t", envelope_sender="not an address"))
+    assert caught.value.code == "invalid-sender"
+    assert sink.received == []
+
+
 async def test_no_sender_is_permanent(sink: SmtpSink) -> None:
     channel = EmailChannel(EmailConfig(port=sink.port), ChannelContext())
     with pytest.raises(PermanentChannelError) as caught:

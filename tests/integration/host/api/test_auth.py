@@ -13,20 +13,24 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient, monitoring
+from twilio.request_validator import RequestValidator
 
 from host.access.api_keys import API_KEYS_COLLECTION, SCOPES, ApiKeys
+from host.access.unsubscribe_links import UnsubscribeLinks
 from host.api.app import create_app
 from host.api.auth import AUTH_ENV
 from host.storage.devdb import DevDatabase
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer
 from tests.support.configs import BASE_CONFIG
+from tests.support.events import CALLBACK_URL, PUBLIC_URL
 from tests.support.stacks import Stack, open_stack
 
 _PARAM = re.compile(r"\{(\w+)(:\w+)?\}")
 #: served without a key by design: probes, metrics, the OpenAPI document, the home page, the console
 _OPEN = ("/-/", "/metrics", "/schema", "/console")
 UNKNOWN_KEY = "tdk_00000000_" + "A" * 43
+TWILIO_TOKEN = "twilio-token-of-the-auth-stack"
 SEND_BODY = {"channels": ["email"], "recipients": ["nobody"], "messageTitle": "t", "messageContent": "c"}
 
 
@@ -49,6 +53,9 @@ async def auth_stack(
         redis_db=9,
         session_stack=stack,
         TIDINGS_API_AUTH="on",
+        # the public routes' own checks: Twilio's signature, the unsubscribe links' public base
+        TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
+        TIDINGS_PUBLIC_URL=PUBLIC_URL,
     ) as opened:
         yield opened
 
@@ -146,6 +153,44 @@ async def test_probes_metrics_schema_and_console_need_no_key(auth_stack: Stack) 
         assert answer.status_code == 200, (path, answer.status_code)
     console = await auth_stack.client.get("/console/templates", follow_redirects=False)
     assert console.status_code == 303  # its own login, not an API key
+
+
+async def test_the_public_routes_answer_without_a_key_when_keys_are_on(
+    auth_stack: Stack, unique: Callable[[str], str]
+) -> None:
+    """The unsubscribe pages, Twilio's callback and the probes: each with its own check or none, and
+    never the 401 of a missing key."""
+    for probe in ("/-/ready", "/-/healthz"):
+        assert (await auth_stack.client.get(probe)).status_code == 200, probe
+
+    uid = unique("public")
+    await auth_stack.add_users({"fiscalCode": uid, "mail": f"{uid}@example.org"})
+    links = UnsubscribeLinks.from_settings(auth_stack.settings)
+    assert links is not None
+    path = f"/unsubscribe/{links.token(uid, 'email')}"
+    page = await auth_stack.client.get(path)
+    assert page.status_code == 200 and "<form" in page.text, page.text
+    done = await auth_stack.client.post(
+        path,
+        content=b"List-Unsubscribe=One-Click",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert done.status_code == 200 and "unsubscribed" in done.text, done.text
+    manager = await new_key(auth_stack, "manage")  # opt-outs are read with the manage scope
+    opt_outs = await auth_stack.client.get(f"/users/{uid}/opt-outs", headers=bearer(manager))
+    assert opt_outs.status_code == 200, opt_outs.text
+    assert [item["channel"] for item in opt_outs.json()["items"]] == ["email"]
+    tampered = await auth_stack.client.get(path[:-2] + ("AA" if not path.endswith("AA") else "BB"))
+    assert tampered.status_code == 400  # the link's own check, not a key check
+
+    form = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "sent"}  # not final: nothing to record
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(CALLBACK_URL, form)
+    signed = await auth_stack.client.post(
+        "/twilio/status", data=form, headers={"X-Twilio-Signature": signature}
+    )
+    assert signed.status_code == 204, signed.text
+    unsigned = await auth_stack.client.post("/twilio/status", data=form)
+    assert_error(unsigned, 403, "X-Twilio-Signature")  # Twilio's check, not a key check
 
 
 async def test_keys_are_stored_only_as_a_hash(auth_stack: Stack) -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+
+from host.api.app import create_app
+from tests.support.live_app import serve_app
 from tests.support.stacks import Stack
 
 
@@ -78,4 +83,31 @@ async def test_saga_send_replays_without_a_second_dispatch(
     assert again.headers.get("idempotent-replayed") == "true"
     [dispatch] = await stack.db["dispatches"].find({"recipients": uid}).to_list(None)
     await stack.wait_settled(dispatch["_id"])
+    assert len(stack.mails_to(address)) == 1
+
+
+async def test_concurrent_requests_with_one_key_make_one_dispatch(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    """Eight requests with the same key and body at once, over real HTTP to a server that runs them
+    side by side: one dispatch, one mail, every 200 the same answer, the others 409 (still running)."""
+    uid = unique("idem-race")
+    address = f"{uid}@example.org"
+    await stack.add_users({"fiscalCode": uid, "mail": address, "groups": []})
+    headers = {"Idempotency-Key": unique("key")}
+    with serve_app(create_app(stack.actors)) as base:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            answers = await asyncio.gather(
+                *(client.post("/send", json=_body(uid), headers=headers) for _ in range(8))
+            )
+    statuses = sorted(answer.status_code for answer in answers)
+    assert set(statuses) <= {200, 409}, [answer.text for answer in answers]
+    ok = [answer.json() for answer in answers if answer.status_code == 200]
+    assert ok and all(body == ok[0] for body in ok), ok
+    for answer in answers:
+        if answer.status_code == 409:
+            assert "still running" in answer.json()["message"]
+    dispatches = await stack.db["dispatches"].find({"recipients": uid}).to_list(None)
+    assert [d["_id"] for d in dispatches] == [ok[0]["dispatchId"]]
+    await stack.wait_settled(ok[0]["dispatchId"])
     assert len(stack.mails_to(address)) == 1

@@ -125,6 +125,40 @@ async def test_a_file_over_15_mb_fails_the_delivery_naming_it(
     assert files_stack.mails_to(f"{uid}@example.org") == []
 
 
+async def test_the_limit_is_15_mb_a_file_of_14_9_goes_one_of_15_1_does_not(
+    files_stack: Stack, files: FileService, unique: Callable[[str], str]
+) -> None:
+    """README: "at most 15 MB each" (MB of 2^20 bytes, as the error message counts them)."""
+    under, over = unique("under") + ".bin", unique("over") + ".bin"
+    content = os.urandom(int(14.9 * 2**20))
+    files.put(under, content)
+    files.put(over, os.urandom(int(15.1 * 2**20)))
+    users = {name: unique(name) for name in ("ann", "ben")}
+    await files_stack.add_users(*({"fiscalCode": u, "mail": f"{u}@example.org"} for u in users.values()))
+    results = {}
+    for name, attachment in (("ann", under), ("ben", over)):
+        results[name] = await files_stack.send(
+            {
+                "channels": ["email"],
+                "recipients": [users[name]],
+                "messageTitle": "Sizes",
+                "messageContent": "One file",
+                "emailAttachments": [attachment],
+            }
+        )
+    accepted = await files_stack.wait_settled(results["ann"]["dispatchId"], timeout=60)
+    assert accepted["counts"] == {"email": {"sent": 1}}
+    [mail] = files_stack.mails_to(f"{users['ann']}@example.org")
+    assert _attachments(mail) == {under: ("application/octet-stream", content)}
+    refused = await files_stack.wait_settled(results["ben"]["dispatchId"], timeout=60)
+    assert refused["counts"] == {"email": {"failed": 1}}
+    [delivery] = await files_stack.deliveries(results["ben"]["dispatchId"])
+    assert (
+        over in delivery["lastError"]["message"] and "larger than 15 MB" in delivery["lastError"]["message"]
+    )
+    assert files_stack.mails_to(f"{users['ben']}@example.org") == []
+
+
 async def test_a_missing_file_fails_the_delivery_naming_it(
     files_stack: Stack, files: FileService, unique: Callable[[str], str]
 ) -> None:

@@ -85,7 +85,7 @@ def _listed(stack: Stack, dispatch_id: str, recipients: list[str], **projection:
     return ListedSend(
         doc,
         recipients,
-        DeliveryPlanner(dispatch_id, channels, stack.fields, None, "normal"),
+        DeliveryPlanner(dispatch_id, channels, stack.fields, priority="normal"),
         projection or user_projection(stack.fields, [channel for _, channel in channels]),
         [opt_out_id(uid, "email") for uid in recipients],
     )

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -25,10 +25,12 @@ from host.runtime.logs import TEXT_FORMAT, JsonFormatter
 from host.storage.devdb import DevDatabase
 from host.storage.documents import utcnow
 from host.storage.store import Store, open_client
+from tests.fakes.smtp import SmtpSink
 from tests.fakes.webhook import WebhookPost, WebhookReceiver
+from tests.services import RedisServer
 from tests.support.configs import BASE_CONFIG
 from tests.support.events import SECRET, of_dispatch
-from tests.support.stacks import Stack, make_settings
+from tests.support.stacks import Stack, make_settings, open_stack
 from tests.support.waiting import eventually
 
 
@@ -105,6 +107,43 @@ async def test_every_event_arrives_once_signed_and_a_500_is_retried(
     assert receiver.accepted()[-1].body["id"] == done["id"]
 
 
+@pytest.fixture(scope="module")
+def hooks() -> Iterator[WebhookReceiver]:
+    """A receiver of these tests' own: its scripted answers go to their posts only."""
+    with WebhookReceiver() as opened:
+        yield opened
+
+
+@pytest.fixture
+async def log_by_hand(
+    tmp_path: Path, devdb: DevDatabase, hooks: WebhookReceiver, unique: Callable[[str], str]
+) -> AsyncIterator[EventLog]:
+    """An event log on a database of the test's own, posting to ``hooks``, that no worker polls: the
+    test makes each pass of the poster itself, at a time it chooses."""
+    hooks.reset()
+    config = {
+        **BASE_CONFIG,
+        "webhooks": [
+            {
+                "url": f"{hooks.base_url}/retried",
+                "maxAttempts": 3,
+                "minBackoffSeconds": 1,
+                "maxBackoffSeconds": 4,
+            }
+        ],
+    }
+    database = unique("webhook-retries")
+    settings = make_settings(
+        tmp_path, devdb, config, MONGODB_DATABASE=database, TIDINGS_WEBHOOK_SECRET=SECRET
+    )
+    store = Store.connect(settings)
+    try:
+        yield EventLog(store, settings)
+    finally:
+        await store.client.drop_database(database)
+        await store.close()
+
+
 PASSWORD, TOKEN, HEADER_SECRET = "HOOKPASS-5f1e", "TOKVALUE-77a2", "HEADERSECRET-c3d9"
 SECRETS = (PASSWORD, TOKEN, HEADER_SECRET)
 
@@ -131,6 +170,132 @@ async def poster_for(
         await poster.close()
         await store.client.drop_database(database)
         await store.close()
+
+
+def a_sent_event(name: str) -> dict[str, Any]:
+    return {
+        "_id": f"{name}:sent",
+        "type": "delivery.sent",
+        "created_at": utcnow(),
+        "dispatch_id": name,
+        "data": {},
+    }
+
+
+async def test_a_retry_waits_for_the_endpoints_retry_after(
+    log_by_hand: EventLog, hooks: WebhookReceiver, unique: Callable[[str], str]
+) -> None:
+    events = log_by_hand
+    await events.emit([a_sent_event(unique("late"))])
+    hooks.script([(429, "120")])  # the backoff alone would wait at most 1 s
+    poster = WebhookPoster(events)
+    try:
+        first = utcnow()
+        assert await poster.run_once(now=first) == 1
+        [entry] = await events.queue.find({}).to_list(None)
+        assert entry["due_at"] >= first + timedelta(seconds=120)
+        assert await poster.run_once(now=first + timedelta(seconds=119)) == 0
+        assert [post.status for post in hooks.posts] == [429]
+        assert await poster.run_once(now=entry["due_at"]) == 1
+    finally:
+        await poster.close()
+    assert [post.status for post in hooks.posts] == [429, 201]
+    [record] = await events.records.find({}).to_list(None)
+    assert (record["status"], record["attempts"]) == ("delivered", 2)
+
+
+async def test_posts_stop_at_max_attempts_and_the_record_ends_failed(
+    log_by_hand: EventLog, hooks: WebhookReceiver, unique: Callable[[str], str]
+) -> None:
+    events = log_by_hand
+    await events.emit([a_sent_event(unique("refused"))])
+    hooks.script([500, 503, 500, 500])
+    poster = WebhookPoster(events)
+    try:
+        for _ in range(3):  # each pass an hour later than the last: every backoff has run out
+            assert await poster.run_once(now=utcnow() + timedelta(hours=1)) == 1
+        assert await poster.run_once(now=utcnow() + timedelta(days=1)) == 0  # maxAttempts: 3
+    finally:
+        await poster.close()
+    assert [post.status for post in hooks.posts] == [500, 503, 500]
+    [record] = await events.records.find({}).to_list(None)
+    assert (record["status"], record["attempts"], record["last_status"]) == ("failed", 3, 500)
+    assert "gave up after 3" in record["last_error"]
+    assert await events.queue.count_documents({}) == 0
+
+
+@pytest.fixture(scope="module")
+async def filtered_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    devdb: DevDatabase,
+    redis_server: RedisServer,
+    smtp_sink: SmtpSink,
+    hooks: WebhookReceiver,
+    stack: Stack,
+) -> AsyncIterator[Stack]:
+    """Tidings posting every event to ``/every`` and only failures and completions to ``/chosen``."""
+    config = {
+        **BASE_CONFIG,
+        "webhooks": [
+            {"url": f"{hooks.base_url}/every", "minBackoffSeconds": 0.05, "maxBackoffSeconds": 0.2},
+            {
+                "url": f"{hooks.base_url}/chosen",
+                "events": ["delivery.failed", "dispatch.completed"],
+                "minBackoffSeconds": 0.05,
+                "maxBackoffSeconds": 0.2,
+            },
+        ],
+    }
+    async with open_stack(
+        tmp_path_factory.mktemp("filtered-events"),
+        devdb,
+        redis_server,
+        smtp_sink,
+        config,
+        database="tidings_webhook_filter",
+        redis_db=3,
+        session_stack=stack,
+        TIDINGS_WEBHOOK_SECRET=SECRET,
+    ) as opened:
+        yield opened
+
+
+async def test_an_endpoint_gets_only_the_event_types_it_lists(
+    filtered_stack: Stack, hooks: WebhookReceiver, unique: Callable[[str], str]
+) -> None:
+    hooks.reset()
+    fine, broken = unique("fine"), unique("broken")
+    await filtered_stack.add_users(
+        {"fiscalCode": fine, "mail": f"{fine}@example.test"},
+        {"fiscalCode": broken, "mail": "not an address"},
+    )
+    accepted = await filtered_stack.send(
+        {
+            "channels": ["email"],
+            "recipients": [fine, broken, unique("nobody")],
+            "messageTitle": "Hello",
+            "messageContent": "Filtered",
+        }
+    )
+    dispatch_id = accepted["dispatchId"]
+
+    def types_at(path: str) -> list[str]:
+        return sorted(p.body["type"] for p in of_dispatch(hooks.accepted(), dispatch_id) if p.path == path)
+
+    every = ["delivery.failed", "delivery.sent", "delivery.skipped", "dispatch.completed"]
+    await eventually(lambda: types_at("/every"), until=lambda seen: seen == every, timeout=30, what="events")
+    await eventually(
+        lambda: types_at("/chosen"),
+        until=lambda seen: seen == ["delivery.failed", "dispatch.completed"],
+        timeout=30,
+        what="the chosen events",
+    )
+    # what can ever be posted to an endpoint is what has a record for it: nothing else for /chosen
+    records = await filtered_stack.db["webhook_deliveries"].find({"endpoint": 1}).to_list(None)
+    chosen = sorted(
+        r["event_id"].rpartition(":")[2] for r in records if r["event_id"].startswith(dispatch_id)
+    )
+    assert chosen == ["completed", "failed"]
 
 
 def an_event(unique: Callable[[str], str]) -> dict[str, Any]:

@@ -72,7 +72,11 @@ async def test_every_unconfigured_channel_is_captured_and_its_delivery_sent(
 
     email = by_channel["email"]
     assert (email["to"], email["provider"], email["summary"]) == (mail, "smtp", "Hello Ada")
-    assert email["request"]["mailFrom"] == "noreply@tidings.test"
+    # MAIL FROM is the delivery's VERP address (its bounces come back to Tidings), as sent for real
+    verp = inbox_stack.runtime.bounce_addresses
+    assert verp is not None
+    [email_delivery] = [d for d in deliveries if d["channel"] == "email"]
+    assert email["request"]["mailFrom"] == verp.envelope_sender(email_delivery["id"])
     assert email["request"]["rcptTo"] == [mail]
     sms = by_channel["sms"]["request"]
     assert sms["method"] == "POST" and sms["url"].endswith("/Messages.json")

@@ -1,15 +1,26 @@
-"""No secret in any log line at DEBUG: SMTP, Twilio, VAPID and database credentials, through a real send."""
+"""Logs through real sends: no secret in any line at DEBUG (SMTP, Twilio, VAPID and database credentials),
+and ``TIDINGS_LOG_FORMAT=json`` writing one JSON object per line from a real ``tidings worker``."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from litestar.testing import AsyncTestClient
+from pymongo import AsyncMongoClient
 
-from host.runtime.logs import TEXT_FORMAT, JsonFormatter
+from host.api.app import create_app
+from host.runtime.actors import declare_actors
+from host.runtime.broker import create_broker
+from host.runtime.logs import CONTEXT_FIELDS, TEXT_FORMAT, JsonFormatter
+from host.settings import load_settings
 from host.storage.devdb import DevDatabase
 from host.storage.store import Store, open_client
 from tests.fakes.push import PushService
@@ -20,6 +31,8 @@ from tests.services import RedisServer
 from tests.support.channel_users import phone_for
 from tests.support.configs import STACK_CONFIG
 from tests.support.stacks import Stack, channel_env, make_settings, open_stack
+from tests.support.waiting import eventually
+from tests.support.worker_processes import MAIL_CONFIG, WorkerProcesses, wait_for_workers, worker_environ
 
 MONGO_USER, MONGO_PASSWORD = "tidings", "mongo-pass-5e5e7"
 
@@ -141,3 +154,90 @@ async def test_no_secret_reaches_any_log_line_at_debug(
         if secret in line
     }
     assert found == {}, f"secrets in {len(records)} log records: {found}"
+
+
+async def test_tidings_worker_writes_every_line_as_json_with_the_delivery_fields(
+    tmp_path: Path, devdb: DevDatabase, redis_server: RedisServer, unique: Callable[[str], str]
+) -> None:
+    """A real ``tidings worker`` (supervisor and worker process) with ``TIDINGS_LOG_FORMAT=json`` at DEBUG
+    sends one mail and fails another: every line it writes parses as a JSON object with time, level,
+    logger and message, and the failure's line names the channel and the delivery as fields."""
+    database = unique("json_logs").replace("-", "_")
+    redis_url = redis_server.url.rsplit("/", 1)[0] + "/4"  # queues of this test only
+    config = tmp_path / "configuration.json"
+    config.write_text(json.dumps(MAIL_CONFIG))
+    fine, refused = unique("fine"), unique("refused")
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(devdb.url, tz_aware=True)
+    db = mongo[database]
+    await db["users"].insert_many(
+        [{"fiscalCode": uid, "mail": f"{uid}@example.org"} for uid in (fine, refused)]
+    )
+    output = tmp_path / "worker.log"
+    with SmtpSink() as sink:
+        sink.refuse(f"{refused}@example.org")  # 550 5.1.1: a permanent failure, which the worker logs
+        environ = worker_environ(
+            config,
+            devdb.url,
+            database,
+            redis_url,
+            SMTP_HOST=sink.host,
+            SMTP_PORT=str(sink.port),
+            TIDINGS_LOG_FORMAT="json",
+            TIDINGS_LOG_LEVEL="DEBUG",
+        )
+        broker = create_broker(redis_url)
+        actors = declare_actors(
+            broker, load_settings({**environ, "TIDINGS_API_AUTH": "off"}), sweep_interval=None
+        )
+        workers = WorkerProcesses(environ, 1, 2, output=output)
+        try:
+            async with AsyncTestClient(create_app(actors)) as client:
+                since = time.time()
+                workers.start()
+                await asyncio.to_thread(wait_for_workers, redis_url, 1, since=since, watch=(workers,))
+                answer = await client.post(
+                    "/send",
+                    json={
+                        "channels": ["email"],
+                        "recipients": [fine, refused],
+                        "messageTitle": "Hi",
+                        "messageContent": "Logged",
+                    },
+                )
+                assert answer.status_code == 200, answer.text
+                dispatch_id = answer.json()["dispatchId"]
+
+                async def statuses() -> list[str]:
+                    docs = await db["deliveries"].find({"dispatch_id": dispatch_id}).to_list(None)
+                    return sorted(doc["status"] for doc in docs)
+
+                await eventually(
+                    statuses, until=lambda s: s == ["failed", "sent"], timeout=60, what="settled"
+                )
+        finally:
+            workers.stop()
+            broker.close()
+            await mongo.drop_database(database)
+            await mongo.close()
+
+    lines = output.read_text().splitlines()
+    not_json = []
+    entries: list[dict[str, Any]] = []
+    for line in lines:
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            not_json.append(line)
+    assert not not_json, f"{len(not_json)} of {len(lines)} lines are not JSON, e.g. {not_json[:3]}"
+    assert all({"time", "level", "logger", "message"} <= entry.keys() for entry in entries)
+    assert {"DEBUG", "INFO"} <= {entry["level"] for entry in entries}  # TIDINGS_LOG_LEVEL held too
+    assert {entry["logger"].split(".")[0] for entry in entries} >= {"dramatiq", "host"}
+    failed_id = next(d for d in named_ids(entries) if refused in d)
+    [failure] = [e for e in entries if e["message"].startswith(f"delivery {failed_id} failed")]
+    assert failure["channel"] == "email" and failed_id in failure["delivery_ids"]
+    assert set(failure) - {"time", "level", "logger", "message"} <= set(CONTEXT_FIELDS)
+
+
+def named_ids(entries: list[dict[str, Any]]) -> list[str]:
+    """Every delivery id the lines name in their ``delivery_ids`` field."""
+    return [i for entry in entries for i in entry.get("delivery_ids", [])]

@@ -1,0 +1,1 @@
+"""Deliverability routes: the e-mail providers' signed bounce and complaint webhooks, and suppressions."""
