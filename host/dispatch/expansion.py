@@ -270,7 +270,9 @@ class Expansion:
         try:
             async for batch in batches:
                 # soft-deleted users are not the cluster's members (Mia's CRUD lists only PUBLIC ones)
-                members = [user for user in batch if inactive_state(fields, user) is None]
+                members = (
+                    batch if fields.state is None else [u for u in batch if inactive_state(fields, u) is None]
+                )
                 planned = await planner.plan_batch(_with_ids(members, fields.id), utcnow())
                 if failures is not None:
                     await planner.skip_suppressed(planned)  # expanded in the request: in its answer
