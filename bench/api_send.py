@@ -14,9 +14,10 @@ printed (other processes share the two cores), with the CPU per answer of the se
 Redis, wrk and this process. Target (issue 15): /send ≥ 50% of echo.
 
 ``--servers`` measures several ASGI servers in the same run, each its own API process on the same
-database and Redis, taking turns within every round (the load on the machine changes during a run): ``uvicorn`` as ``tidings api`` runs it (uvicorn picks uvloop and httptools, which
-Tidings installs), ``uvicorn-h11`` (uvicorn on asyncio's loop and the pure-Python h11 parser, as before
-they were installed) and ``granian`` (the Rust server, from the bench extra).
+database and Redis, taking turns within every round (the load on the machine changes during a run):
+``uvicorn`` as ``tidings api`` runs it (uvicorn picks uvloop and httptools, which Tidings installs),
+``uvicorn-h11`` (uvicorn on asyncio's loop and the pure-Python h11 parser, as before they were
+installed) and ``granian`` (the Rust server, from the bench extra).
 """
 
 from __future__ import annotations

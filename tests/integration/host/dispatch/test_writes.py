@@ -101,7 +101,8 @@ async def test_listed_sends_go_through_every_step_together_and_a_refused_one_fai
         stack.runtime.store, Outbox(stack.runtime.store, enqueued, {"email": 50}), stack.runtime.opt_outs
     )
     taken = unique("taken")
-    await stack.db["dispatches"].insert_one({"_id": taken, "state": "scheduled"})
+    # an expanded dispatch of the shared stack's (not a scheduled one: its scheduler would pick it up)
+    await stack.db["dispatches"].insert_one({"_id": taken, "state": "expanded", "channels": ["email"]})
     fresh = [unique(f"listed{i}") for i in range(3)]
     jobs = [_listed(stack, fresh[0], [users[0], "nobody"]), _listed(stack, taken, [users[0]])]
     jobs += [_listed(stack, fresh[1], [users[1]]), _listed(stack, fresh[2], [users[2], users[0]])]
@@ -112,7 +113,8 @@ async def test_listed_sends_go_through_every_step_together_and_a_refused_one_fai
     assert outcomes[0] == [Failure(user_id="nobody", channel="email", error="no user with id 'nobody'")]
     assert outcomes[2] == [Failure(user_id=users[1], channel="email", error="the user opted out of email")]
     assert outcomes[3] == []
-    assert (await stack.db["dispatches"].find_one({"_id": taken}))["state"] == "scheduled"
+    assert "expanded_at" not in (await stack.db["dispatches"].find_one({"_id": taken}))  # not marked by this
+    assert await stack.db["deliveries"].count_documents({"dispatch_id": taken}) == 0
     for dispatch_id in fresh:
         dispatch = await stack.db["dispatches"].find_one({"_id": dispatch_id})
         assert dispatch is not None and dispatch["state"] == "expanded"
