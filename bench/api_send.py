@@ -1,6 +1,7 @@
 """Answers per second of ``POST /send`` (1 recipient, 2 channels) against a bare echo route of the same app.
 
     .venv/bin/python -m bench.api_send [--seconds 10] [--connections 50] [--rounds 3]
+        [--servers uvicorn,uvicorn-h11,granian]
 
 One uvicorn server in a child process (``--serve``: the Tidings app as ``tidings api`` builds it, API keys
 on, plus a public ``POST /echo`` route added through ``create_app(actors, extra_plugins=[...])``) behind
@@ -11,11 +12,18 @@ key lookup counts against /send). Its Lua script counts the answers by status, a
 count towards a rate (a route answering errors fast is not fast). The median ratio of the rounds is
 printed (other processes share the two cores), with the CPU per answer of the server, the database,
 Redis, wrk and this process. Target (issue 15): /send ≥ 50% of echo.
+
+``--servers`` measures several ASGI servers in the same run, each its own API process on the same
+database and Redis, taking turns within every round (the load on the machine changes during a run):
+``uvicorn`` as ``tidings api`` runs it (uvicorn picks uvloop and httptools, which Tidings installs),
+``uvicorn-h11`` (uvicorn on asyncio's loop and the pure-Python h11 parser, as before they were
+installed) and ``granian`` (the Rust server, from the bench extra).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -77,10 +85,8 @@ class EchoPlugin(InitPluginProtocol):
         return app_config
 
 
-def serve(port: int) -> None:
-    """The child process: Tidings' app from the environment (as host.api.server builds it) plus /echo."""
-    import uvicorn
-
+def app_with_echo() -> Any:
+    """Tidings' app from the environment (as host.api.server builds it) plus /echo (granian's factory)."""
     from host.api.app import create_app
     from host.runtime.actors import declare_actors
     from host.runtime.broker import create_broker
@@ -90,8 +96,27 @@ def serve(port: int) -> None:
     settings = load_settings()
     configure_logging(settings.env)
     actors = declare_actors(create_broker(settings.env.redis_url), settings, sweep_interval=None)
-    app = create_app(actors, extra_plugins=[EchoPlugin()])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    return create_app(actors, extra_plugins=[EchoPlugin()])
+
+
+def serve(port: int, server: str) -> None:
+    """The child process of a uvicorn server: ``uvicorn`` chooses its loop and parser, as tidings api does."""
+    import uvicorn
+
+    fixed = {"loop": "asyncio", "http": "h11"} if server == "uvicorn-h11" else {}
+    uvicorn.run(app_with_echo(), host="127.0.0.1", port=port, log_level="warning", **fixed)
+
+
+SERVERS = ("uvicorn", "uvicorn-h11", "granian")
+
+
+def server_command(server: str, port: int) -> list[str]:
+    """The command line of the API child process for ``server``."""
+    if server == "granian":
+        granian = str(Path(sys.executable).parent / "granian")
+        return [granian, "--interface", "asgi", "--factory", "--host", "127.0.0.1", "--port", str(port),
+                "--log-level", "warning", "bench.api_send:app_with_echo"]  # fmt: skip
+    return [sys.executable, "-m", "bench.api_send", "--serve", str(port), "--server", server]
 
 
 def wrk(url: str, seconds: int, connections: int, script: Path) -> tuple[int, int, float, float]:
@@ -129,11 +154,19 @@ def main() -> None:
     parser.add_argument(
         "--api-auth", choices=("on", "off"), default="on", help="API key checks (on, as in production)"
     )
+    parser.add_argument(
+        "--servers", default="uvicorn", help=f"ASGI servers to measure in turn, comma-separated: {SERVERS}"
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--server", default="uvicorn", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, args.server)
         return
+    servers = [name.strip() for name in args.servers.split(",") if name.strip()]
+    unknown = sorted(set(servers) - set(SERVERS))
+    if unknown:
+        parser.error(f"--servers: unknown {unknown[0]!r} (known: {', '.join(SERVERS)})")
     redis = RedisServer().start()
     try:
         with tempfile.TemporaryDirectory() as tmp, DevDatabase(max_heap="1g") as database:
@@ -155,45 +188,78 @@ def main() -> None:
                 mongo[DATABASE]["users"].insert_one(
                     {"fiscalCode": "U1", "mail": "u1@example.test", "phone": "+393331234567", "groups": []}
                 )
-            port = free_port()
-            server = subprocess.Popen(
-                [sys.executable, "-m", "bench.api_send", "--serve", str(port)], env={**os.environ, **environ}
+            key = create_api_key(database.url, DATABASE, ["send"])
+            script = folder / "post.lua"
+            script.write_text(
+                'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+                f"wrk.body = {json.dumps(json.dumps(BODY))}\n{_COUNTING}"
             )
-            base = f"http://127.0.0.1:{port}"
-            try:
-                eventually_sync(lambda: _ready(base, server), timeout=120, interval=0.1, what="the API")
-                key = create_api_key(database.url, DATABASE, ["send"])
-                check = httpx.post(f"{base}/send", json=BODY, headers={"Authorization": f"Bearer {key}"})
-                assert check.status_code == 200, check.text
-                script = folder / "post.lua"
-                script.write_text(
-                    'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                    f'wrk.headers["Authorization"] = "Bearer {key}"\n'
-                    f"wrk.body = {json.dumps(json.dumps(BODY))}\n{_COUNTING}"
-                )
-                pids = {"API": server.pid, "database": database.pid, "Redis": redis.pid}
-                for path in ("/echo", "/send"):  # warm-up: the database's JIT, pools, caches
-                    wrk(f"{base}{path}", 2, args.connections, script)
-                ratios = []
-                for round_ in range(1, args.rounds + 1):
-                    echo_rate, echo_cpu = measure(base, "/echo", args.seconds, args.connections, script, pids)
-                    send_rate, send_cpu = measure(base, "/send", args.seconds, args.connections, script, pids)
-                    ratios.append(send_rate / echo_rate)
-                    print(
-                        f"round {round_}: POST /echo {echo_rate:,.0f} 2xx/s; POST /send (1 recipient, "
-                        f"2 channels) {send_rate:,.0f} 2xx/s; send/echo = {send_rate / echo_rate:.0%}"
-                    )
-                    print(f"  /echo: {echo_cpu}")
-                    print(f"  /send: {send_cpu}")
-                print(
-                    f"median send/echo over {len(ratios)} rounds = {statistics.median(ratios):.0%} "
-                    "(target ≥ 50%)"
-                )
-            finally:
-                server.terminate()
-                server.wait(timeout=20)
+            pids = {"database": database.pid, "Redis": redis.pid}
+            run_servers(servers, {**os.environ, **environ}, key, script, pids, args)
     finally:
         redis.stop()
+
+
+def start_servers(
+    names: list[str], environ: dict[str, str]
+) -> dict[str, tuple[subprocess.Popen[bytes], str]]:
+    """Every server as its own API process, each on a free port: name → (process, base URL)."""
+    started = {}
+    for name in names:
+        port = free_port()
+        started[name] = (
+            subprocess.Popen(server_command(name, port), env=environ),
+            f"http://127.0.0.1:{port}",
+        )
+    return started
+
+
+def run_servers(
+    names: list[str], environ: dict[str, str], key: str, script: Path, pids: dict[str, int | None], args: Any
+) -> None:
+    """Measure both routes on every server, the servers taking turns within each round (the load on the
+    machine changes over a run: no server gets all the quiet minutes); a median per server at the end."""
+    started = start_servers(names, environ)
+    try:
+        for name, (server, base) in started.items():
+            eventually_sync(
+                functools.partial(_ready, base, server), timeout=120, interval=0.1, what=f"the API ({name})"
+            )
+            check = httpx.post(f"{base}/send", json=BODY, headers={"Authorization": f"Bearer {key}"})
+            assert check.status_code == 200, check.text
+            for path in ("/echo", "/send"):  # warm-up: the database's JIT, pools, caches
+                wrk(f"{base}{path}", 2, args.connections, script)
+        ratios: dict[str, list[float]] = {name: [] for name in names}
+        sends: dict[str, list[float]] = {name: [] for name in names}
+        for round_ in range(1, args.rounds + 1):
+            for name, (server, base) in started.items():
+                meter_pids = {"API": server.pid, **pids}
+                echo_rate, echo_cpu = measure(
+                    base, "/echo", args.seconds, args.connections, script, meter_pids
+                )
+                send_rate, send_cpu = measure(
+                    base, "/send", args.seconds, args.connections, script, meter_pids
+                )
+                ratios[name].append(send_rate / echo_rate)
+                sends[name].append(send_rate)
+                print(
+                    f"round {round_}, {name}: POST /echo {echo_rate:,.0f} 2xx/s; POST /send (1 recipient, "
+                    f"2 channels) {send_rate:,.0f} 2xx/s; send/echo = {send_rate / echo_rate:.0%}"
+                    f" (load average {os.getloadavg()[0]:.1f})"
+                )
+                print(f"  /echo: {echo_cpu}")
+                print(f"  /send: {send_cpu}")
+        for name in names:
+            print(
+                f"{name}: median send/echo over {args.rounds} rounds = {statistics.median(ratios[name]):.0%} "
+                f"(target ≥ 50%); /send {statistics.median(sends[name]):,.0f} 2xx/s"
+            )
+    finally:
+        for server, _ in started.values():
+            server.terminate()
+        for server, _ in started.values():
+            server.wait(timeout=20)
 
 
 def _ready(base: str, server: subprocess.Popen[bytes]) -> bool:

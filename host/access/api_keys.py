@@ -6,6 +6,10 @@ of the whole key, never the key or the secret. A plain SHA-256 is enough here, u
 the secret has 256 bits of entropy, so inverting the hash is as hopeless as guessing the key, and a slow
 hash (argon2) would only add tens of milliseconds to every API request.
 
+Every API request checks its key, so the checks of concurrent requests are read together: one ``find``
+of their prefixes per group (host.storage.group_commit), each read after its request arrived, so a key
+revoked a moment ago is refused at once (no cache).
+
 :class:`ApiKeys` works on raw PyMongo collections so the API, the console and the CLI share it whatever
 event loop and client they run on; :class:`~host.storage.documents.ApiKey` describes the stored
 shape and its indexes.
@@ -27,6 +31,7 @@ from pymongo.errors import DuplicateKeyError
 
 from host.errors import NotFound, RequestError
 from host.storage.documents import API_KEYS_COLLECTION, ApiKey, ApiKeyRecord, Scope, utcnow
+from host.storage.group_commit import GroupCommit
 
 __all__ = [
     "API_KEYS_COLLECTION",
@@ -46,6 +51,8 @@ KEY_MARK = "tdk_"
 _KEY_RE = re.compile(r"^(?P<prefix>tdk_[0-9a-f]{8})_(?P<secret>[A-Za-z0-9_-]{43})$")
 #: ``last_used_at`` is written at most this often per key, so a busy key costs no write per request
 LAST_USED_PRECISION = timedelta(minutes=1)
+
+Doc = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,15 @@ class ApiKeys:
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._keys = db[API_KEYS_COLLECTION]
+        #: the key checks of concurrent requests, one read per group (bound to the first loop using it)
+        self._lookup = GroupCommit[str, Doc | None](self._find_prefixes, max_size=500)
+
+    async def _find_prefixes(self, prefixes: list[str]) -> list[Doc | BaseException | None]:
+        # one indexed field (NOTES); a prefix asked twice in the group is read once
+        wanted = list(dict.fromkeys(prefixes))
+        found = {doc["prefix"]: doc async for doc in self._keys.find({"prefix": {"$in": wanted}})}
+        # a copy each: verify() sets last_used_at on the one it returns
+        return [dict(found[prefix]) if prefix in found else None for prefix in prefixes]
 
     async def ensure_indexes(self) -> None:
         """The unique prefix index (the API's start-up creates it through Beanie; the CLI calls this)."""
@@ -121,7 +137,7 @@ class ApiKeys:
         match = _KEY_RE.match(key)
         if match is None:
             return None
-        doc = await self._keys.find_one({"prefix": match.group("prefix")})  # one indexed field (NOTES)
+        doc = await self._lookup(match.group("prefix"))
         if doc is None or doc.get("revoked_at") is not None:
             return None
         if not hmac.compare_digest(hash_key(key), str(doc.get("key_hash", ""))):

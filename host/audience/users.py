@@ -6,6 +6,7 @@ filters on one indexed field (the mapped id, or the clusters field), as NOTES as
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
@@ -137,7 +138,11 @@ async def stream_cluster_users(
     key: str = "_id",
     batch_size: int = 2000,
 ) -> AsyncIterator[list[Doc]]:
-    """Users of any of the clusters, in ``key`` order, a batch at a time, resuming after ``after``."""
+    """Users of any of the clusters, in ``key`` order, a batch at a time, resuming after ``after``.
+
+    The next batch is read while the caller works on this one (one read in flight, never two on the
+    cursor): the fan-out plans and writes a batch in the time the database takes to send the next.
+    """
     query: Doc = {store.fields.clusters: {"$in": list(clusters)}}
     if after is not None:
         query = {"$and": [query, {key: {"$gt": after}}]}
@@ -147,5 +152,13 @@ async def stream_cluster_users(
         fields["_id"] = 0
     fields[key] = 1
     cursor = store.users.find(query, fields, batch_size=batch_size).sort(key, 1)
-    while batch := await cursor.to_list(batch_size):
-        yield batch
+    pending = asyncio.ensure_future(cursor.to_list(batch_size))
+    try:
+        while batch := await pending:
+            pending = asyncio.ensure_future(cursor.to_list(batch_size))
+            yield batch
+    finally:
+        if not pending.done():  # the caller stopped early: no read left running on its own
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
+        await cursor.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -22,10 +23,11 @@ from host.audience.planning import Failure
 from host.dispatch.expansion import INLINE_AUDIENCE, Expansion
 from host.dispatch.scheduling import parse_send_at, scheduled_answer, scheduled_fields
 from host.dispatch.schemas import SendAccepted, SendRequest
+from host.dispatch.writes import ExpansionInterrupted
 from host.errors import InvalidAddress, RequestError
 from host.plugins.channel import Channel
 from host.plugins.registry import ChannelRegistry
-from host.settings import Settings
+from host.settings import Lane, Settings
 from host.storage.documents import utcnow
 from host.storage.nesting import nesting_problem
 from host.templates.attachment_names import check_attachment_names
@@ -100,6 +102,43 @@ class Dispatcher:
             except InvalidAddress as exc:
                 raise RequestError(f"emailSender: {exc.message}") from exc
 
+    def _dispatch_doc(
+        self,
+        dispatch_id: str,
+        request: SendRequest,
+        channels: Sequence[tuple[str, Channel]],
+        recipients: list[str],
+        clusters: list[str],
+        template: Doc | None,
+        now: datetime,
+    ) -> Doc:
+        """The dispatch as stored, ``expanding`` (its ``priority`` and schedule are set by the caller)."""
+        return {
+            "_id": dispatch_id,
+            "channels": [name for name, _ in channels],
+            "recipients": recipients,
+            "clusters": clusters,
+            "template_id": str(template["_id"]) if template else None,
+            "template_version": template.get("version", 1) if template else None,
+            "category": (template or {}).get("category"),  # transactional: no opt-outs, and the high lane
+            "title": None if template else request.message_title,
+            "content": None if template else request.message_content,
+            "data": request.data,
+            "email": {
+                "attachments": request.email_attachments or [],
+                "cc": request.email_carbon_copies or [],
+                "bcc": request.email_blind_carbon_copies or [],
+                "sender": request.email_sender,
+            },
+            "saga_id": None,
+            "state": "expanding",
+            "recipients_done": False,
+            "fanout_after": None,
+            "expanded_count": 0,
+            "created_at": now,
+            "heartbeat_at": now,
+        }
+
     async def accept(self, request: SendRequest, *, saga_id: str | None = None) -> SendAccepted:
         """Validate, store the dispatch, expand a short audience now, and answer with known failures."""
         send_at = parse_send_at(request.send_at)  # a future sendAt: stored `scheduled`, started later
@@ -137,42 +176,22 @@ class Dispatcher:
         immediate = send_at is None
         listed = bool(recipients) and len(recipients) <= INLINE_AUDIENCE and immediate
         now = utcnow()
-        # read while the dispatch is stored (nothing to undo if either fails): the listed users, and
-        # the clusters' members, counted up to one more than the audience that is expanded here
-        lookup = asyncio.ensure_future(self._expansion.find_users(recipients, channels)) if listed else None
+        doc = self._dispatch_doc(dispatch_id, request, channels, recipients, clusters, template, now)
+        doc.update(priority=priority, saga_id=saga_id, **scheduled_fields(send_at))
+        if listed and not clusters:  # the commonest send: every step in one grouped job
+            return await self._send_listed(doc, recipients, channels, priority or "normal")
+        # read while the dispatch is stored (nothing to undo if either fails): the listed users (and
+        # their opt-outs), and the clusters' members, counted up to one more than the audience that is
+        # expanded here
+        lookup = (
+            asyncio.ensure_future(self._expansion.look_up(recipients, channels, category)) if listed else None
+        )
         room = INLINE_AUDIENCE - len(recipients)
         members = (
             asyncio.ensure_future(self._expansion.cluster_members(clusters, room + 1))
             if clusters and immediate and room > 0
             else None
         )
-        doc: Doc = {
-            "_id": dispatch_id,
-            "channels": [name for name, _ in channels],
-            "recipients": recipients,
-            "clusters": clusters,
-            "template_id": str(template["_id"]) if template else None,
-            "template_version": template.get("version", 1) if template else None,
-            "category": category,  # transactional: no opt-outs, and the high lane
-            "priority": priority,
-            "title": None if template else request.message_title,
-            "content": None if template else request.message_content,
-            "data": request.data,
-            "email": {
-                "attachments": request.email_attachments or [],
-                "cc": request.email_carbon_copies or [],
-                "bcc": request.email_blind_carbon_copies or [],
-                "sender": request.email_sender,
-            },
-            "saga_id": saga_id,
-            "state": "expanding",
-            "recipients_done": False,
-            "fanout_after": None,
-            "expanded_count": 0,
-            "created_at": now,
-            "heartbeat_at": now,
-            **scheduled_fields(send_at),
-        }
         reads = [task for task in (lookup, members) if task is not None]
         try:
             await self._expansion.insert_dispatch(doc)
@@ -226,6 +245,27 @@ class Dispatcher:
         )  # fmt: skip
         if background:
             return SendAccepted(failures=failures, dispatch_id=dispatch_id, expansion="background")
+        return SendAccepted(failures=failures, dispatch_id=dispatch_id)
+
+    async def _send_listed(
+        self, doc: Doc, recipients: list[str], channels: list[tuple[str, Channel]], lane: Lane
+    ) -> SendAccepted:
+        """Listed recipients only: stored and expanded in one grouped job (host.dispatch.writes)."""
+        dispatch_id = doc["_id"]
+        try:
+            failures = await self._expansion.send_listed(doc, recipients, channels, lane)
+        except ExpansionInterrupted as exc:
+            # the dispatch is stored: the recovery sweep finishes what was interrupted here
+            log.warning(
+                "dispatch %s accepted; its expansion continues in the background", dispatch_id, exc_info=exc
+            )
+            return SendAccepted(failures=exc.failures, dispatch_id=dispatch_id, expansion="background")
+        log.debug(
+            "dispatch %s accepted: %d recipients, %d known failures",
+            dispatch_id,
+            len(recipients),
+            len(failures),
+        )
         return SendAccepted(failures=failures, dispatch_id=dispatch_id)
 
     async def expand(self, dispatch_id: str) -> None:

@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Container, Sequence
 from typing import Any
 
-from host.audience.opt_outs import OptOuts
+from host.audience.opt_outs import OptOutLookup, OptOuts, opt_out_id
 from host.audience.planning import DeliveryPlanner, Failure, PlannedBatch
 from host.audience.suppressions import Suppressions
 from host.audience.users import inactive_state, read_field, stream_cluster_users, user_projection
 from host.dispatch.outbox import Outbox
-from host.dispatch.writes import DispatchWrites
+from host.dispatch.writes import DispatchWrites, ListedSend
 from host.plugins.channel import Channel
 from host.plugins.registry import ChannelRegistry
 from host.settings import DEFAULT_LANE, Lane, LanePolicy, lane_of
 from host.storage.documents import utcnow
 from host.storage.store import Store
+from host.templates.fields import opt_outs_apply
 
 __all__ = ["FANOUT_BATCH", "FANOUT_WRITES", "INLINE_AUDIENCE", "INLINE_RECIPIENTS", "Expansion"]
 
@@ -130,19 +131,62 @@ class Expansion:
         projection = user_projection(self._store.fields, [c for _, c in channels])
         return await self._writes.find_users((recipients, projection))
 
+    def _opt_out_lookup(
+        self, channels: Sequence[tuple[str, Channel]], category: str | None
+    ) -> OptOutLookup | None:
+        return self._opt_outs.fanout_lookup(
+            (name for name, _ in channels), category, self._writes.find_opt_outs
+        )
+
+    async def look_up(
+        self, recipients: Sequence[str], channels: Sequence[tuple[str, Channel]], category: str | None
+    ) -> tuple[dict[str, Doc], Container[str]]:
+        """A short recipients list's users and opt-outs, read at once: both need only the ids.
+
+        For :meth:`expand_recipients` (its ``lookup``), started while the dispatch is being stored.
+        """
+        opt_outs = self._opt_out_lookup(channels, category)
+        if opt_outs is None:
+            return await self.find_users(recipients, channels), ()
+        users, opted_out = await asyncio.gather(self.find_users(recipients, channels), opt_outs(recipients))
+        return users, opted_out
+
+    def send_listed(
+        self, dispatch: Doc, recipients: Sequence[str], channels: Sequence[tuple[str, Channel]], lane: Lane
+    ) -> Awaitable[list[Failure]]:
+        """Store a dispatch to listed recipients only (at most :data:`INLINE_RECIPIENTS`) and expand it.
+
+        One grouped job for every step (host.dispatch.writes, ``send_listed``); returns the failures.
+        Raises what storing the dispatch raised, or ExpansionInterrupted once it is stored.
+        """
+        names = [name for name, _ in channels]
+        category = dispatch.get("category")
+        checked = opt_outs_apply(category)
+        suppressions = self._suppressions.lookup(category, self._writes.find_suppressions)
+        return self._writes.send_listed(
+            ListedSend(
+                dispatch,
+                recipients,
+                DeliveryPlanner(
+                    dispatch["_id"], channels, self._store.fields, suppressions=suppressions, priority=lane
+                ),
+                user_projection(self._store.fields, [c for _, c in channels]),
+                [opt_out_id(uid, name) for uid in recipients for name in names] if checked else [],
+            )
+        )
+
     async def expand_recipients(
         self,
         dispatch_id: str,
         recipients: Sequence[str],
         channels: Sequence[tuple[str, Channel]],
-        lookup: Awaitable[dict[str, Doc]] | None = None,
+        lookup: Awaitable[tuple[dict[str, Doc], Container[str]]] | None = None,
         category: str | None = None,
         priority: Lane = DEFAULT_LANE,
     ) -> list[Failure]:
-        """Write the deliveries of listed recipients; ``lookup`` already finds a list that fits one chunk."""
-        opt_outs = self._opt_outs.fanout_lookup(
-            (name for name, _ in channels), category, self._writes.find_opt_outs
-        )
+        """Write the deliveries of listed recipients; ``lookup`` (:meth:`look_up`) already read a list
+        that fits one chunk."""
+        opt_outs = self._opt_out_lookup(channels, category)
         suppressions = self._suppressions.lookup(category, self._writes.find_suppressions)
         planner = DeliveryPlanner(
             dispatch_id, channels, self._store.fields, opt_outs, suppressions=suppressions, priority=priority
@@ -151,10 +195,12 @@ class Expansion:
         for start in range(0, len(recipients), INLINE_RECIPIENTS):
             chunk = recipients[start : start + INLINE_RECIPIENTS]
             if lookup is not None and len(recipients) <= INLINE_RECIPIENTS:
-                found = await lookup
+                found, opted_out = await lookup
+                users = [(uid, found.get(uid)) for uid in chunk]
+                planned = planner.plan(users, utcnow(), opted_out)
             else:
                 found = await self.find_users(chunk, channels)
-            planned = await planner.plan_batch([(uid, found.get(uid)) for uid in chunk], utcnow())
+                planned = await planner.plan_batch([(uid, found.get(uid)) for uid in chunk], utcnow())
             await self._store_planned(planner, planned, priority)
             failures.extend(planned.failures)
         return failures
@@ -224,7 +270,9 @@ class Expansion:
         try:
             async for batch in batches:
                 # soft-deleted users are not the cluster's members (Mia's CRUD lists only PUBLIC ones)
-                members = [user for user in batch if inactive_state(fields, user) is None]
+                members = (
+                    batch if fields.state is None else [u for u in batch if inactive_state(fields, u) is None]
+                )
                 planned = await planner.plan_batch(_with_ids(members, fields.id), utcnow())
                 if failures is not None:
                     await planner.skip_suppressed(planned)  # expanded in the request: in its answer

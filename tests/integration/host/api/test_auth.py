@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from pymongo import AsyncMongoClient, monitoring
 from twilio.request_validator import RequestValidator
 
 from host.access.api_keys import API_KEYS_COLLECTION, SCOPES, ApiKeys
@@ -248,6 +250,45 @@ async def test_an_idempotency_key_belongs_to_the_api_key_that_used_it(
     assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
     conflict = await auth_stack.client.post("/send", json=other, headers={**headers, **bearer(first_client)})
     assert_error(conflict, 409, "another request body")
+
+
+class _Finds(monitoring.CommandListener):
+    """Counts the ``find`` commands sent to the API keys collection (PyMongo's command monitoring)."""
+
+    def __init__(self) -> None:
+        self.finds = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find" and event.command.get("find") == API_KEYS_COLLECTION:
+            self.finds += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_concurrent_key_checks_are_read_together_and_each_gets_its_own_answer(
+    auth_stack: Stack,
+) -> None:
+    keys = ApiKeys(auth_stack.db)
+    sender, reader, leaving = [await keys.create(n, [s], created_by="tests") for n, s in
+                               (("a", "send"), ("b", "read"), ("c", "read"))]  # fmt: skip
+    await keys.revoke(leaving.record.prefix)
+    listener = _Finds()
+    env = auth_stack.settings.env
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env.mongodb_url, event_listeners=[listener])
+    try:
+        checked = ApiKeys(client[env.mongodb_database])
+        asked = [sender.key, reader.key, leaving.key, UNKNOWN_KEY, sender.key[:-1] + "x"] * 6
+        records = await asyncio.gather(*(checked.verify(key) for key in asked))
+    finally:
+        await client.close()
+    names = [record.name if record is not None else None for record in records]
+    assert names == ["a", "b", None, None, None] * 6
+    # 30 checks, one read: each check's read starts after it was asked (a revoked key fails at once)
+    assert listener.finds == 1
 
 
 class _Collect(logging.Handler):

@@ -6,8 +6,15 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+from pymongo.errors import BulkWriteError
+
+from host.audience.opt_outs import opt_out_id
+from host.audience.planning import DeliveryPlanner, Failure
+from host.audience.users import user_projection
+from host.dispatch.outbox import Outbox
 from host.dispatch.schemas import SendRequest
-from host.dispatch.writes import DispatchWrites
+from host.dispatch.writes import DispatchWrites, ExpansionInterrupted, ListedSend
 from host.storage.documents import utcnow
 from tests.support.enqueued import Enqueued, add_cluster
 from tests.support.stacks import Stack, dispatcher
@@ -69,3 +76,73 @@ async def test_a_grouped_insert_fails_only_the_job_it_hit(stack: Stack, unique: 
     }
     await writes.insert_deliveries([doc])
     await writes.insert_deliveries([doc])
+
+
+def _listed(stack: Stack, dispatch_id: str, recipients: list[str], **projection: int) -> ListedSend:
+    """A listed send on e-mail as host.dispatch.expansion builds it (``projection`` replaces the real one)."""
+    channels = [("email", stack.runtime.registry["email"])]
+    doc = {"_id": dispatch_id, "channels": ["email"], "state": "expanding", "created_at": utcnow()}
+    return ListedSend(
+        doc,
+        recipients,
+        DeliveryPlanner(dispatch_id, channels, stack.fields, priority="normal"),
+        projection or user_projection(stack.fields, [channel for _, channel in channels]),
+        [opt_out_id(uid, "email") for uid in recipients],
+    )
+
+
+async def test_listed_sends_go_through_every_step_together_and_a_refused_one_fails_alone(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    users = await add_cluster(stack, unique("listed"), 3)
+    await stack.runtime.opt_outs.record(users[1], "email", "api")
+    enqueued = Enqueued()
+    writes = DispatchWrites(
+        stack.runtime.store, Outbox(stack.runtime.store, enqueued, {"email": 50}), stack.runtime.opt_outs
+    )
+    taken = unique("taken")
+    # an expanded dispatch of the shared stack's (not a scheduled one: its scheduler would pick it up)
+    await stack.db["dispatches"].insert_one({"_id": taken, "state": "expanded", "channels": ["email"]})
+    fresh = [unique(f"listed{i}") for i in range(3)]
+    jobs = [_listed(stack, fresh[0], [users[0], "nobody"]), _listed(stack, taken, [users[0]])]
+    jobs += [_listed(stack, fresh[1], [users[1]]), _listed(stack, fresh[2], [users[2], users[0]])]
+
+    outcomes = await asyncio.gather(*(writes.send_listed(job) for job in jobs), return_exceptions=True)
+
+    assert isinstance(outcomes[1], BulkWriteError)  # its dispatch was not stored: that caller fails
+    assert outcomes[0] == [Failure(user_id="nobody", channel="email", error="no user with id 'nobody'")]
+    assert outcomes[2] == [Failure(user_id=users[1], channel="email", error="the user opted out of email")]
+    assert outcomes[3] == []
+    assert "expanded_at" not in (await stack.db["dispatches"].find_one({"_id": taken}))  # not marked by this
+    assert await stack.db["deliveries"].count_documents({"dispatch_id": taken}) == 0
+    for dispatch_id in fresh:
+        dispatch = await stack.db["dispatches"].find_one({"_id": dispatch_id})
+        assert dispatch is not None and dispatch["state"] == "expanded"
+    stored = await stack.db["deliveries"].find({"dispatch_id": {"$in": fresh}}).to_list(None)
+    assert {d["_id"]: d["status"] for d in stored} == {
+        f"{fresh[0]}:email:{users[0]}": "queued",
+        f"{fresh[0]}:email:nobody": "skipped",
+        f"{fresh[1]}:email:{users[1]}": "skipped",
+        f"{fresh[2]}:email:{users[2]}": "queued",
+        f"{fresh[2]}:email:{users[0]}": "queued",
+    }
+    assert sorted(enqueued.ids) == sorted(d["_id"] for d in stored if d["status"] == "queued")
+    assert enqueued.messages == 1  # the group's queued deliveries in one message
+
+
+async def test_a_listed_send_stored_but_not_expanded_is_left_for_the_recovery_sweep(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    enqueued = Enqueued()
+    writes = DispatchWrites(
+        stack.runtime.store, Outbox(stack.runtime.store, enqueued, {"email": 50}), stack.runtime.opt_outs
+    )
+    dispatch_id = unique("interrupted")
+    # a projection the database refuses: the users' read fails after the dispatch is stored
+    with pytest.raises(ExpansionInterrupted) as raised:
+        await writes.send_listed(_listed(stack, dispatch_id, ["someone"], mail=1, groups=0))
+    assert "exclusion" in str(raised.value.__cause__) and raised.value.failures == []
+    dispatch = await stack.db["dispatches"].find_one({"_id": dispatch_id})
+    assert dispatch is not None and dispatch["state"] == "expanding"  # the sweep restarts it when stalled
+    assert await stack.db["deliveries"].count_documents({"dispatch_id": dispatch_id}) == 0
+    assert enqueued.ids == []
