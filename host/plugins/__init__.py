@@ -5,7 +5,8 @@ Third-party plugins import from here (and from host.errors): the Channel protoco
 (:mod:`host.plugins.conventions`: Retry-After, secret-masking reprs) and the app-plugin base
 (:mod:`host.plugins.app`). The host builds its channels with :mod:`host.plugins.registry` from the
 ``tidings.channels`` and ``tidings.providers`` entry points, and reads the host's own keys of
-``channels.<name>`` (:mod:`host.plugins.providers`, :mod:`host.plugins.rates`).
+``channels.<name>`` (:mod:`host.plugins.providers`, :mod:`host.plugins.rates`); :mod:`host.plugins.capture`
+builds the embedded mode's inbox providers for channels with none configured.
 
 May import: host.errors, host.settings.
 """
