@@ -7,14 +7,18 @@ compiles there and answers ``None`` or ``(reason, line)``; compiled templates ar
 rendered (the delivery worker, the console's preview), in a worker thread. The process is spawned on
 first use and serves one check at a time. A process that cannot run (or died) makes the caller fall
 back to a thread (:class:`CheckUnavailable`); one that takes longer than its wall-clock allowance is
-abandoned for that check (its CPU budget, measured inside, still bounds it).
+abandoned for that check (its CPU budget, measured inside, still bounds it). The process ends with the
+one that started it, even when that one is killed (``kill -9``) and has no chance to stop it: it watches
+its parent and exits once it is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -24,6 +28,21 @@ __all__ = ["CheckPool", "CheckUnavailable", "Verdict"]
 
 #: None (it compiles) or (reason, line) of the RenderError that refuses it
 Verdict = tuple[str, int | None] | None
+
+
+#: how often the checking process looks whether the process that started it is still there
+PARENT_POLL_SECONDS = 1.0
+
+
+def _watch_parent(parent: int) -> None:
+    """In the checking process: exit as soon as ``parent`` is no longer this process's parent."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(0)  # orphaned: nobody is left to ask for a verdict
+
+    threading.Thread(target=watch, name="tidings-parent-watch", daemon=True).start()
 
 
 class CheckUnavailable(Exception):
@@ -44,7 +63,12 @@ class CheckPool:
             if self._executor is None:
                 # spawn, not fork: the API process has threads (uvicorn, the broker) a fork copies mid-state
                 context = multiprocessing.get_context("spawn")
-                self._executor = ProcessPoolExecutor(max_workers=self._workers, mp_context=context)
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self._workers,
+                    mp_context=context,
+                    initializer=_watch_parent,
+                    initargs=(os.getpid(),),
+                )
             return self._executor
 
     def _drop(self, executor: ProcessPoolExecutor) -> None:
