@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import collections
 import json
-import os
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,13 +27,13 @@ from host.storage.migrations import ensure_migrated
 from tests.fakes.twilio import FakeTwilio
 from tests.services import RedisServer
 from tests.support.channel_users import phone_for
+from tests.support.cli_runs import TidingsProcess
 from tests.support.configs import TWILIO_SENDER
 from tests.support.throttles import race_for_slots
 from tests.support.waiting import eventually
 
 RATE = 5
 DISPATCHES, USERS_EACH = 6, 5  # six actor messages: more than one worker prefetches (2 threads × 2)
-TIDINGS = Path(sys.executable).with_name("tidings")
 READY = "is ready for action"  # dramatiq's log line once a worker process consumes
 
 
@@ -83,44 +80,23 @@ async def environ(
 
 
 @pytest.fixture
-async def workers(environ: dict[str, str], tmp_path: Path) -> AsyncIterator[list[subprocess.Popen[bytes]]]:
-    env = {**os.environ, **environ, "PYTHONUNBUFFERED": "1"}
-    started = []
-    for n in range(2):
-        with (tmp_path / f"worker-{n}.log").open("wb") as log:
-            started.append(
-                subprocess.Popen(
-                    [str(TIDINGS), "worker", "--processes", "1", "--threads", "2"],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+def workers(environ: dict[str, str], tmp_path: Path) -> Iterator[list[TidingsProcess]]:
+    args = ["worker", "--processes", "1", "--threads", "2"]
+    env = {**environ, "PYTHONUNBUFFERED": "1"}
+    started = [TidingsProcess(args, env, tmp_path / f"worker-{n}.log") for n in range(2)]
     try:
         # both must be consuming before anything is enqueued, or the first one up prefetches it all
-        logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
-
-        def consuming() -> bool:
-            for process, log in zip(started, logs, strict=True):
-                assert process.poll() is None, f"worker exited: {log.read_text(errors='replace')[-2000:]}"
-            return all(READY in log.read_text(errors="replace") for log in logs)
-
-        await eventually(consuming, timeout=60, interval=0.1, what="both worker processes to consume")
+        for process in started:
+            process.wait_for(lambda line: READY in line, "the worker process to consume", timeout=60)
         yield started
     finally:
         for process in started:
-            process.terminate()
-        for process in started:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            process.stop()
 
 
 async def test_rate_holds_across_two_worker_processes(
     environ: dict[str, str],
-    workers: list[subprocess.Popen[bytes]],
+    workers: list[TidingsProcess],
     own_twilio: FakeTwilio,
     unique: Callable[[str], str],
 ) -> None:
@@ -146,7 +122,7 @@ async def test_rate_holds_across_two_worker_processes(
 
         async def statuses_now() -> collections.Counter[str]:
             for process in workers:
-                assert process.poll() is None, "a worker process died"
+                assert process.process.poll() is None, "a worker process died"
             return collections.Counter(
                 [d["status"] async for d in runtime.store.deliveries.find({}, {"status": 1})]
             )

@@ -8,10 +8,8 @@ worker has 4 threads and ``lanes.reservedThreads`` 1: bulk may run 2 batches at 
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,9 +24,9 @@ from host.storage.devdb import DevDatabase
 from host.storage.migrations import ensure_migrated
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer
+from tests.support.cli_runs import TidingsProcess
 from tests.support.waiting import eventually
 
-TIDINGS = Path(sys.executable).with_name("tidings")
 READY = "is ready for action"  # dramatiq's log line once a worker process consumes
 BULK, BATCH = 600, 100  # the e-mail channel's batch size
 
@@ -79,36 +77,19 @@ async def environ(
 @pytest.fixture
 async def worker(environ: dict[str, str], tmp_path: Path) -> AsyncIterator[Callable[[], Any]]:
     """Starts ``tidings worker --processes 1 --threads 4`` when called; stops it after the test."""
-    started: list[subprocess.Popen[bytes]] = []
-    log = tmp_path / "worker.log"
+    started: list[TidingsProcess] = []
 
     async def start() -> None:
-        with log.open("wb") as out:
-            started.append(
-                subprocess.Popen(
-                    [str(TIDINGS), "worker", "--processes", "1", "--threads", "4"],
-                    env={**os.environ, **environ, "PYTHONUNBUFFERED": "1"},
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-
-        def consuming() -> bool:
-            assert started[0].poll() is None, f"worker exited: {log.read_text(errors='replace')[-2000:]}"
-            return READY in log.read_text(errors="replace")
-
-        await eventually(consuming, timeout=60, interval=0.1, what="the worker process to consume")
+        args = ["worker", "--processes", "1", "--threads", "4"]
+        process = TidingsProcess(args, {**environ, "PYTHONUNBUFFERED": "1"}, tmp_path / "worker.log")
+        started.append(process)
+        await asyncio.to_thread(process.wait_for, lambda line: READY in line, "the worker to consume", 60)
 
     try:
         yield start
     finally:
         for process in started:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            process.stop()
 
 
 async def test_high_overtakes_a_bulk_backlog_that_the_same_message_in_the_bulk_lane_waits_for(
