@@ -18,6 +18,11 @@ database and Redis, taking turns within every round (the load on the machine cha
 ``uvicorn`` as ``tidings api`` runs it (uvicorn picks uvloop and httptools, which Tidings installs),
 ``uvicorn-h11`` (uvicorn on asyncio's loop and the pure-Python h11 parser, as before they were
 installed) and ``granian`` (the Rust server, from the bench extra).
+
+``--profile DIR`` samples each API process with py-spy (bench extra) during its first /send run and
+writes ``DIR/<server>-send.txt`` (py-spy's raw format, ``--gil``: the Python time of the server's loop;
+``--idle`` is not used). The sampling pauses the process, so the figures of that round are not
+comparable: profile in a run of its own.
 """
 
 from __future__ import annotations
@@ -135,12 +140,27 @@ def wrk(url: str, seconds: int, connections: int, script: Path) -> tuple[int, in
 
 
 def measure(
-    base: str, path: str, seconds: int, connections: int, script: Path, pids: dict[str, int | None]
+    base: str,
+    path: str,
+    seconds: int,
+    connections: int,
+    script: Path,
+    pids: dict[str, int | None],
+    profile: Path | None = None,
 ) -> tuple[float, str]:
-    """One wrk run against ``path``: 2xx answers per second, and CPU per answer by process group."""
+    """One wrk run against ``path``: 2xx answers per second, and CPU per answer by process group; with
+    ``profile``, py-spy samples the API process meanwhile into that file."""
+    spy = None
+    if profile is not None:
+        py_spy = str(Path(sys.executable).parent / "py-spy")
+        command = [py_spy, "record", "-p", str(pids["API"]), "--gil", "--subprocesses", "--nonblocking"]
+        command += ["-r", "400", "-f", "raw", "-o", str(profile)]
+        spy = subprocess.Popen([*command, "-d", str(seconds)], stdout=subprocess.DEVNULL)
     meter = CpuMeter(pids).start()
     ok, other, elapsed, wrk_cpu = wrk(f"{base}{path}", seconds, connections, script)
     meter.stop()
+    if spy is not None:
+        spy.wait(timeout=30)
     meter.add("wrk", wrk_cpu)
     failed = f"; {other:,} answers not 2xx or errors, not counted" if other else ""
     return ok / elapsed, f"{meter.summary(max(ok, 1), '2xx answer')}{failed}"
@@ -157,6 +177,7 @@ def main() -> None:
     parser.add_argument(
         "--servers", default="uvicorn", help=f"ASGI servers to measure in turn, comma-separated: {SERVERS}"
     )
+    parser.add_argument("--profile", type=Path, help="py-spy each API during its first /send run, into DIR")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--server", default="uvicorn", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -238,8 +259,12 @@ def run_servers(
                 echo_rate, echo_cpu = measure(
                     base, "/echo", args.seconds, args.connections, script, meter_pids
                 )
+                profile = None
+                if args.profile is not None and round_ == 1:
+                    args.profile.mkdir(parents=True, exist_ok=True)
+                    profile = args.profile / f"{name}-send.txt"
                 send_rate, send_cpu = measure(
-                    base, "/send", args.seconds, args.connections, script, meter_pids
+                    base, "/send", args.seconds, args.connections, script, meter_pids, profile
                 )
                 ratios[name].append(send_rate / echo_rate)
                 sends[name].append(send_rate)

@@ -7,16 +7,23 @@ steps here run them as one ``insert_many``, one ``find``, one enqueue per channe
 
 The commonest send, a short list of recipients and nothing else (:class:`ListedSend`), goes through all
 the steps as one job (:attr:`DispatchWrites.send_listed`): a group of such sends moves through them
-together, so the group is as large as the sends waiting for any step, not for one step of six, and each
-request waits on one future instead of six. The order of the steps is the same: the dispatch is stored
-(its users and opt-outs read meanwhile) before any of its deliveries, and they before the broker hears
-of them; a send whose dispatch is stored but whose steps after that failed raises
-:class:`ExpansionInterrupted`, and the recovery sweep finishes it (as for any stalled dispatch).
+together, so the group is as large as the sends waiting for any step, not for one step of several, and
+each request waits on one future. Its order differs from a fan-out's: the users and opt-outs are read,
+the deliveries inserted, then the dispatch, already ``expanded``, and only then does the broker hear of
+them. So no update marks it expanded afterwards (on the development database an update costs more than
+an insert). Nothing is lost on the way: before the dispatch is stored, the request is not answered, and
+a worker fails a delivery whose dispatch does not exist (host.delivery.worker), so deliveries left by a
+crash in between are never sent; once it is stored, its deliveries are stored ``queued``, which the
+broker hears of at once, or from the outbox, or from the recovery sweep's pass over deliveries queued
+past the enqueue lease. When a read or the deliveries' insert fails, the dispatch is stored
+``expanding`` instead, as a fan-out's is, the caller gets :class:`ExpansionInterrupted`, and the
+recovery sweep expands it again (as for any stalled dispatch).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Container, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -34,6 +41,8 @@ from host.storage.group_commit import GroupCommit
 from host.storage.store import Store
 
 __all__ = ["DispatchWrites", "ExpansionInterrupted", "ListedSend"]
+
+log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 
@@ -139,13 +148,19 @@ class DispatchWrites:
         if outcome is not None:
             raise outcome
 
-    async def _insert_deliveries(self, jobs: list[list[Doc]]) -> list[BaseException | None]:
+    async def _insert_deliveries(
+        self, jobs: list[list[Doc]], met: set[str] | None = None
+    ) -> list[BaseException | None]:
+        """The jobs' deliveries in one insert; the ids already stored are added to ``met``."""
         docs = [doc for job in jobs for doc in job]
         if not docs:
             return [None] * len(jobs)
         try:
             await self._store.deliveries.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
+            if met is not None:
+                errors = exc.details.get("writeErrors", [])
+                met.update(docs[e["index"]]["_id"] for e in errors if e.get("code") == DUPLICATE_KEY)
             # a resumed expansion meets the deliveries it wrote before: those are fine
             return list(_errors_by_job(exc, [len(job) for job in jobs], ignore_duplicates=True))
         return [None] * len(jobs)
@@ -172,48 +187,74 @@ class DispatchWrites:
         for job in jobs:
             projection.update(job.projection)
         opt_out_ids = [opt_out for job in jobs for opt_out in job.opt_out_ids]
-        # the reads need only the ids: they run while the dispatches are stored
-        reads = asyncio.gather(
-            find_users(self._store, ids, projection),
-            self._opt_outs.find(opt_out_ids) if opt_out_ids else _nothing(),
-        )
+        planned: list[PlannedBatch] = []
         try:
-            stored = await self._insert_dispatches([job.dispatch for job in jobs])
-        except BaseException:
-            reads.cancel()
-            await asyncio.gather(reads, return_exceptions=True)
-            raise  # nothing of the group is known to be stored: every caller fails
-        # a dispatch not stored fails its caller; the others are stored, whatever happens next
-        outcomes: list[list[Failure] | BaseException] = [error or [] for error in stored]
-        live = [i for i, error in enumerate(stored) if error is None]
-        planned: dict[int, PlannedBatch] = {}
-        try:
-            found, opted_out = await reads
+            found, opted_out = await asyncio.gather(
+                find_users(self._store, ids, projection),
+                self._opt_outs.find(opt_out_ids) if opt_out_ids else _nothing(),
+            )
             now = utcnow()
-            for i in live:
-                users = [(uid, found.get(uid)) for uid in jobs[i].recipients]
-                planned[i] = jobs[i].planner.plan(users, now, opted_out)
+            for job in jobs:
+                users = [(uid, found.get(uid)) for uid in job.recipients]
+                planned.append(job.planner.plan(users, now, opted_out))
             # the queued e-mails' suppressions: one grouped read for the group (none while there are none)
-            await asyncio.gather(*(jobs[i].planner.skip_suppressed(planned[i]) for i in live))
-            written = await self._insert_deliveries([planned[i].docs for i in live])
-            for i, error in zip(list(live), written, strict=True):
-                if error is not None:
-                    outcomes[i] = ExpansionInterrupted(error, [])
-                    live.remove(i)
-            await self._hand_over([(jobs[i].planner.priority, planned[i].queued) for i in live])
-        except Exception as exc:
-            for i in live:
-                outcomes[i] = ExpansionInterrupted(exc, [])
-            return outcomes
+            await asyncio.gather(*(jobs[i].planner.skip_suppressed(batch) for i, batch in enumerate(planned)))
+        except Exception as exc:  # nothing written yet: stored to be expanded by the recovery sweep
+            return await self._stored_for_the_sweep(jobs, range(len(jobs)), exc)
+        met: set[str] = set()  # deliveries already stored (a dispatch id met again): not this job's to delete
         try:
-            await self._mark_expanded([jobs[i].dispatch["_id"] for i in live])
-        except Exception as exc:  # delivered to the broker: only the dispatch's state is behind
-            for i in live:
-                outcomes[i] = ExpansionInterrupted(exc, planned[i].failures)
-            return outcomes
+            written = await self._insert_deliveries([batch.docs for batch in planned], met)
+        except Exception as exc:
+            return await self._stored_for_the_sweep(jobs, range(len(jobs)), exc)
+        outcomes: list[list[Failure] | BaseException] = [[] for _ in jobs]
+        unwritten = [i for i, error in enumerate(written) if error is not None]
+        if unwritten:  # some of their deliveries may be stored: the dispatch as it would be otherwise
+            cause = next(error for error in written if error is not None)
+            swept = await self._stored_for_the_sweep(jobs, unwritten, cause)
+            for i, outcome in zip(unwritten, swept, strict=True):
+                outcomes[i] = outcome
+        live = [i for i, error in enumerate(written) if error is None]
+        # every delivery of these is stored: their dispatches are stored expanded, and only then handed
+        # over (a worker needs the dispatch), so there is no `mark expanded` update to make
+        now = utcnow()
+        docs = [{**jobs[i].dispatch, "state": "expanded", "expanded_at": now} for i in live]
+        stored = await self._insert_dispatches(docs)  # raises for all when nothing is known to be stored
+        refused = [i for i, error in zip(live, stored, strict=True) if error is not None]
+        for i, error in zip(live, stored, strict=True):
+            if error is not None:
+                outcomes[i] = error
+        await self._forget_deliveries([doc["_id"] for i in refused for doc in planned[i].docs], met)
+        live = [i for i, error in zip(live, stored, strict=True) if error is None]
+        try:
+            await self._hand_over([(jobs[i].planner.priority, planned[i].queued) for i in live])
+        except Exception:
+            # broker and outbox both failed: the deliveries are stored `queued`, and the recovery sweep
+            # hands out those left queued past the enqueue lease
+            log.warning("deliveries stored but not handed over; the recovery sweep will", exc_info=True)
         for i in live:
             outcomes[i] = planned[i].failures
         return outcomes
+
+    async def _stored_for_the_sweep(
+        self, jobs: Sequence[ListedSend], which: Sequence[int], cause: BaseException
+    ) -> list[list[Failure] | BaseException]:
+        """Store these jobs' dispatches ``expanding`` (as given) after their expansion failed: the recovery
+        sweep expands them again (deliveries already stored are met as duplicates); raises what storing
+        raised for every one of them."""
+        stored = await self._insert_dispatches([jobs[i].dispatch for i in which])
+        return [error or ExpansionInterrupted(cause, []) for error in stored]
+
+    async def _forget_deliveries(self, ids: Sequence[str], met: set[str]) -> None:
+        """Delete the deliveries this job inserted for dispatches the database refused (best effort: a
+        delivery whose dispatch does not exist is never sent, host.delivery.worker fails it)."""
+        orphans = [delivery_id for delivery_id in ids if delivery_id not in met]
+        if orphans:
+            try:
+                await self._store.deliveries.delete_many({"_id": {"$in": orphans}})
+            except Exception:
+                log.warning(
+                    "could not delete %d deliveries of refused dispatches", len(orphans), exc_info=True
+                )
 
 
 async def _nothing() -> frozenset[str]:

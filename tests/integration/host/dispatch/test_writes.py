@@ -103,8 +103,10 @@ async def test_listed_sends_go_through_every_step_together_and_a_refused_one_fai
     taken = unique("taken")
     # an expanded dispatch of the shared stack's (not a scheduled one: its scheduler would pick it up)
     await stack.db["dispatches"].insert_one({"_id": taken, "state": "expanded", "channels": ["email"]})
+    # its own delivery, which the refused job's deliveries (inserted before its dispatch) meet again
+    await stack.db["deliveries"].insert_one({"_id": f"{taken}:email:{users[0]}", "dispatch_id": taken})
     fresh = [unique(f"listed{i}") for i in range(3)]
-    jobs = [_listed(stack, fresh[0], [users[0], "nobody"]), _listed(stack, taken, [users[0]])]
+    jobs = [_listed(stack, fresh[0], [users[0], "nobody"]), _listed(stack, taken, [users[0], users[2]])]
     jobs += [_listed(stack, fresh[1], [users[1]]), _listed(stack, fresh[2], [users[2], users[0]])]
 
     outcomes = await asyncio.gather(*(writes.send_listed(job) for job in jobs), return_exceptions=True)
@@ -114,7 +116,9 @@ async def test_listed_sends_go_through_every_step_together_and_a_refused_one_fai
     assert outcomes[2] == [Failure(user_id=users[1], channel="email", error="the user opted out of email")]
     assert outcomes[3] == []
     assert "expanded_at" not in (await stack.db["dispatches"].find_one({"_id": taken}))  # not marked by this
-    assert await stack.db["deliveries"].count_documents({"dispatch_id": taken}) == 0
+    # the refused job's own delivery is deleted again; the one that was there is not its to delete
+    taken_deliveries = await stack.db["deliveries"].find({"dispatch_id": taken}).to_list(None)
+    assert [d["_id"] for d in taken_deliveries] == [f"{taken}:email:{users[0]}"]
     for dispatch_id in fresh:
         dispatch = await stack.db["dispatches"].find_one({"_id": dispatch_id})
         assert dispatch is not None and dispatch["state"] == "expanded"
@@ -146,3 +150,66 @@ async def test_a_listed_send_stored_but_not_expanded_is_left_for_the_recovery_sw
     assert dispatch is not None and dispatch["state"] == "expanding"  # the sweep restarts it when stalled
     assert await stack.db["deliveries"].count_documents({"dispatch_id": dispatch_id}) == 0
     assert enqueued.ids == []
+
+
+class _CheckingOutbox(Outbox):
+    """An outbox that notes each handed dispatch's stored state at the moment the broker hears of it."""
+
+    def __init__(self, stack: Stack, enqueued: Enqueued) -> None:
+        super().__init__(stack.runtime.store, enqueued, {"email": 50})
+        self.db = stack.db
+        self.states: dict[str, str | None] = {}
+
+    async def hand_over(self, ids_by_channel: Any, *, delay_ms: int = 0, lane: Any = "normal") -> bool:
+        for ids in ids_by_channel.values():
+            for delivery_id in ids:
+                dispatch_id = delivery_id.split(":")[0]
+                dispatch = await self.db["dispatches"].find_one({"_id": dispatch_id})
+                self.states[dispatch_id] = None if dispatch is None else dispatch["state"]
+        return await super().hand_over(ids_by_channel, delay_ms=delay_ms, lane=lane)
+
+
+async def test_a_listed_send_is_stored_expanded_after_its_deliveries_and_before_the_broker_hears(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    users = await add_cluster(stack, unique("ordered"), 2)
+    enqueued = Enqueued()
+    outbox = _CheckingOutbox(stack, enqueued)
+    writes = DispatchWrites(stack.runtime.store, outbox, stack.runtime.opt_outs)
+    fresh = [unique(f"ordered{i}") for i in range(2)]
+
+    outcomes = await asyncio.gather(
+        *(writes.send_listed(_listed(stack, d, [u])) for d, u in zip(fresh, users, strict=True))
+    )
+
+    assert outcomes == [[], []]
+    # no update afterwards: a worker given the deliveries finds the dispatch expanded already
+    assert outbox.states == {dispatch_id: "expanded" for dispatch_id in fresh}
+    for dispatch_id in fresh:
+        dispatch = await stack.db["dispatches"].find_one({"_id": dispatch_id})
+        assert dispatch is not None and dispatch["expanded_at"] is not None
+
+
+async def test_a_listed_send_whose_broker_and_outbox_fail_is_answered_with_its_deliveries_queued(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    [user] = await add_cluster(stack, unique("unhanded"), 1)
+    enqueued = Enqueued()
+    enqueued.down = True
+
+    class _NoOutbox(Outbox):
+        async def hand_over(self, ids_by_channel: Any, *, delay_ms: int = 0, lane: Any = "normal") -> bool:
+            raise ConnectionError("outbox unreachable")
+
+    writes = DispatchWrites(
+        stack.runtime.store, _NoOutbox(stack.runtime.store, enqueued, {"email": 50}), stack.runtime.opt_outs
+    )
+    dispatch_id = unique("unhanded")
+
+    assert await writes.send_listed(_listed(stack, dispatch_id, [user])) == []
+
+    # stored: the recovery sweep hands out deliveries left queued past the enqueue lease
+    dispatch = await stack.db["dispatches"].find_one({"_id": dispatch_id})
+    assert dispatch is not None and dispatch["state"] == "expanded"
+    stored = await stack.db["deliveries"].find({"dispatch_id": dispatch_id}).to_list(None)
+    assert [d["status"] for d in stored] == ["queued"]
