@@ -31,7 +31,7 @@ from typing import Literal
 import msgspec
 
 from host.errors import ChannelError, PermanentChannelError, TransientChannelError
-from host.plugins.channel import Channel, Message, Receipt, Sender
+from host.plugins.channel import Channel, Lookahead, Message, Receipt, Sender
 from host.plugins.providers import CircuitPolicy, circuit_policy
 from host.plugins.registry import ChannelRegistry
 from host.settings import ServiceConfig
@@ -210,6 +210,14 @@ class FailoverSender:
                 return
         if len(self._routes) == 1:
             raise self._exhausted([])
+
+    def expect(self, message: Message, address: str) -> None:
+        """Announce the next message to the provider it will most likely go to (host.plugins.channel)."""
+        for route in self._routes:
+            if route.broken is None and route.sender is not None:
+                if isinstance(route.sender, Lookahead):
+                    route.sender.expect(message, address)
+                return
 
     async def send(self, message: Message, address: str) -> Receipt:
         """Deliver through the first provider that takes the message; raise if none did."""
