@@ -6,7 +6,8 @@ remain: the delivery is queued again after a backoff, never shorter than the pro
 collection (deliveries, attempts), filtered on ``_id`` only, and re-queues the retries through the
 outbox. When a channel reports an address gone, it marks the user's address expired (host.delivery.worker);
 an e-mail address an SMTP server refused as unknown (5.1.x at RCPT) is also suppressed as a hard bounce
-(host.audience.suppressions), so no other user's mail goes to it either.
+(host.audience.suppressions), so no other user's mail goes to it either. An attempt starts with its
+claim (:func:`claim_attempts`), the attempt document its result is later written to.
 """
 
 from __future__ import annotations
