@@ -89,6 +89,8 @@ class SmtpSender:
         self._timeout = config.timeout
         self._lock = asyncio.Lock()
         self._where = f"SMTP server {config.host}:{config.port}"
+        #: what :meth:`expect` announced, composed: written behind the message being sent
+        self._next: tuple[Message, str, Envelope] | None = None
 
     def _client(self) -> aiosmtplib.SMTP:
         config = self._config
@@ -132,27 +134,57 @@ class SmtpSender:
     async def close(self) -> None:
         """Say QUIT politely; a server that already hung up is fine too."""
         session, self._session = self._session, None
-        if session is not None and session.is_connected:
+        if session is not None and session.ahead is not None:
+            session.close()  # an announced message never came: drop it unsent (QUIT would be its data)
+        elif session is not None and session.is_connected:
             try:
                 async with asyncio.timeout(self._timeout):
                     await session.quit()
             except (aiosmtplib.SMTPException, OSError):
                 session.close()
 
+    def expect(self, message: Message, address: str) -> None:
+        """The message the next ``send`` will carry: its envelope goes out behind the current one's dot.
+
+        Only a message to one address (no Cc/Bcc); one that cannot be composed is left to ``send``.
+        """
+        self._next = None
+        try:
+            envelope = compose(message, address, self._context.sender)
+        except Exception:
+            return
+        if not envelope.copies:
+            self._next = (message, address, envelope)
+
     async def send(self, message: Message, address: str) -> Receipt:
         """Deliver one message to ``address`` (plus its valid Cc/Bcc), or raise a ChannelError."""
-        envelope = compose(message, address, self._context.sender)
-        apart = envelope.copies_data is not None
         async with self._lock:
+            session = self._session
+            ahead = session.ahead if session is not None else None
+            if isinstance(ahead, tuple) and ahead[0] is message and ahead[1] == address:
+                envelope: Envelope = ahead[2]  # its MAIL, RCPT and DATA are on the wire already
+            else:
+                envelope = compose(message, address, self._context.sender)
+                if session is not None and ahead is not None:
+                    session.close()  # another message was announced: dropped unsent with the session
+            upcoming, self._next = self._next, None
+            then = None
+            if upcoming is not None and upcoming[0] is not message:
+                then = (upcoming, upcoming[2].sender, upcoming[1], len(upcoming[2].data))
+            apart = envelope.copies_data is not None
             if not self._connected:
                 await self.connect()
             await self._transaction_once_more(
-                envelope.sender, envelope.recipient, [] if apart else envelope.copies, envelope.data
+                envelope.sender,
+                envelope.recipient,
+                [] if apart else envelope.copies,
+                envelope.data,
+                None if apart else then,
             )
             if envelope.copies_data is not None:
                 try:
                     await self._transaction_once_more(
-                        envelope.sender, None, envelope.copies, envelope.copies_data
+                        envelope.sender, None, envelope.copies, envelope.copies_data, then
                     )
                 except ChannelError as exc:
                     # the user has their message (a retry would send it twice): copies are best effort,
@@ -161,20 +193,22 @@ class SmtpSender:
         return Receipt(provider_id=envelope.message_id, provider=self._provider)
 
     async def _transaction_once_more(
-        self, sender: str, recipient: str | None, copies: list[str], data: bytes
+        self, sender: str, recipient: str | None, copies: list[str], data: bytes, then: _Then = None
     ) -> None:
         """One transaction, tried once more on a fresh connection if the server dropped an idle one."""
         try:
-            await self._transaction(sender, recipient, copies, data)
+            await self._transaction(sender, recipient, copies, data, then)
         except _StaleConnection:
             # The server dropped the idle session before answering MAIL: nothing was sent, so retry once.
             await self.connect()
             try:
-                await self._transaction(sender, recipient, copies, data)
+                await self._transaction(sender, recipient, copies, data, then)
             except _StaleConnection as stale:
                 raise _transport_error(stale.cause, f"lost {self._where}") from stale.cause
 
-    async def _transaction(self, sender: str, recipient: str | None, copies: list[str], data: bytes) -> None:
+    async def _transaction(
+        self, sender: str, recipient: str | None, copies: list[str], data: bytes, then: _Then = None
+    ) -> None:
         """MAIL, RCPT ``recipient`` (which must be accepted) and ``copies`` (which may be refused), DATA.
 
         Without a ``recipient`` (the copies' own transaction) and with every copy refused, nothing is sent.
@@ -184,9 +218,13 @@ class SmtpSender:
         recipients = ([recipient] if recipient is not None else []) + copies
         try:
             async with asyncio.timeout(self._timeout):  # one deadline for the whole transaction
-                await session.send_mail(sender, recipients, data, first_required=recipient is not None)
+                await session.send_mail(
+                    sender, recipients, data, first_required=recipient is not None, then=then
+                )
         except aiosmtplib.SMTPResponseException as exc:
-            if session.is_connected:
+            # with the next envelope behind this message's dot, the refusal was of the message itself:
+            # the transaction is over (RFC 5321), and an RSET now would land in the next one's data
+            if session.is_connected and session.ahead is None:
                 await self._reset(session)
             raise _response_error(exc, _stage_of(exc)) from exc
         except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
@@ -215,6 +253,10 @@ def _stage_of(exc: aiosmtplib.SMTPResponseException) -> str:
     if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
         return "the recipient"
     return "the message"
+
+
+#: the next message announced with ``expect`` (its token, envelope sender, recipient, size), if any
+_Then = tuple[object, str, str, int] | None
 
 
 class _StaleConnection(Exception):

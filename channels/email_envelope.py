@@ -29,6 +29,16 @@ _RESERVED_HEADERS = frozenset(
     {"from", "to", "cc", "bcc", "subject", "date", "mime-version", "return-path", "sender"}
 )
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+#: the Date header of the current second (formatting one costs about as much as the rest of the head)
+_date: tuple[int, str] = (-1, "")
+
+
+def _now_header() -> str:
+    global _date
+    second = int(time.time())
+    if _date[0] != second:
+        _date = (second, formatdate(second, usegmt=True))
+    return _date[1]
 
 
 class Envelope(NamedTuple):
@@ -81,7 +91,7 @@ def compose(message: Message, address: str, default_sender: str | None) -> Envel
         headers.append(("Cc", [box.header for box in cc]))
     headers += [
         ("Subject", _LINE_BREAKS.sub(" ", message.subject or "").strip()),
-        ("Date", formatdate(time.time(), usegmt=True)),
+        ("Date", _now_header()),
         ("Message-ID", message_id),
     ]
     copies = [box.address for box in (*cc, *bcc)]

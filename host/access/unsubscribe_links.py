@@ -159,7 +159,7 @@ class UnsubscribeLinks:
         # compresses them either)
         value = base64_encode(self._sealed.dumps([user_id, channel]))
         value += b"." + base64_encode(int_to_bytes(signed_at))
-        signature = base64_encode(hmac.new(self._signing_key, value, hashlib.sha256).digest())
+        signature = base64_encode(hmac.digest(self._signing_key, value, "sha256"))
         return (value + b"." + signature).decode("ascii")
 
     def url(self, user_id: str, channel: str) -> str:

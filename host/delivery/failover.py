@@ -26,12 +26,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Literal
+from typing import Literal, cast
 
 import msgspec
 
 from host.errors import ChannelError, PermanentChannelError, TransientChannelError
-from host.plugins.channel import Channel, Message, Receipt, Sender
+from host.plugins.channel import Channel, Lookahead, Message, Receipt, Sender
 from host.plugins.providers import CircuitPolicy, circuit_policy
 from host.plugins.registry import ChannelRegistry
 from host.settings import ServiceConfig
@@ -210,6 +210,15 @@ class FailoverSender:
                 return
         if len(self._routes) == 1:
             raise self._exhausted([])
+
+    def expect(self, message: Message, address: str) -> None:
+        """Announce the next message to the provider it will most likely go to (host.plugins.channel)."""
+        for route in self._routes:
+            if route.broken is None and route.sender is not None:
+                # duck-typed: isinstance on a runtime-checkable protocol costs microseconds a mail
+                if getattr(route.sender, "expect", None) is not None:
+                    cast("Lookahead", route.sender).expect(message, address)
+                return
 
     async def send(self, message: Message, address: str) -> Receipt:
         """Deliver through the first provider that takes the message; raise if none did."""

@@ -54,9 +54,17 @@ PROVIDER_LATENCY = Histogram(
 )
 
 
+#: the labelled series, looked up once each (``labels()`` validates and locks: a few µs a call, twice a mail)
+_OUTCOME_SERIES: dict[tuple[str, str], Any] = {}
+_LATENCY_SERIES: dict[str, Any] = {}
+
+
 def count_outcome(channel: str, outcome: str) -> None:
     """Count one recorded attempt outcome (``sent``, ``retry`` or ``failed``)."""
-    DELIVERY_OUTCOMES.labels(channel, outcome).inc()
+    series = _OUTCOME_SERIES.get((channel, outcome))
+    if series is None:
+        series = _OUTCOME_SERIES[channel, outcome] = DELIVERY_OUTCOMES.labels(channel, outcome)
+    series.inc()
 
 
 def count_feedback(source: str, kind: str) -> None:
@@ -66,7 +74,10 @@ def count_feedback(source: str, kind: str) -> None:
 
 def observe_send(channel: str, seconds: float) -> None:
     """Record how long one provider call took."""
-    PROVIDER_LATENCY.labels(channel).observe(seconds)
+    series = _LATENCY_SERIES.get(channel)
+    if series is None:
+        series = _LATENCY_SERIES[channel] = PROVIDER_LATENCY.labels(channel)
+    series.observe(seconds)
 
 
 class DeliveryTotals(Collector):

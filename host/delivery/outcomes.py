@@ -6,7 +6,8 @@ remain: the delivery is queued again after a backoff, never shorter than the pro
 collection (deliveries, attempts), filtered on ``_id`` only, and re-queues the retries through the
 outbox. When a channel reports an address gone, it marks the user's address expired (host.delivery.worker);
 an e-mail address an SMTP server refused as unknown (5.1.x at RCPT) is also suppressed as a hard bounce
-(host.audience.suppressions), so no other user's mail goes to it either.
+(host.audience.suppressions), so no other user's mail goes to it either. An attempt starts with its
+claim (:func:`claim_attempts`), the attempt document its result is later written to.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import BulkWriteError, ConnectionFailure
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -41,9 +42,10 @@ from host.plugins.channel import Receipt
 from host.plugins.registry import ChannelRegistry
 from host.settings import DeliveryPolicy
 from host.storage.documents import utcnow
+from host.storage.duplicates import duplicate_indexes
 from host.storage.store import Store
 
-__all__ = ["Outcome", "OutcomeListener", "OutcomeRecorder", "failure_outcome"]
+__all__ = ["Outcome", "OutcomeListener", "OutcomeRecorder", "claim_attempts", "failure_outcome"]
 
 # the delivery worker's log, where operators look for failed deliveries
 log = logging.getLogger("host.delivery.worker")
@@ -77,6 +79,43 @@ async def _write_patiently(
         reraise=True,
     )
     await retrying(collection.bulk_write, updates, ordered=False)
+
+
+async def claim_attempts(store: Store, ready: Sequence[Doc], now: datetime, worker: str) -> list[Doc]:
+    """Take the next attempt of each of these deliveries by inserting its claim; return those taken.
+
+    A claim's ``_id`` is ``<delivery id>:<attempt>``: a duplicate key is another worker's (so a batch
+    handed out twice sends nothing twice); the claimed deliveries move to ``sending`` by ``_id`` each.
+    """
+    if not ready:  # all early, held or settled: insert_many refuses an empty list
+        return []
+    claims = [
+        {
+            "_id": f"{doc['_id']}:{doc['attempts'] + 1}",
+            "delivery_id": doc["_id"],
+            "number": doc["attempts"] + 1,
+            "started_at": now,
+            "outcome": "sending",
+            "worker": worker,
+        }
+        for doc in ready
+    ]
+    taken = set(range(len(claims)))
+    try:
+        await store.attempts.insert_many(claims, ordered=False)
+    except BulkWriteError as exc:
+        taken -= duplicate_indexes(exc)  # another worker's claims
+    claimed = [ready[i] for i in sorted(taken)]
+    if claimed:
+        # by _id each, not update_many with $in: the development database matches each document
+        # against the whole $in list (measured 21-28 against 36-42 µs a document)
+        move = {"$set": {"status": "sending", "updated_at": now}, "$inc": {"attempts": 1}}
+        for doc in claimed:
+            advance(doc, "sending")  # queued → sending, or sending → sending after the lease
+        await store.deliveries.bulk_write([UpdateOne({"_id": d["_id"]}, move) for d in claimed])
+        for doc in claimed:
+            doc["attempts"] += 1
+    return claimed
 
 
 class Outcome:

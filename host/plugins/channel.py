@@ -18,6 +18,7 @@ __all__ = [
     "Channel",
     "ChannelContext",
     "Limits",
+    "Lookahead",
     "Message",
     "Receipt",
     "Sender",
@@ -98,6 +99,15 @@ class Sender(Protocol):
 
     async def send(self, message: Message, address: str) -> Receipt:
         """Deliver one message to one address, or raise a ChannelError."""
+        ...
+
+
+@runtime_checkable
+class Lookahead(Protocol):
+    """A sender that can start on the next message early (SMTP pipelines its envelope); optional."""
+
+    def expect(self, message: Message, address: str) -> None:
+        """``message`` to ``address`` is most likely the next ``send``; a different one must still work."""
         ...
 
 

@@ -32,11 +32,18 @@ class GroupServer:
         self.lines: list[bytes] = []
         self.messages: list[bytes] = []
         self.port = 0
+        #: answer a message's final dot only once something more came (the next group), but for the
+        #: ``expected``-th message: a client waiting for that answer before its next MAIL never gets it
+        self.expected = 0
+        #: the final reply to a message
+        self.final: Callable[[bytes], bytes] = lambda message: b"250 2.0.0 Ok: queued\r\n"
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"220 group.test ESMTP\r\n")
+        early = b""
         try:
-            while line := await reader.readline():
+            while line := early or await reader.readline():
+                early = b""
                 self.lines.append(line)
                 verb = line[:4].upper()
                 if verb == b"EHLO":
@@ -48,8 +55,10 @@ class GroupServer:
                     replies = self.replies(rcpt)
                     writer.write(replies)
                     if replies.rstrip().endswith(b"<CR><LF>.<CR><LF>"):  # 354: the message follows
-                        self.messages.append(await reader.readuntil(b"\r\n.\r\n"))
-                        writer.write(b"250 2.0.0 Ok: queued\r\n")
+                        self.messages.append(message := await reader.readuntil(b"\r\n.\r\n"))
+                        if self.expected and len(self.messages) < self.expected:
+                            early = await reader.readline()
+                        writer.write(self.final(message))
                 elif verb == b"RSET":
                     writer.write(b"250 2.0.0 Ok\r\n")
                 elif verb == b"QUIT":
@@ -116,3 +125,53 @@ async def test_a_refused_recipient_in_a_group_sends_nothing_and_the_session_goes
     assert b"RSET\r\n" in server.lines  # the refused transaction was reset before the next
     [message] = server.messages
     assert b"sent" in message and b"never sent" not in message
+
+
+async def test_the_next_envelope_travels_behind_the_message_dot(
+    serve: Callable[[Replies], asyncio.Future[GroupServer]],
+) -> None:
+    server = await serve(accept_all)
+    server.expected = 4  # withholds each message's answer until the next group came: one round trip a mail
+    messages = [(Message(subject=f"Hi {i}", text=f"Mail {i}\n"), f"u{i}@example.test") for i in range(4)]
+    async with channel(server.port).open() as sender:
+        for i, (message, address) in enumerate(messages):
+            if i + 1 < len(messages):
+                sender.expect(*messages[i + 1])  # as the delivery worker announces the next one
+            receipt = await sender.send(message, address)
+            assert receipt.provider_id.encode() in server.messages[i]  # the announced envelope was its own
+    assert [m.split(b"Subject: ")[1][:4] for m in server.messages] == [b"Hi 0", b"Hi 1", b"Hi 2", b"Hi 3"]
+    rcpts = [line for line in server.lines if line.startswith(b"RCPT")]
+    assert rcpts == [f"RCPT TO:<u{i}@example.test>\r\n".encode() for i in range(4)]
+
+
+async def test_an_announced_message_that_does_not_come_is_never_sent(
+    serve: Callable[[Replies], asyncio.Future[GroupServer]],
+) -> None:
+    server = await serve(accept_all)
+    announced = Message(subject="Announced", text="never sent")
+    async with channel(server.port).open() as sender:
+        sender.expect(announced, "late@example.test")
+        await sender.send(Message(subject="First", text="one"), "first@example.test")
+        # something else comes next: the session carrying the announced envelope is dropped
+        await sender.send(Message(subject="Other", text="two"), "other@example.test")
+        sender.expect(announced, "late@example.test")
+        await sender.send(Message(subject="Last", text="three"), "last@example.test")
+        # the batch ends without it: closing must not turn QUIT into its data
+    assert [m.split(b"Subject: ")[1][:5] for m in server.messages] == [b"First", b"Other", b"Last\r"]
+    assert not any(b"never sent" in m or b"QUIT" in m for m in server.messages)
+
+
+async def test_a_refused_message_with_the_next_envelope_behind_it_is_not_reset(
+    serve: Callable[[Replies], asyncio.Future[GroupServer]],
+) -> None:
+    server = await serve(accept_all)
+    server.final = lambda m: b"554 5.7.1 Rejected\r\n" if b"spam" in m else b"250 2.0.0 Ok\r\n"
+    after = Message(subject="After", text="fine")
+    async with channel(server.port).open() as sender:
+        sender.expect(after, "b@example.test")
+        with pytest.raises(PermanentChannelError) as refused:
+            await sender.send(Message(subject="Spam", text="spam"), "a@example.test")
+        await sender.send(after, "b@example.test")
+    assert refused.value.code == "smtp-554"
+    assert b"RSET\r\n" not in server.lines  # it would have become part of the next message
+    assert len(server.messages) == 2 and server.messages[1].endswith(b"fine\r\n.\r\n")
