@@ -121,7 +121,9 @@ class DeliveryWorker:
         key = (dispatch_id, name)
         composer = self._composers.get(key)
         if composer is None:
-            dispatch = await self._store.dispatches.find_one({"_id": dispatch_id})
+            dispatch = self._opt_outs.take_dispatch(dispatch_id)  # read for its category, usually
+            if dispatch is None:
+                dispatch = await self._store.dispatches.find_one({"_id": dispatch_id})
             if dispatch is None:
                 raise RenderError(f"dispatch {dispatch_id} no longer exists")
             try:
