@@ -203,7 +203,9 @@ async def run(settings: Settings, args: argparse.Namespace, pids: dict[str, int 
     dramatiq.set_broker(broker)
     actors = declare_actors(broker, settings, sweep_interval=None)
     # the fan-out actor's Runtime: its batches go to the Redis broker, as in `tidings worker`
-    runtime = Runtime(settings, actors.enqueue_delivery, lambda _dispatch_id: None)
+    runtime = Runtime(
+        settings, actors.enqueue_delivery, lambda _dispatch_id: None, enqueue_many=actors.enqueue_deliveries
+    )
     await fill_users(runtime, args.users)
     key = await ApiKeys(runtime.store.db).create("bench", ["send"], created_by="bench")
     ratios: list[float] = []

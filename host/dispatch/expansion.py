@@ -19,9 +19,14 @@ from typing import Any
 from host.audience.opt_outs import OptOutLookup, OptOuts, opt_out_id
 from host.audience.planning import DeliveryPlanner, Failure, PlannedBatch
 from host.audience.suppressions import Suppressions
-from host.audience.users import inactive_state, read_field, stream_cluster_users, user_projection
+from host.audience.users import (
+    cluster_members_with_ids,
+    read_field,
+    stream_cluster_users,
+    user_projection,
+)
 from host.dispatch.outbox import Outbox
-from host.dispatch.writes import DispatchWrites, ListedSend
+from host.dispatch.writes import DispatchWrites, FanoutProgress, ListedSend
 from host.plugins.channel import Channel
 from host.plugins.registry import ChannelRegistry
 from host.settings import DEFAULT_LANE, Lane, LanePolicy, lane_of
@@ -29,7 +34,13 @@ from host.storage.documents import utcnow
 from host.storage.store import Store
 from host.templates.fields import opt_outs_apply
 
-__all__ = ["FANOUT_BATCH", "FANOUT_WRITES", "INLINE_AUDIENCE", "INLINE_RECIPIENTS", "Expansion"]
+__all__ = [
+    "FANOUT_BATCH",
+    "FANOUT_WRITES",
+    "INLINE_AUDIENCE",
+    "INLINE_RECIPIENTS",
+    "Expansion",
+]
 
 #: audiences (listed recipients plus cluster members) up to this size are expanded in the request;
 #: larger ones by the fan-out actor
@@ -265,45 +276,22 @@ class Expansion:
             dispatch_id, channels, fields, opt_outs, suppressions=suppressions, priority=priority
         )
         # up to FANOUT_WRITES batches are written while the next one is read and planned; progress is
-        # recorded in batch order, each after its own write, so it never passes a batch not written
+        # taken in batch order, each after its own write, so it never passes a batch not written
         writing: deque[tuple[asyncio.Task[None], Any, int]] = deque()
+        progress = FanoutProgress(self._store, dispatch_id, key)
         try:
             async for batch in batches:
-                # soft-deleted users are not the cluster's members (Mia's CRUD lists only PUBLIC ones)
-                members = (
-                    batch if fields.state is None else [u for u in batch if inactive_state(fields, u) is None]
-                )
-                planned = await planner.plan_batch(_with_ids(members, fields.id), utcnow())
+                planned = await planner.plan_batch(cluster_members_with_ids(fields, batch), utcnow())
                 if failures is not None:
                     await planner.skip_suppressed(planned)  # expanded in the request: in its answer
                     failures.extend(planned.failures)
                 task = asyncio.create_task(self._store_planned(planner, planned, priority, grouped=False))
                 writing.append((task, read_field(batch[-1], key), len(planned.docs)))
                 if len(writing) >= FANOUT_WRITES:
-                    await self._record_progress(dispatch_id, key, *writing.popleft())
+                    await progress.written(*writing.popleft())
             while writing:
-                await self._record_progress(dispatch_id, key, *writing.popleft())
+                await progress.written(*writing.popleft())
+            await progress.record()
         finally:
             for task, _, _ in writing:
                 task.cancel()
-
-    async def _record_progress(
-        self, dispatch_id: str, key: str, written: asyncio.Task[None], after: Any, count: int
-    ) -> None:
-        await written
-        await self._store.dispatches.update_one(
-            {"_id": dispatch_id},
-            {
-                "$set": {"fanout_after": after, "fanout_key": key, "heartbeat_at": utcnow()},
-                "$inc": {"expanded_count": count},
-            },
-        )
-
-
-def _with_ids(users: Sequence[Doc], id_field: str) -> list[tuple[str, Doc]]:
-    """Pair each user with its id (on the mapped field); users without one are left out."""
-    if "." in id_field:
-        ids = [read_field(user, id_field) for user in users]
-    else:
-        ids = [user.get(id_field) for user in users]
-    return [(str(uid), user) for uid, user in zip(ids, users, strict=True) if uid is not None]

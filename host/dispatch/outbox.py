@@ -22,12 +22,16 @@ from host.settings import DEFAULT_LANE, Lane, lane_of
 from host.storage.documents import utcnow
 from host.storage.store import Store
 
-__all__ = ["Enqueue", "Outbox", "lanes_and_channels"]
+__all__ = ["Batch", "Enqueue", "EnqueueMany", "Outbox", "lanes_and_channels"]
 
 log = logging.getLogger(__name__)
 
 #: hands one batch of delivery ids of a channel to the broker: (channel, ids, delay in ms, lane)
 Enqueue = Callable[[str, list[str], int, Lane], None]
+#: one batch as :data:`Enqueue` takes it: (channel, ids, delay in ms, lane)
+Batch = tuple[str, list[str], int, Lane]
+#: hands several batches to the broker at once (one round trip); raises if the broker refused
+EnqueueMany = Callable[[Sequence[Batch]], None]
 
 
 def lanes_and_channels(docs: Iterable[Mapping[str, Any]]) -> dict[Lane, dict[str, list[str]]]:
@@ -41,9 +45,17 @@ def lanes_and_channels(docs: Iterable[Mapping[str, Any]]) -> dict[Lane, dict[str
 class Outbox:
     """Durable hand-over of delivery batches from the database to the broker."""
 
-    def __init__(self, store: Store, enqueue: Enqueue, batch_sizes: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        enqueue: Enqueue,
+        batch_sizes: Mapping[str, int],
+        enqueue_many: EnqueueMany | None = None,
+    ) -> None:
         self._store = store
         self._enqueue = enqueue
+        #: when given, the messages of one hand-over go to the broker at once rather than one by one
+        self._enqueue_many = enqueue_many
         self._batch_sizes = batch_sizes
 
     def messages(
@@ -117,12 +129,17 @@ class Outbox:
         return False
 
     def _send(self, messages: Sequence[Mapping[str, Any]]) -> bool:
+        # entries written before lanes existed name no lane: they were normal
+        batches = [
+            (message["channel"], message["ids"], message["delay"], message.get("lane", DEFAULT_LANE))
+            for message in messages
+        ]
         try:
-            for message in messages:
-                # entries written before lanes existed name none: they were normal
-                self._enqueue(
-                    message["channel"], message["ids"], message["delay"], message.get("lane", DEFAULT_LANE)
-                )
+            if self._enqueue_many is not None:
+                self._enqueue_many(batches)
+            else:
+                for batch in batches:
+                    self._enqueue(*batch)
         except Exception:
             log.warning("broker refused a batch; the outbox keeps it for the recovery sweep", exc_info=True)
             return False

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Container, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -40,11 +41,13 @@ from host.storage.duplicates import DUPLICATE_KEY
 from host.storage.group_commit import GroupCommit
 from host.storage.store import Store
 
-__all__ = ["DispatchWrites", "ExpansionInterrupted", "ListedSend"]
+__all__ = ["PROGRESS_SECONDS", "DispatchWrites", "ExpansionInterrupted", "FanoutProgress", "ListedSend"]
 
 log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
+#: how often a fan-out records its progress (and heartbeat) on its dispatch
+PROGRESS_SECONDS = 1.0
 
 
 class ListedSend(NamedTuple):
@@ -259,3 +262,41 @@ class DispatchWrites:
 
 async def _nothing() -> frozenset[str]:
     return frozenset()
+
+
+class FanoutProgress:
+    """A fan-out's progress (last user written, count, heartbeat) recorded every :data:`PROGRESS_SECONDS`.
+
+    One update per batch of 2,000 cost the development database ~1 µs of CPU per delivery. A crash loses
+    the batches written since the last record: the resumed expansion writes them again, each once (ids).
+    """
+
+    def __init__(self, store: Store, dispatch_id: str, key: str) -> None:
+        self._store = store
+        self._dispatch_id = dispatch_id
+        self._key = key
+        self._after: Any = None
+        self._count = 0
+        self._since = time.monotonic()
+
+    async def written(self, write: asyncio.Task[None], after: Any, count: int) -> None:
+        """Wait for a batch's write; record the progress if it is due."""
+        await write
+        self._after = after
+        self._count += count
+        if time.monotonic() - self._since >= PROGRESS_SECONDS:
+            await self.record()
+
+    async def record(self) -> None:
+        """Record the progress taken since the last record (nothing if none)."""
+        if self._after is None:
+            return
+        after, count, self._after, self._count = self._after, self._count, None, 0
+        self._since = time.monotonic()
+        await self._store.dispatches.update_one(
+            {"_id": self._dispatch_id},
+            {
+                "$set": {"fanout_after": after, "fanout_key": self._key, "heartbeat_at": utcnow()},
+                "$inc": {"expanded_count": count},
+            },
+        )

@@ -10,13 +10,14 @@ it at shutdown.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import dramatiq
 from dramatiq.asyncio import EventLoopThread, get_event_loop_thread
 
-from host.runtime.broker import lane_budget, register_lane_queue
+from host.dispatch.outbox import Batch
+from host.runtime.broker import enqueue_many, lane_budget, register_lane_queue
 from host.runtime.lanes import ACTOR_PRIORITY, LaneThreads, actor_name, queue_depths, queue_name
 from host.runtime.logs import log_context
 from host.runtime.wiring import Runtime
@@ -113,6 +114,7 @@ class Actors:
             self.settings,
             self.enqueue_delivery,
             self.schedule_expansion,
+            enqueue_many=self.enqueue_deliveries,
             queue_depths=self.queue_depths,
             inbox=self.inbox,
         )
@@ -126,6 +128,16 @@ class Actors:
     ) -> None:
         """Hand one batch of delivery ids to the actor of the channel's lane."""
         self.lanes[channel][lane].send_with_options(args=(ids,), delay=delay_ms or None)
+
+    def enqueue_deliveries(self, batches: Sequence[Batch]) -> None:
+        """:meth:`enqueue_delivery` of each batch, in one round trip to the broker."""
+        enqueue_many(
+            self.broker,
+            [
+                (self.lanes[channel][lane].message_with_options(args=(ids,)), delay_ms or None)
+                for channel, ids, delay_ms, lane in batches
+            ],
+        )
 
     def schedule_expansion(self, dispatch_id: str) -> None:
         """Hand a dispatch to the fan-out actor."""

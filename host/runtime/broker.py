@@ -6,18 +6,28 @@ thread budgets) and poll ``high`` queues often (host.runtime.lanes).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 import dramatiq
 from dramatiq.broker import Consumer
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.message import Message
 from dramatiq.middleware import AsyncIO
 
 from host.runtime.lanes import HIGH_POLL_MS, LaneBudget, LaneConsumer
 from host.settings import Lane
 
-__all__ = ["LaneRedisBroker", "LaneStubBroker", "create_broker", "lane_budget", "register_lane_queue"]
+__all__ = [
+    "LaneRedisBroker",
+    "LaneStubBroker",
+    "create_broker",
+    "enqueue_many",
+    "lane_budget",
+    "register_lane_queue",
+]
 
 
 class _LaneConsuming:
@@ -41,12 +51,45 @@ class _LaneConsuming:
         return inner if lane is None else LaneConsumer(inner, lane, self.lane_budget)
 
 
+class _PipelinedScript:
+    """dramatiq's ``dispatch`` script, run in this thread's pipeline while :meth:`LaneRedisBroker.
+    enqueue_many` fills one (elsewhere, and in every other thread, as before)."""
+
+    def __init__(self, script: Any) -> None:
+        self._script = script
+        self.local = threading.local()
+
+    def __call__(self, keys: Any = None, args: Any = None, client: Any = None) -> Any:
+        return self._script(keys=keys, args=args, client=client or getattr(self.local, "pipeline", None))
+
+
 class LaneRedisBroker(_LaneConsuming, RedisBroker):
     """dramatiq's Redis broker, consuming the lanes within their budgets."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)  # type: ignore[no-untyped-call]
         self._init_lanes()
+        # every command of the broker goes through this script (dramatiq's `_dispatch`)
+        self._dispatch_script = self.scripts["dispatch"] = _PipelinedScript(self.scripts["dispatch"])
+
+    def enqueue_many(self, messages: Sequence[tuple[Message[Any], int | None]]) -> None:
+        """``enqueue`` each (message, delay in ms), in one round trip to Redis.
+
+        A fan-out hands over a message per 100 ids: its hand-over thread spent 2.8-2.9 µs of CPU per
+        delivery with a round trip per message, 1.4-1.7 µs with one per batch of 2,000 ids
+        (bench.fanout). ``enqueue`` itself runs for each (its ids, delays, middleware hooks), only its
+        Redis command is queued; an error in the round trip raises here, as it would from ``enqueue``
+        (some messages may be in Redis then: claims make a resend safe).
+        """
+        pipeline = self.client.pipeline(transaction=False)
+        local = self._dispatch_script.local
+        local.pipeline = pipeline
+        try:
+            for message, delay in messages:
+                self.enqueue(message, delay=delay)
+        finally:
+            local.pipeline = None
+        pipeline.execute()
 
 
 class LaneStubBroker(_LaneConsuming, StubBroker):
@@ -67,6 +110,15 @@ def create_broker(redis_url: str | None) -> dramatiq.Broker:
         broker.emit_after("process_boot")
     broker.add_middleware(AsyncIO())
     return broker
+
+
+def enqueue_many(broker: dramatiq.Broker, messages: Sequence[tuple[Message[Any], int | None]]) -> None:
+    """Enqueue (message, delay in ms) pairs: in one round trip on a :class:`LaneRedisBroker`."""
+    if isinstance(broker, LaneRedisBroker):
+        broker.enqueue_many(messages)
+        return
+    for message, delay in messages:
+        broker.enqueue(message, delay=delay)
 
 
 def lane_budget(broker: dramatiq.Broker) -> LaneBudget | None:

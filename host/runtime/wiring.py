@@ -28,7 +28,7 @@ from host.delivery.worker import DeliveryWorker
 from host.dispatch.accept import Dispatcher
 from host.dispatch.deferrals import Deferrals
 from host.dispatch.expansion import Expansion
-from host.dispatch.outbox import Enqueue, Outbox
+from host.dispatch.outbox import Enqueue, EnqueueMany, Outbox
 from host.dispatch.recovery import RecoverySweep
 from host.dispatch.saga import SagaReader
 from host.dispatch.scheduling import SCHEDULE_INTERVAL_SECONDS, Scheduler
@@ -81,6 +81,7 @@ class Runtime:
         enqueue: Enqueue,
         schedule_expansion: Callable[[str], None],
         *,
+        enqueue_many: EnqueueMany | None = None,
         queue_depths: QueueDepths | None = None,
         inbox: bool = False,
     ) -> None:
@@ -96,7 +97,7 @@ class Runtime:
             inline_syntax=settings.config.template_syntax,
         )
         batch_sizes = {name: channel.limits.batch_size for name, channel in self.registry.items()}
-        self.outbox = Outbox(self.store, enqueue, batch_sizes)
+        self.outbox = Outbox(self.store, enqueue, batch_sizes, enqueue_many)
         # the services the API and the console call
         # Tidings' own templates, or Mia's collection in place (TEMPLATES_CRUD_NAME)
         self.templates = TemplateService(self.store, self.renderer, catalogue_for(self.store, settings))

@@ -3,13 +3,16 @@ are counted."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import pytest
 
 import host.dispatch.accept
 import host.dispatch.expansion
+import host.dispatch.writes
 from host.dispatch.schemas import SendRequest
+from host.dispatch.writes import FanoutProgress
 from tests.support.enqueued import Enqueued, add_cluster
 from tests.support.stacks import Stack, dispatcher
 
@@ -75,3 +78,32 @@ async def test_progress_recorded_in_id_order_resumes_in_id_order(
     await service.expand(accepted.dispatch_id)
     stored = await stack.db["deliveries"].find({"dispatch_id": accepted.dispatch_id}).to_list(None)
     assert sorted(d["user_id"] for d in stored) == sorted(u["fiscalCode"] for u in found[3:])
+
+
+async def test_fanout_progress_is_recorded_when_due_and_at_the_end_not_per_batch(
+    stack: Stack, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dispatch_id = unique("progress")
+    await stack.db["dispatches"].insert_one({"_id": dispatch_id, "expanded_count": 0})
+    progress = FanoutProgress(stack.runtime.store, dispatch_id, "fiscalCode")
+
+    async def stored(_id: str) -> tuple[object, object]:
+        doc = await stack.db["dispatches"].find_one({"_id": _id})
+        assert doc is not None
+        return doc.get("fanout_after"), doc["expanded_count"]
+
+    async def written() -> None:
+        return None
+
+    monkeypatch.setattr(host.dispatch.writes, "PROGRESS_SECONDS", 3600.0)
+    for after in ("u1", "u2"):
+        await progress.written(asyncio.create_task(written()), after, 10)
+    assert await stored(dispatch_id) == (None, 0)  # not due: nothing recorded yet
+    await progress.record()
+    assert await stored(dispatch_id) == ("u2", 20)  # the last user written, every batch counted once
+
+    monkeypatch.setattr(host.dispatch.writes, "PROGRESS_SECONDS", 0.0)
+    await progress.written(asyncio.create_task(written()), "u3", 5)
+    assert await stored(dispatch_id) == ("u3", 25)  # due: recorded with the batch
+    await progress.record()  # nothing new: the count is not added twice
+    assert await stored(dispatch_id) == ("u3", 25)

@@ -1,0 +1,72 @@
+"""The Redis broker's ``enqueue_many`` (one round trip for a fan-out batch's messages) on a real Redis:
+each message lands where ``enqueue`` puts it, a delayed one in the delay queue, and a consumer reads it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import dramatiq
+import pytest
+import redis
+
+from host.runtime.broker import LaneRedisBroker, create_broker, enqueue_many
+from tests.services import RedisServer
+
+
+@pytest.fixture
+def broker(redis_server: RedisServer) -> Iterator[LaneRedisBroker]:
+    made = create_broker(redis_server.url.rsplit("/", 1)[0] + "/5")  # a database of this module only
+    assert isinstance(made, LaneRedisBroker)
+    made.client.flushdb()
+    yield made
+    made.client.flushdb()
+    made.close()
+
+
+def _actor(broker: dramatiq.Broker, queue: str) -> dramatiq.Actor[Any, Any]:
+    def deliver(ids: list[str]) -> None:
+        """Never run: the test reads the queues."""
+
+    return dramatiq.actor(deliver, actor_name=f"deliver_{queue}", queue_name=queue, broker=broker)  # type: ignore[no-any-return,call-overload]
+
+
+def test_enqueue_many_puts_each_message_where_enqueue_would(broker: LaneRedisBroker) -> None:
+    now, later = _actor(broker, "many_now"), _actor(broker, "many_later")
+    messages = [now.message_with_options(args=([f"d{i}"],)) for i in range(3)]
+    delayed = later.message_with_options(args=(["late"],))
+    enqueue_many(broker, [(message, None) for message in messages] + [(delayed, 60_000)])
+
+    client: redis.Redis = broker.client
+    assert client.llen("dramatiq:many_now") == 3
+    bodies = [json.loads(body) for body in client.hvals("dramatiq:many_now.msgs")]
+    assert sorted(body["args"][0][0] for body in bodies) == ["d0", "d1", "d2"]
+    [waiting] = [json.loads(body) for body in client.hvals("dramatiq:many_later.DQ.msgs")]
+    assert waiting["args"] == [["late"]] and waiting["options"]["eta"] > 0
+    assert client.llen("dramatiq:many_later") == 0
+
+    # a consumer of the queue gets them as dramatiq messages
+    consumer = broker.consume("many_now", prefetch=3, timeout=1000)
+    got = [next(consumer) for _ in range(3)]
+    assert sorted(message.args[0][0] for message in got if message is not None) == ["d0", "d1", "d2"]
+    consumer.close()
+
+
+def test_after_enqueue_many_enqueue_talks_to_redis_at_once_again(broker: LaneRedisBroker) -> None:
+    actor = _actor(broker, "many_after")
+    enqueue_many(broker, [(actor.message_with_options(args=(["a"],)), None)])
+    actor.send(["b"])  # not left in a pipeline nobody executes
+    assert broker.client.llen("dramatiq:many_after") == 2
+
+
+def test_enqueue_many_raises_when_redis_is_gone() -> None:
+    server = RedisServer().start()
+    broker = create_broker(server.url)
+    actor = _actor(broker, "many_gone")
+    server.stop()
+    try:
+        with pytest.raises(redis.exceptions.ConnectionError):
+            enqueue_many(broker, [(actor.message_with_options(args=(["x"],)), None)])
+    finally:
+        broker.close()
