@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from pymongo import AsyncMongoClient, monitoring
 from twilio.request_validator import RequestValidator
 
 from host.access.api_keys import API_KEYS_COLLECTION, SCOPES, ApiKeys
@@ -22,6 +21,7 @@ from host.api.auth import AUTH_ENV
 from host.storage.devdb import DevDatabase
 from tests.fakes.smtp import SmtpSink
 from tests.services import RedisServer
+from tests.support.commands import CommandCounter, counted_client
 from tests.support.configs import BASE_CONFIG
 from tests.support.events import CALLBACK_URL, PUBLIC_URL
 from tests.support.stacks import Stack, open_stack
@@ -252,23 +252,6 @@ async def test_an_idempotency_key_belongs_to_the_api_key_that_used_it(
     assert_error(conflict, 409, "another request body")
 
 
-class _Finds(monitoring.CommandListener):
-    """Counts the ``find`` commands sent to the API keys collection (PyMongo's command monitoring)."""
-
-    def __init__(self) -> None:
-        self.finds = 0
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find" and event.command.get("find") == API_KEYS_COLLECTION:
-            self.finds += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 async def test_concurrent_key_checks_are_read_together_and_each_gets_its_own_answer(
     auth_stack: Stack,
 ) -> None:
@@ -276,19 +259,16 @@ async def test_concurrent_key_checks_are_read_together_and_each_gets_its_own_ans
     sender, reader, leaving = [await keys.create(n, [s], created_by="tests") for n, s in
                                (("a", "send"), ("b", "read"), ("c", "read"))]  # fmt: skip
     await keys.revoke(leaving.record.prefix)
-    listener = _Finds()
+    listener = CommandCounter("find", API_KEYS_COLLECTION)
     env = auth_stack.settings.env
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env.mongodb_url, event_listeners=[listener])
-    try:
+    async with counted_client(env.mongodb_url, listener) as client:
         checked = ApiKeys(client[env.mongodb_database])
         asked = [sender.key, reader.key, leaving.key, UNKNOWN_KEY, sender.key[:-1] + "x"] * 6
         records = await asyncio.gather(*(checked.verify(key) for key in asked))
-    finally:
-        await client.close()
     names = [record.name if record is not None else None for record in records]
     assert names == ["a", "b", None, None, None] * 6
     # 30 checks, one read: each check's read starts after it was asked (a revoked key fails at once)
-    assert listener.finds == 1
+    assert listener.sent == 1
 
 
 class _Collect(logging.Handler):

@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-from pymongo import AsyncMongoClient, monitoring
 
 from host.audience.users import stream_cluster_users
 from host.storage.store import Store
+from tests.support.commands import CommandCounter, counted_client
 from tests.support.enqueued import add_cluster
 from tests.support.stacks import Stack
 from tests.support.waiting import eventually
-
-
-class _GetMores(monitoring.CommandListener):
-    """Counts the ``getMore`` commands the client sends (PyMongo's command monitoring)."""
-
-    def __init__(self) -> None:
-        self.sent = 0
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "getMore":
-            self.sent += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 async def test_members_come_in_id_order_and_the_next_batch_is_read_while_one_is_used(
@@ -36,11 +17,9 @@ async def test_members_come_in_id_order_and_the_next_batch_is_read_while_one_is_
 ) -> None:
     group = unique("stream")
     ids = await add_cluster(stack, group, 25)
-    listener = _GetMores()
-    env = stack.settings.env
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env.mongodb_url, event_listeners=[listener])
-    store = Store(client, stack.settings)
-    try:
+    listener = CommandCounter("getMore")
+    async with counted_client(stack.settings.env.mongodb_url, listener) as client:
+        store = Store(client, stack.settings)
         seen: list[str] = []
         batches = stream_cluster_users(store, [group], {"fiscalCode": 1}, key="fiscalCode", batch_size=10)
         async for batch in batches:
@@ -58,5 +37,3 @@ async def test_members_come_in_id_order_and_the_next_batch_is_read_while_one_is_
             store, [group], {"fiscalCode": 1}, after=ids[9], key="fiscalCode", batch_size=10
         )
         assert [user["fiscalCode"] async for batch in resumed for user in batch] == ids[10:]
-    finally:
-        await client.close()
