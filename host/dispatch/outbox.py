@@ -54,9 +54,13 @@ class Outbox:
     ) -> None:
         self._store = store
         self._enqueue = enqueue
-        #: when given, the messages of one hand-over go to the broker at once rather than one by one
-        self._enqueue_many = enqueue_many
+        #: the messages of one hand-over at once (one broker round trip) when given, else one by one
+        self._enqueue_many = enqueue_many or self._one_by_one
         self._batch_sizes = batch_sizes
+
+    def _one_by_one(self, batches: Sequence[Batch]) -> None:
+        for batch in batches:
+            self._enqueue(*batch)
 
     def messages(
         self, ids_by_channel: Mapping[str, Sequence[str]], delay_ms: int = 0, lane: Lane = DEFAULT_LANE
@@ -135,11 +139,7 @@ class Outbox:
             for message in messages
         ]
         try:
-            if self._enqueue_many is not None:
-                self._enqueue_many(batches)
-            else:
-                for batch in batches:
-                    self._enqueue(*batch)
+            self._enqueue_many(batches)
         except Exception:
             log.warning("broker refused a batch; the outbox keeps it for the recovery sweep", exc_info=True)
             return False

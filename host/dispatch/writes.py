@@ -26,6 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Container, Mapping, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from pymongo.errors import BulkWriteError
@@ -180,7 +181,7 @@ class DispatchWrites:
 
     async def _mark_expanded(self, dispatch_ids: list[str]) -> list[BaseException | None]:
         await self._store.dispatches.update_many(
-            {"_id": {"$in": dispatch_ids}}, {"$set": {"state": "expanded", "expanded_at": utcnow()}}
+            {"_id": {"$in": dispatch_ids}}, {"$set": _expanded(utcnow())}
         )
         return [None] * len(dispatch_ids)
 
@@ -220,7 +221,7 @@ class DispatchWrites:
         # every delivery of these is stored: their dispatches are stored expanded, and only then handed
         # over (a worker needs the dispatch), so there is no `mark expanded` update to make
         now = utcnow()
-        docs = [{**jobs[i].dispatch, "state": "expanded", "expanded_at": now} for i in live]
+        docs = [{**jobs[i].dispatch, **_expanded(now)} for i in live]
         stored = await self._insert_dispatches(docs)  # raises for all when nothing is known to be stored
         refused = [i for i, error in zip(live, stored, strict=True) if error is not None]
         for i, error in zip(live, stored, strict=True):
@@ -258,6 +259,11 @@ class DispatchWrites:
                 log.warning(
                     "could not delete %d deliveries of refused dispatches", len(orphans), exc_info=True
                 )
+
+
+def _expanded(now: datetime) -> Doc:
+    """The fields of a dispatch whose deliveries are all written (stored so, or set by an update)."""
+    return {"state": "expanded", "expanded_at": now}
 
 
 async def _nothing() -> frozenset[str]:
