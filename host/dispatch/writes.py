@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -277,20 +277,23 @@ class FanoutProgress:
     the batches written since the last record: the resumed expansion writes them again, each once (ids).
     """
 
-    def __init__(self, store: Store, dispatch_id: str, key: str) -> None:
+    def __init__(
+        self, store: Store, dispatch_id: str, key: str, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._store = store
         self._dispatch_id = dispatch_id
         self._key = key
+        self._clock = clock
         self._after: Any = None
         self._count = 0
-        self._since = time.monotonic()
+        self._since = clock()
 
     async def written(self, write: asyncio.Task[None], after: Any, count: int) -> None:
         """Wait for a batch's write; record the progress if it is due."""
         await write
         self._after = after
         self._count += count
-        if time.monotonic() - self._since >= PROGRESS_SECONDS:
+        if self._clock() - self._since >= PROGRESS_SECONDS:
             await self.record()
 
     async def record(self) -> None:
@@ -298,7 +301,7 @@ class FanoutProgress:
         if self._after is None:
             return
         after, count, self._after, self._count = self._after, self._count, None, 0
-        self._since = time.monotonic()
+        self._since = self._clock()
         await self._store.dispatches.update_one(
             {"_id": self._dispatch_id},
             {

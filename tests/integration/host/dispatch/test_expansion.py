@@ -10,9 +10,9 @@ import pytest
 
 import host.dispatch.accept
 import host.dispatch.expansion
-import host.dispatch.writes
 from host.dispatch.schemas import SendRequest
-from host.dispatch.writes import FanoutProgress
+from host.dispatch.writes import PROGRESS_SECONDS, FanoutProgress
+from tests.support.clock import ManualClock
 from tests.support.enqueued import Enqueued, add_cluster
 from tests.support.stacks import Stack, dispatcher
 
@@ -81,11 +81,12 @@ async def test_progress_recorded_in_id_order_resumes_in_id_order(
 
 
 async def test_fanout_progress_is_recorded_when_due_and_at_the_end_not_per_batch(
-    stack: Stack, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+    stack: Stack, unique: Callable[[str], str]
 ) -> None:
     dispatch_id = unique("progress")
     await stack.db["dispatches"].insert_one({"_id": dispatch_id, "expanded_count": 0})
-    progress = FanoutProgress(stack.runtime.store, dispatch_id, "fiscalCode")
+    clock = ManualClock()
+    progress = FanoutProgress(stack.runtime.store, dispatch_id, "fiscalCode", clock=clock)
 
     async def stored(_id: str) -> tuple[object, object]:
         doc = await stack.db["dispatches"].find_one({"_id": _id})
@@ -95,14 +96,13 @@ async def test_fanout_progress_is_recorded_when_due_and_at_the_end_not_per_batch
     async def written() -> None:
         return None
 
-    monkeypatch.setattr(host.dispatch.writes, "PROGRESS_SECONDS", 3600.0)
-    for after in ("u1", "u2"):
+    for after in ("u1", "u2"):  # within a second of the start
         await progress.written(asyncio.create_task(written()), after, 10)
     assert await stored(dispatch_id) == (None, 0)  # not due: nothing recorded yet
     await progress.record()
     assert await stored(dispatch_id) == ("u2", 20)  # the last user written, every batch counted once
 
-    monkeypatch.setattr(host.dispatch.writes, "PROGRESS_SECONDS", 0.0)
+    clock.advance(PROGRESS_SECONDS)
     await progress.written(asyncio.create_task(written()), "u3", 5)
     assert await stored(dispatch_id) == ("u3", 25)  # due: recorded with the batch
     await progress.record()  # nothing new: the count is not added twice
