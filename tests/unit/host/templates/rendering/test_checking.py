@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from host.templates.rendering.checking import PARENT_POLL_SECONDS
+from tests.support.waiting import eventually_sync
 
 #: a process that starts the checking process, learns its pid (the verdict is os.getpid), and dies at once
 #: the way ``kill -9`` ends it: no close(), no atexit, no executor shutdown
@@ -37,7 +37,9 @@ def test_the_checking_process_exits_when_its_parent_is_killed(tmp_path: Path) ->
     with out.open("w") as file:  # a file, not a pipe: an orphan holding the pipe would block the read
         subprocess.run([sys.executable, "-c", ORPHANING], stdout=file, timeout=60, check=True)
     checker = int(out.read_text().strip())
-    deadline = time.monotonic() + 10 * PARENT_POLL_SECONDS + 5
-    while _alive(checker) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _alive(checker), f"the checking process {checker} outlived the process that started it"
+    eventually_sync(
+        lambda: not _alive(checker),
+        timeout=10 * PARENT_POLL_SECONDS + 5,
+        interval=0.1,
+        what=f"the checking process {checker} to exit after the process that started it",
+    )
