@@ -8,12 +8,23 @@
 // kill -9 leaves no orphan behind.
 
 import de.bwaldvogel.mongo.MongoBackend;
+import de.bwaldvogel.mongo.MongoDatabase;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
+import de.bwaldvogel.mongo.backend.CollectionOptions;
+import de.bwaldvogel.mongo.backend.CursorRegistry;
+import de.bwaldvogel.mongo.backend.Index;
+import de.bwaldvogel.mongo.backend.IndexKey;
+import de.bwaldvogel.mongo.backend.QueryResult;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
+import de.bwaldvogel.mongo.backend.memory.MemoryCollection;
+import de.bwaldvogel.mongo.backend.memory.MemoryDatabase;
+import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.bson.ObjectId;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.Collection;
 import java.util.List;
 
 public class Launcher {
@@ -32,13 +43,97 @@ public class Launcher {
         }
     }
 
+    /**
+     * The memory backend with two costs of the hot path removed, measured with JFR under
+     * bench.email_throughput (see README, Performance): what a query on one field alone (a string or
+     * ObjectId, or an {@code $in} of them) finds through a unique index on that field is not matched
+     * against the query again (with an {@code $in} of n ids, that re-match cost n comparisons a
+     * document), and no collection keeps its data size (every insert and update encoded each document to count its
+     * bytes, for collStats' {@code size}, which Tidings never reads: it reports 0 here). The H2 backend
+     * (a data file) is left as it is.
+     */
+    static final class HotPathBackend extends MemoryBackend {
+        @Override
+        public MemoryDatabase openOrCreateDatabase(String databaseName) {
+            return new HotPathDatabase(databaseName, getCursorRegistry());
+        }
+    }
+
+    static final class HotPathDatabase extends MemoryDatabase {
+        HotPathDatabase(String databaseName, CursorRegistry cursorRegistry) {
+            super(databaseName, cursorRegistry);
+        }
+
+        @Override
+        protected MemoryCollection openOrCreateCollection(String collectionName, CollectionOptions options) {
+            return new HotPathCollection(this, collectionName, options, cursorRegistry);
+        }
+    }
+
+    static final class HotPathCollection extends MemoryCollection {
+        private static final Document MATCH_ALL = new Document();
+
+        HotPathCollection(
+                MongoDatabase database, String name, CollectionOptions options, CursorRegistry cursors) {
+            super(database, name, options, cursors);
+        }
+
+        @Override
+        protected boolean tracksDataSize() {
+            return false;
+        }
+
+        @Override
+        protected QueryResult queryDocuments(
+                Document query, Document orderBy, int numberToSkip, int limit, int batchSize,
+                Document fieldSelector) {
+            String key = plainKey(query);
+            if (key != null) {
+                for (Index<Integer> index : getIndexes()) {
+                    List<IndexKey> keys = index.getKeys();
+                    if (index.isUnique() && keys.size() == 1 && keys.get(0).getKey().equals(key)
+                            && index.canHandle(query)) {
+                        // each position the unique index gives for this key's values matches
+                        return matchDocuments(MATCH_ALL, index.getPositions(query), orderBy, numberToSkip,
+                                limit, batchSize, fieldSelector);
+                    }
+                }
+            }
+            return super.queryDocuments(query, orderBy, numberToSkip, limit, batchSize, fieldSelector);
+        }
+
+        /** The one field of a query on one top-level field for a plain value or an $in of them. */
+        private static String plainKey(Document query) {
+            if (query.size() != 1) {
+                return null;
+            }
+            String key = query.keySet().iterator().next();
+            if (key.startsWith("$") || key.contains(".")) {
+                return null;
+            }
+            Object value = query.get(key);
+            if (value instanceof Document expression) {
+                if (expression.size() != 1 || !(expression.get("$in") instanceof Collection<?> values)) {
+                    return null;
+                }
+                return values.stream().allMatch(HotPathCollection::isPlain) ? key : null;
+            }
+            return isPlain(value) ? key : null;
+        }
+
+        /** A value whose index key is itself: no null, number widening, array or sub-document. */
+        private static boolean isPlain(Object value) {
+            return value instanceof String || value instanceof ObjectId;
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         if (args.length < 1 || args.length > 2) {
             System.err.println("usage: java -cp 'JARS/*' Launcher.java PORT [H2FILE]");
             System.exit(2);
         }
         int port = Integer.parseInt(args[0]);
-        MongoBackend backend = args.length == 2 ? new H2Backend(args[1]) : new MemoryBackend();
+        MongoBackend backend = args.length == 2 ? new H2Backend(args[1]) : new HotPathBackend();
         backend.version(new Mongo60());
 
         MongoServer server = new MongoServer(backend);

@@ -152,7 +152,10 @@ class DevDatabase:
         java = _require("java")
         jars = ensure_jars()
         port = self._requested_port or _free_port()
-        command = [java, f"-Xmx{self._max_heap}", "-Dslf4j.internal.verbosity=ERROR", "-cp", f"{jars}/*"]
+        # the parallel collector: ~25% less of the server's CPU a document than G1 on the hot path
+        # (measured interleaved, two servers in one script); pauses are short at these heap sizes
+        command = [java, f"-Xmx{self._max_heap}", "-XX:+UseParallelGC", "-Dslf4j.internal.verbosity=ERROR"]
+        command += ["-cp", f"{jars}/*"]
         command += [str(_LAUNCHER), str(port)]
         if self._data_file is not None:
             _make_private(self._data_file)

@@ -52,6 +52,39 @@ def test_reports_mongodb_6_with_wire_version_17(client: Client) -> None:
     assert client.admin.command("isMaster")["maxWireVersion"] == 17
 
 
+def test_lookups_through_a_unique_index_find_exactly_what_matches(client: Client) -> None:
+    # the launcher answers a query on one uniquely indexed field without matching each document
+    # again: what it finds must still be what MongoDB's matching finds
+    users = client.devdb_test.users_lookup
+    users.create_index("uid", unique=True)
+    users.insert_many(
+        [
+            {"_id": "a", "uid": "ua", "n": 1},
+            {"_id": "b", "uid": ["ub", "ub2"], "n": 2},  # a multikey entry: matches either value
+            {"_id": 3, "uid": 3, "n": 3},
+            {"_id": "c", "n": 4},  # no uid at all
+        ]
+    )
+
+    def ids(query: dict[str, object]) -> list[object]:
+        return sorted((doc["_id"] for doc in users.find(query)), key=str)
+
+    assert ids({"_id": {"$in": ["a", "a", "nope", "b"]}}) == ["a", "b"]
+    assert ids({"_id": "b"}) == ["b"]
+    assert ids({"_id": "nope"}) == []
+    assert ids({"uid": {"$in": ["ua", "ub2", "zz"]}}) == ["a", "b"]
+    assert ids({"uid": "ub"}) == ["b"]
+    # not plain values: answered by matching, as before (3.0 equals 3; null matches a missing field)
+    assert ids({"uid": 3.0}) == [3]
+    assert ids({"uid": None}) == ["c"]
+    assert ids({"_id": {"$in": ["a", 3.0]}}) == [3, "a"]
+    # an update by _id changes that document only, and is found again by the new value
+    users.update_one({"_id": "a"}, {"$set": {"uid": "ua-new"}})
+    assert ids({"uid": "ua"}) == []
+    assert ids({"uid": "ua-new"}) == ["a"]
+    assert users.find_one({"_id": "a"}, {"_id": 0}) == {"uid": "ua-new", "n": 1}
+
+
 def test_unique_index_rejects_a_duplicate(client: Client) -> None:
     users = client.devdb_test.users_unique
     users.create_index("email", unique=True)
