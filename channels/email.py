@@ -124,6 +124,12 @@ class SmtpSender:
         except (aiosmtplib.SMTPException, OSError) as exc:
             smtp.close()
             raise _transport_error(exc, f"cannot connect to {self._where}") from exc
+        except BaseException:
+            # cancelled mid-greeting (a worker stopping, a timeout around the batch): aiosmtplib closes
+            # its connection when its own connect fails, not when our EHLO does; dropped open, the
+            # socket would wait for the garbage collector
+            smtp.close()
+            raise
         assert smtp.transport is not None
         self._session = SmtpSession(
             smtp.transport,

@@ -71,6 +71,8 @@ class SlotSource(Protocol):
 
     def try_acquire(self) -> bool: ...
 
+    def close(self) -> None: ...
+
 
 class _DramatiqWindow:
     """Slots counted by dramatiq's WindowRateLimiter in a rate-limit backend."""
@@ -83,12 +85,20 @@ class _DramatiqWindow:
         with self._limiter.acquire(raise_on_failure=False) as acquired:
             return bool(acquired)
 
+    def close(self) -> None:
+        """Nothing to release in memory."""
+
 
 class RedisWindow(_DramatiqWindow):
     """Slots counted in Redis: one limit across every worker process."""
 
     def __init__(self, backend: RedisBackend, key: str, *, limit: int, window: int) -> None:
         super().__init__(backend, key, limit=limit, window=window)
+        self._backend = backend
+
+    def close(self) -> None:
+        """Close the backend's Redis connections (shared by the channels: closing twice is fine)."""
+        self._backend.client.connection_pool.disconnect()
 
 
 class _PrunedStubBackend(StubBackend):
@@ -122,6 +132,10 @@ class ChannelThrottle:
         self.rate = rate
         #: deliveries claimed at a time: about one second's worth, so claimed ones never wait long
         self.chunk_size = max(1, math.ceil(rate))
+
+    def close(self) -> None:
+        """Release the slot source's connections (the runtime's close)."""
+        self.source.close()
 
     async def wait_for_slot(self, lane: Lane = DEFAULT_LANE) -> None:
         """Return once a slot is taken; sleeps to the next second while there is none (high wakes first)."""

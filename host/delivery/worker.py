@@ -117,6 +117,11 @@ class DeliveryWorker:
         )
         self.quiet_hours = QuietHoursCheck(store, settings.config, Deferrals(store, outbox))
 
+    def close(self) -> None:
+        """Close the rate limiters' Redis connections (the runtime's close)."""
+        for throttle in self.throttles.values():
+            throttle.close()
+
     async def _composer(self, dispatch_id: str, name: str, channel: Channel) -> Composer:
         key = (dispatch_id, name)
         composer = self._composers.get(key)

@@ -3,12 +3,21 @@
 It runs off the hot path, every few seconds, and only reads small sets: outbox entries that were never
 confirmed, dispatches whose fan-out stopped, deliveries stuck in ``sending`` past their lease, and (less
 often) deliveries ``queued`` for longer than the enqueue lease, whose broker message may be lost.
+
+Among those queued ones, the deliveries whose dispatch does not exist are orphans of a listed /send that
+stopped between its two inserts (host.dispatch.writes stores the deliveries first): a crash, or a refused
+dispatch whose deliveries could not be deleted again. That send was never answered, so nothing accepted
+is lost by deleting them; handed out, a worker would only fail them ("dispatch ... no longer exists"),
+failed deliveries of a dispatch no one can see. They are looked up with one ``$in`` on
+``dispatches._id`` per batch (one indexed field, as the development database needs) and deleted. Only
+deliveries queued past the enqueue lease (15 minutes by default) are judged, so a send still between its
+two inserts is never taken for one.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,14 +39,17 @@ Doc = dict[str, Any]
 OUTBOX_GRACE_SECONDS = 10.0
 #: a fan-out that has not reported progress for this long has stopped
 FANOUT_STALL_SECONDS = 60.0
+#: dispatch ids looked up per ``$in`` when telling orphaned deliveries from those to hand out
+ORPHAN_BATCH = 1000
 
 
 class SweepReport(msgspec.Struct, kw_only=True):
-    """What one sweep handed out again."""
+    """What one sweep handed out again, and the orphaned deliveries it deleted."""
 
     outbox_entries: int = 0
     dispatches: int = 0
     deliveries: int = 0
+    orphans: int = 0  # queued deliveries whose dispatch was never stored: deleted, not handed out
 
 
 class RecoverySweep:
@@ -78,16 +90,25 @@ class RecoverySweep:
         report.deliveries += await self._requeue("sending", lease, now)
         if queued_older_than is not None:
             report.deliveries += await self._requeue(
-                "queued", now - timedelta(seconds=queued_older_than), now
+                "queued", now - timedelta(seconds=queued_older_than), now, report
             )
         if report.outbox_entries or report.dispatches or report.deliveries:
             log.info("recovery sweep handed out again: %s", msgspec.json.encode(report).decode())
         return report
 
-    async def _requeue(self, status: str, older_than: datetime, now: datetime) -> int:
+    async def _requeue(
+        self, status: str, older_than: datetime, now: datetime, report: SweepReport | None = None
+    ) -> int:
         found: list[Doc] = []
         next_claims: dict[str, str] = {}
-        projection = {"channel": 1, "updated_at": 1, "attempts": 1, "priority": 1, "due_at": 1}
+        projection = {
+            "channel": 1,
+            "updated_at": 1,
+            "attempts": 1,
+            "priority": 1,
+            "due_at": 1,
+            "dispatch_id": 1,
+        }
         async for doc in self._store.deliveries.find({"status": status}, projection):
             # the lease runs from when it was due: a retry's backoff, or the end of quiet hours
             # (deferred deliveries wait in host.dispatch.deferrals, not in the broker)
@@ -98,6 +119,12 @@ class RecoverySweep:
         if not found:
             return 0
         if status == "queued":
+            kept = await self._without_orphans(found)
+            if report is not None:
+                report.orphans += len(found) - len(kept)
+            found = kept
+            if not found:
+                return 0
             await self._release_orphan_claims(next_claims, now)
             # a fresh updated_at keeps the next sweep from handing the same ones out again
             await self._store.deliveries.update_many(
@@ -105,6 +132,24 @@ class RecoverySweep:
             )
         await self._outbox.push_deliveries(found)  # each to its own lane
         return len(found)
+
+    async def _without_orphans(self, found: Sequence[Doc]) -> list[Doc]:
+        """Delete the deliveries whose dispatch does not exist (the module docstring); the others."""
+        # a delivery without a dispatch id is not this check's to judge: handed out as before
+        dispatch_ids = list(dict.fromkeys(doc["dispatch_id"] for doc in found if "dispatch_id" in doc))
+        missing = set(dispatch_ids)
+        for start in range(0, len(dispatch_ids), ORPHAN_BATCH):
+            batch = dispatch_ids[start : start + ORPHAN_BATCH]
+            async for dispatch in self._store.dispatches.find({"_id": {"$in": batch}}, {"_id": 1}):
+                missing.discard(dispatch["_id"])
+        orphans = [doc["_id"] for doc in found if doc.get("dispatch_id") in missing]
+        if not orphans:
+            return list(found)
+        for start in range(0, len(orphans), ORPHAN_BATCH):
+            await self._store.deliveries.delete_many({"_id": {"$in": orphans[start : start + ORPHAN_BATCH]}})
+        log.warning("deleted %d queued deliveries whose dispatch was never stored (orphans)", len(orphans))
+        dropped = set(orphans)
+        return [doc for doc in found if doc["_id"] not in dropped]
 
     async def _release_orphan_claims(self, next_claims: dict[str, str], now: datetime) -> None:
         """Give up claims whose delivery never became ``sending`` (the database failed in between).

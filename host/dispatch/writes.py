@@ -12,12 +12,14 @@ each request waits on one future. Its order differs from a fan-out's: the users 
 the deliveries inserted, then the dispatch, already ``expanded``, and only then does the broker hear of
 them. So no update marks it expanded afterwards (on the development database an update costs more than
 an insert). Nothing is lost on the way: before the dispatch is stored, the request is not answered, and
-a worker fails a delivery whose dispatch does not exist (host.delivery.worker), so deliveries left by a
-crash in between are never sent; once it is stored, its deliveries are stored ``queued``, which the
-broker hears of at once, or from the outbox, or from the recovery sweep's pass over deliveries queued
-past the enqueue lease. When a read or the deliveries' insert fails, the dispatch is stored
-``expanding`` instead, as a fan-out's is, the caller gets :class:`ExpansionInterrupted`, and the
-recovery sweep expands it again (as for any stalled dispatch).
+the broker has not heard of its deliveries, so deliveries left by a crash in between (or by a refused
+dispatch whose clean-up failed) are never sent: the recovery sweep's pass over deliveries queued past the
+enqueue lease finds their dispatch missing and deletes them (host.dispatch.recovery), and a worker would
+fail any it were handed (host.delivery.worker); once it is stored, its deliveries are stored ``queued``,
+which the broker hears of at once, or from the outbox, or from the recovery sweep's pass over deliveries
+queued past the enqueue lease. When a read or the deliveries' insert fails, the dispatch is stored
+``expanding`` instead, as a fan-out's is, the caller gets :class:`ExpansionInterrupted`, and the recovery
+sweep expands it again (as for any stalled dispatch).
 """
 
 from __future__ import annotations
@@ -250,7 +252,7 @@ class DispatchWrites:
 
     async def _forget_deliveries(self, ids: Sequence[str], met: set[str]) -> None:
         """Delete the deliveries this job inserted for dispatches the database refused (best effort: a
-        delivery whose dispatch does not exist is never sent, host.delivery.worker fails it)."""
+        delivery whose dispatch does not exist is never sent, the recovery sweep deletes it later)."""
         orphans = [delivery_id for delivery_id in ids if delivery_id not in met]
         if orphans:
             try:

@@ -275,5 +275,7 @@ class Runtime:
             await self.registry.shutdown()
         if "saga" in self.__dict__:
             self.saga.close()
+        if "delivery" in self.__dict__:  # built on first use: the API process never builds it
+            self.delivery.close()
         await self.store.close()
         self.renderer.close()  # its checking process, if one was started

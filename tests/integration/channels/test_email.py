@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import msgspec
 import pytest
 
-from channels.email import EmailChannel, EmailConfig
+from channels.email import EmailChannel, EmailConfig, SmtpSender
 from host.errors import PermanentChannelError, TransientChannelError
 from host.plugins.channel import Attachment, ChannelContext, Message
 from tests.fakes.smtp import SmtpSink, free_port
@@ -362,3 +362,36 @@ async def test_sink_fail_ratio_is_reproducible() -> None:
     assert first == again
     assert 0 < first.count(False) < 30
     assert len(flaky.received) == again.count(True)
+
+
+async def test_a_connect_cancelled_during_the_greeting_closes_its_connection() -> None:
+    # a server that greets and then never answers EHLO: the connect is cancelled while waiting for it
+    greeted, lost = asyncio.Event(), asyncio.Event()
+
+    class Mute(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            transport.write(b"220 mute.test ESMTP\r\n")  # type: ignore[attr-defined]
+
+        def data_received(self, data: bytes) -> None:
+            if data.upper().startswith(b"EHLO"):
+                greeted.set()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            lost.set()
+
+    server = await asyncio.get_running_loop().create_server(Mute, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        sender = SmtpSender(
+            EmailConfig(port=port, timeout=30), ChannelContext(sender=SENDER), "smtp", "client.test"
+        )
+        connecting = asyncio.create_task(sender.connect())
+        await asyncio.wait_for(greeted.wait(), 10)
+        connecting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await connecting
+        # closed now, not whenever the garbage collector finds the socket
+        await asyncio.wait_for(lost.wait(), 10)
+    finally:
+        server.close()
+        await server.wait_closed()

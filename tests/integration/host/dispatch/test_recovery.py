@@ -1,5 +1,6 @@
 """The recovery sweep: what the broker never received is sent, a delivery left ``queued`` is handed out again,
-and a claim whose delivery was never marked ``sending`` (the database failed in between) is released.
+a claim whose delivery was never marked ``sending`` (the database failed in between) is released, and a
+delivery left ``queued`` without its dispatch (a listed /send stopped between its two inserts) is deleted.
 
 The orphaned claim was seen in bench/db_restart.py: the claim document was inserted, the database went away
 before the delivery's status update, and every later hand-out met the claim as "taken by another worker".
@@ -7,8 +8,11 @@ before the delivery's status update, and every later hand-out met the claim as "
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
+
+import pytest
 
 from host.dispatch.recovery import OUTBOX_GRACE_SECONDS
 from host.dispatch.schemas import SendRequest
@@ -97,3 +101,45 @@ async def test_deep_sweep_requeues_a_delivery_left_queued(stack: Stack, unique: 
     assert report.deliveries >= 1
     await stack.wait_settled(result["dispatchId"])
     assert len(stack.mails_to(f"{uid}@example.org")) == 2  # handed out again, as the sweep promised
+
+
+async def test_the_deep_sweep_deletes_queued_deliveries_whose_dispatch_was_never_stored(
+    stack: Stack, unique: Callable[[str], str], caplog: pytest.LogCaptureFixture
+) -> None:
+    orphaned, lost = unique("orphaned"), unique("lost-message")
+    await stack.add_users(
+        {"fiscalCode": orphaned, "mail": f"{orphaned}@example.org"},
+        {"fiscalCode": lost, "mail": f"{lost}@example.org"},
+    )
+    # accepted, their batches kept here instead of reaching the broker: both deliveries stay queued
+    held = dispatcher(stack, lambda channel, ids, delay, lane: None)
+    gone = await held.accept(
+        SendRequest(channels=["email"], recipients=[orphaned], message_title="t", message_content="c")
+    )
+    kept = await held.accept(
+        SendRequest(channels=["email"], recipients=[lost], message_title="t", message_content="c")
+    )
+    # what a crash between a listed send's two inserts leaves: its deliveries, and no dispatch
+    await stack.db["dispatches"].delete_one({"_id": gone.dispatch_id})
+    [orphan] = await stack.db["deliveries"].find({"dispatch_id": gone.dispatch_id}).to_list(None)
+    [waiting] = await stack.db["deliveries"].find({"dispatch_id": kept.dispatch_id}).to_list(None)
+    assert (orphan["status"], waiting["status"]) == ("queued", "queued")
+    caplog.set_level(logging.WARNING, logger="host.dispatch.recovery")
+
+    # queued for less than the lease: not judged yet, whether its dispatch exists or not
+    await stack.runtime.sweep.run_once(queued_older_than=60, now=orphan["updated_at"] + timedelta(seconds=59))
+    assert await stack.db["deliveries"].count_documents({"_id": orphan["_id"]}) == 1
+
+    late = waiting["updated_at"] + timedelta(seconds=61)
+    report = await stack.runtime.sweep.run_once(queued_older_than=60, now=late)
+
+    # other tests of the session may leave deliveries queued too: these must be among those counted
+    assert report.orphans >= 1 and report.deliveries >= 1
+    assert await stack.db["deliveries"].count_documents({"dispatch_id": gone.dispatch_id}) == 0
+    assert "queued deliveries whose dispatch was never stored" in caplog.text
+    # the one whose dispatch exists is handed out and sent; the orphan never reaches a worker
+    view = await stack.wait_settled(kept.dispatch_id)
+    assert view["counts"]["email"] == {"sent": 1}
+    assert len(stack.mails_to(f"{lost}@example.org")) == 1
+    assert stack.mails_to(f"{orphaned}@example.org") == []
+    assert await stack.db["attempts"].count_documents({"_id": f"{orphan['_id']}:1"}) == 0

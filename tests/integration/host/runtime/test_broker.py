@@ -1,18 +1,23 @@
 """The Redis broker's ``enqueue_many`` (one round trip for a fan-out batch's messages) on a real Redis:
-each message lands where ``enqueue`` puts it, a delayed one in the delay queue, and a consumer reads it."""
+each message lands where ``enqueue`` puts it, a delayed one in the delay queue, and a consumer reads it.
+Closing the broker (or a Redis rate limiter) closes its Redis connections at once."""
 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import dramatiq
 import pytest
 import redis
+from dramatiq.rate_limits.backends import RedisBackend
 
+from host.delivery.rate_limits import ChannelThrottle, RedisWindow
 from host.runtime.broker import LaneRedisBroker, create_broker, enqueue_many
 from tests.services import RedisServer
+from tests.support.waiting import eventually_sync
 
 
 @pytest.fixture
@@ -70,3 +75,45 @@ def test_enqueue_many_raises_when_redis_is_gone() -> None:
             enqueue_many(broker, [(actor.message_with_options(args=(["x"],)), None)])
     finally:
         broker.close()
+
+
+def _connections_named(redis_server: RedisServer, name: str) -> int:
+    """How many connections Redis lists under this client name (asked over a connection of its own)."""
+    with redis.Redis.from_url(redis_server.url) as watcher:
+        return sum(1 for client in watcher.client_list() if client["name"] == name)
+
+
+def test_closing_the_broker_closes_its_redis_connections(redis_server: RedisServer) -> None:
+    # dramatiq's own close leaves them to the cyclic garbage collector (the broker and its actors refer
+    # to each other), which finalizes a socket whenever it runs: a ResourceWarning in some later test
+    name = f"broker-{secrets.token_hex(4)}"
+    made = create_broker(f"{redis_server.url}?client_name={name}")
+    _actor(made, "closing")
+    made.client.ping()
+    assert _connections_named(redis_server, name) == 1
+
+    made.close()
+
+    eventually_sync(
+        lambda: _connections_named(redis_server, name),
+        until=lambda count: count == 0,
+        timeout=5,
+        what="the broker's connection closed",
+    )
+
+
+def test_closing_a_redis_throttle_closes_its_connections(redis_server: RedisServer) -> None:
+    name = f"throttle-{secrets.token_hex(4)}"
+    backend = RedisBackend(url=f"{redis_server.url}?client_name={name}")
+    throttle = ChannelThrottle(RedisWindow(backend, f"test-{name}", limit=5, window=1), 5)
+    assert throttle.source.try_acquire()
+    assert _connections_named(redis_server, name) == 1
+
+    throttle.close()
+
+    eventually_sync(
+        lambda: _connections_named(redis_server, name),
+        until=lambda count: count == 0,
+        timeout=5,
+        what="the throttle's connection closed",
+    )
