@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pymongo import MongoClient
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo import MongoClient, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from host.settings import Environment
 from host.storage.devdb import DevDatabase, DevDatabaseError
@@ -83,6 +83,52 @@ def test_lookups_through_a_unique_index_find_exactly_what_matches(client: Client
     assert ids({"uid": "ua"}) == []
     assert ids({"uid": "ua-new"}) == ["a"]
     assert users.find_one({"_id": "a"}, {"_id": 0}) == {"uid": "ua-new", "n": 1}
+
+
+def test_updates_by_id_change_what_mongodb_changes(client: Client) -> None:
+    # the launcher applies a $set/$inc by _id in place: the answers must be the stock server's
+    docs = client.devdb_test.updates_in_place
+    docs.create_index("code", unique=True)
+    docs.insert_many([{"_id": "a", "n": 1, "code": "A", "s": "x"}, {"_id": "b", "n": 2, "code": "B"}])
+
+    moved = docs.update_one(
+        {"_id": "a"}, {"$set": {"s": "y", "new": {"k": [1, 2]}}, "$inc": {"n": 2, "m": 5}}
+    )
+    assert (moved.matched_count, moved.modified_count) == (1, 1)
+    assert docs.find_one({"_id": "a"}) == {
+        "_id": "a",
+        "n": 3,
+        "code": "A",
+        "s": "y",
+        "new": {"k": [1, 2]},
+        "m": 5,
+    }
+    assert list(docs.find_one({"_id": "a"}) or {}) == ["_id", "n", "code", "s", "new", "m"]  # key order
+    same = docs.update_one({"_id": "a"}, {"$set": {"s": "y", "n": 3.0}})  # equal values: not modified
+    assert (same.matched_count, same.modified_count) == (1, 0)
+    floated = docs.update_one({"_id": "b"}, {"$inc": {"n": 0.5}})
+    assert floated.modified_count == 1
+    assert (docs.find_one({"_id": "b"}) or {})["n"] == 2.5
+    nothing = docs.update_one({"_id": "zz"}, {"$set": {"s": "z"}})
+    assert (nothing.matched_count, nothing.modified_count) == (0, 0)
+    upserted = docs.update_one({"_id": "c"}, {"$set": {"s": "c"}}, upsert=True)
+    assert upserted.upserted_id == "c"
+    assert docs.find_one({"_id": "c"}) == {"_id": "c", "s": "c"}
+    # what the stock path refuses is still refused
+    with pytest.raises(OperationFailure):
+        docs.update_one({"_id": "a"}, {"$inc": {"s": 1}})  # not a number
+    with pytest.raises(DuplicateKeyError):
+        docs.update_one({"_id": "a"}, {"$set": {"code": "B"}})  # a uniquely indexed field
+    assert (docs.find_one({"_id": "a"}) or {})["code"] == "A"
+    with pytest.raises(OperationFailure):
+        docs.update_one({"_id": "a"}, {"$set": {"n": 1}, "$inc": {"n": 1}})  # a conflict
+    # a bulk of them, as the workers write results
+    result = docs.bulk_write(
+        [UpdateOne({"_id": key}, {"$set": {"status": "sent"}, "$inc": {"tries": 1}}) for key in "abc"],
+        ordered=False,
+    )
+    assert (result.matched_count, result.modified_count) == (3, 3)
+    assert sorted(doc["tries"] for doc in docs.find({"status": "sent"})) == [1, 1, 1]
 
 
 def test_unique_index_rejects_a_duplicate(client: Client) -> None:
