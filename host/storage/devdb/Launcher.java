@@ -15,6 +15,7 @@ import de.bwaldvogel.mongo.MongoVersion;
 import de.bwaldvogel.mongo.backend.ArrayFilters;
 import de.bwaldvogel.mongo.backend.CollectionOptions;
 import de.bwaldvogel.mongo.backend.CursorRegistry;
+import de.bwaldvogel.mongo.backend.DocumentComparator;
 import de.bwaldvogel.mongo.backend.EmptyIndex;
 import de.bwaldvogel.mongo.backend.Index;
 import de.bwaldvogel.mongo.backend.IndexKey;
@@ -36,11 +37,14 @@ import java.io.InputStream;
 import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Stream;
 
 public class Launcher {
     private static final String HOST = "127.0.0.1";
@@ -124,6 +128,27 @@ public class Launcher {
         }
 
         @Override
+        public synchronized Iterable<Integer> getPositions(Document query) {
+            // an $in of strings (what the hot path asks: ids, opt-outs, suppressions), in the stock
+            // order (by value: String.compareTo, as the stock comparator orders two strings) without
+            // the stock comparator's type checks on every comparison
+            Object value = field != null && query.size() == 1 ? query.get(field) : null;
+            if (value instanceof Document expression && expression.size() == 1
+                    && expression.get("$in") instanceof Collection<?> values
+                    && values.stream().allMatch(String.class::isInstance)) {
+                List<Integer> positions = new ArrayList<>();
+                for (Object id : new TreeSet<>(values)) {
+                    Integer position = getPosition(new KeyValue(id));
+                    if (position != null) {
+                        positions.add(position);
+                    }
+                }
+                return positions;
+            }
+            return super.getPositions(query);
+        }
+
+        @Override
         public synchronized void checkAdd(Document document, MongoCollection<Integer> collection) {
             KeyValue key = plainKey(document);
             if (key == null) {
@@ -160,6 +185,30 @@ public class Launcher {
         @Override
         protected boolean tracksDataSize() {
             return false;
+        }
+
+        @Override
+        protected QueryResult matchDocumentsFromStream(
+                Stream<Document> documents, Document query, Document orderBy, int numberToSkip, int limit,
+                int batchSize, Document fieldSelector) {
+            String key = orderBy != null && orderBy.size() == 1 ? orderBy.keySet().iterator().next() : null;
+            if (key == null || key.startsWith("$") || key.contains(".")
+                    || !(orderBy.get(key) instanceof Number direction)) {
+                return super.matchDocumentsFromStream(
+                        documents, query, orderBy, numberToSkip, limit, batchSize, fieldSelector);
+            }
+            // a sort on one top-level field (the fan-out's, by user id): two strings compare as the
+            // stock comparator compares them, without its path and type work for each comparison
+            boolean ascending = direction.intValue() > 0;
+            DocumentComparator stock = new DocumentComparator(orderBy);
+            Comparator<Document> comparator = (a, b) -> {
+                if (a.get(key) instanceof String x && b.get(key) instanceof String y) {
+                    return ascending ? x.compareTo(y) : y.compareTo(x);
+                }
+                return stock.compare(a, b);
+            };
+            return matchDocumentsFromStream(
+                    query, documents, numberToSkip, limit, batchSize, comparator, fieldSelector);
         }
 
         @Override

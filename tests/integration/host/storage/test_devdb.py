@@ -131,6 +131,21 @@ def test_updates_by_id_change_what_mongodb_changes(client: Client) -> None:
     assert sorted(doc["tries"] for doc in docs.find({"status": "sent"})) == [1, 1, 1]
 
 
+def test_sorts_on_one_field_order_as_mongodb_does(client: Client) -> None:
+    # the launcher compares two strings itself when sorting on one field: other types keep their
+    # order (null and missing first, then numbers, then strings)
+    docs = client.devdb_test.sorted_by_one_field
+    values: list[object] = ["b", "a", "C", 2, None, "ab", 10, "é"]
+    docs.insert_many([{"_id": i, "k": value} for i, value in enumerate(values)] + [{"_id": 99}])
+
+    def order(direction: int) -> list[object]:
+        return [doc.get("k", "<missing>") for doc in docs.find({}, {"_id": 0}).sort("k", direction)]
+
+    assert order(1) == [None, "<missing>", 2, 10, "C", "a", "ab", "b", "é"]
+    assert order(-1) == ["é", "b", "ab", "a", "C", 10, 2, None, "<missing>"]
+    assert [doc["k"] for doc in docs.find({"k": {"$type": "string"}}).sort("k", 1).limit(2)] == ["C", "a"]
+
+
 def test_unique_index_rejects_a_duplicate(client: Client) -> None:
     users = client.devdb_test.users_unique
     users.create_index("email", unique=True)
