@@ -1,6 +1,6 @@
 """Fan-out: POST /send to a cluster, its expansion through the Redis broker against a bare ``insert_many``.
 
-    .venv/bin/python -m bench.fanout [--users 100000] [--batch 2000] [--writes 3] [--rounds 3]
+    .venv/bin/python -m bench.fanout [--users 100000] [--batch 5000] [--writes 3] [--rounds 3]
 
 The development database (memory backend) holds a cluster of ``--users`` users. ``POST /send`` goes
 through the real app (Litestar's test client, API keys on, a Redis broker behind it); the expansion then
@@ -36,6 +36,7 @@ from bench.mail_stack import CpuMeter, check_as_tidings_worker
 from host.access.api_keys import ApiKeys
 from host.api.app import create_app
 from host.audience.planning import delivery_id
+from host.dispatch.expansion import FANOUT_BATCH
 from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
 from host.runtime.lanes import queue_name
@@ -247,7 +248,7 @@ async def run(settings: Settings, args: argparse.Namespace, pids: dict[str, int 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=2000, help="fan-out batch size (FANOUT_BATCH)")
+    parser.add_argument("--batch", type=int, default=FANOUT_BATCH, help="fan-out batch size (FANOUT_BATCH)")
     parser.add_argument("--writes", type=int, default=3, help="batches written at once (FANOUT_WRITES)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of baseline, send, baseline")
     parser.add_argument("--skip-baseline", action="store_true")
