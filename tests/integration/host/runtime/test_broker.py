@@ -83,6 +83,15 @@ def _connections_named(redis_server: RedisServer, name: str) -> int:
         return sum(1 for client in watcher.client_list() if client["name"] == name)
 
 
+def _wait_until_closed(redis_server: RedisServer, name: str, what: str) -> None:
+    eventually_sync(
+        lambda: _connections_named(redis_server, name),
+        until=lambda count: count == 0,
+        timeout=5,
+        what=what,
+    )
+
+
 def test_closing_the_broker_closes_its_redis_connections(redis_server: RedisServer) -> None:
     # dramatiq's own close leaves them to the cyclic garbage collector (the broker and its actors refer
     # to each other), which finalizes a socket whenever it runs: a ResourceWarning in some later test
@@ -94,12 +103,7 @@ def test_closing_the_broker_closes_its_redis_connections(redis_server: RedisServ
 
     made.close()
 
-    eventually_sync(
-        lambda: _connections_named(redis_server, name),
-        until=lambda count: count == 0,
-        timeout=5,
-        what="the broker's connection closed",
-    )
+    _wait_until_closed(redis_server, name, "the broker's connection closed")
 
 
 def test_closing_a_redis_throttle_closes_its_connections(redis_server: RedisServer) -> None:
@@ -111,9 +115,4 @@ def test_closing_a_redis_throttle_closes_its_connections(redis_server: RedisServ
 
     throttle.close()
 
-    eventually_sync(
-        lambda: _connections_named(redis_server, name),
-        until=lambda count: count == 0,
-        timeout=5,
-        what="the throttle's connection closed",
-    )
+    _wait_until_closed(redis_server, name, "the throttle's connection closed")
