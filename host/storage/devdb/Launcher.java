@@ -63,15 +63,11 @@ public class Launcher {
     }
 
     /**
-     * The memory backend with three costs of the hot path cut, measured with JFR under
-     * bench.email_throughput (see README, Performance): what a query on one field alone (a string or
-     * ObjectId, or an {@code $in} of them) finds through a unique index on that field is not matched
-     * against the query again (with an {@code $in} of n ids, that re-match cost n comparisons a
-     * document), and no collection keeps its data size (every insert and update encoded each document to count its
-     * bytes, for collStats' {@code size}, which Tidings never reads: it reports 0 here), and an update
-     * of one document by a plain {@code _id} that only {@code $set}s or {@code $inc}s top-level fields
-     * no unique index covers is applied to the document in place (the stock path copies the document
-     * twice, compares them whole and checks every index). Anything else goes the stock way. The H2
+     * The memory backend with the costs of Tidings' hot path cut, each found with JFR under the
+     * benchmarks (README, "The development database" and Performance) and each falling back to the
+     * stock code for anything it does not cover: {@link HotPathCollection} (lookups through a unique
+     * index not matched again, updates by {@code _id} in place, one-field sorts, no data-size
+     * bookkeeping) and {@link HotPathUniqueIndex} (plain keys, {@code $in} lists of strings). The H2
      * backend (a data file) is left as it is.
      */
     static final class HotPathBackend extends MemoryBackend {
@@ -174,6 +170,15 @@ public class Launcher {
         }
     }
 
+    /**
+     * A memory collection whose hot-path queries and updates skip the stock path's generic work: a
+     * query on one field for plain values through a unique index on it is not matched again per
+     * document (an {@code $in} of n ids cost n comparisons a document), an update by {@code _id} that
+     * only {@code $set}s or {@code $inc}s unindexed top-level fields changes the document in place (the
+     * stock path copies it twice, compares both whole and checks every index), a sort on one field
+     * compares two strings directly, and no data size is kept (every write encoded its document to
+     * count bytes for collStats' {@code size}, which Tidings never reads: it reports 0 here).
+     */
     static final class HotPathCollection extends MemoryCollection {
         private static final Document MATCH_ALL = new Document();
 
