@@ -287,13 +287,7 @@ public class Launcher {
                     }
                 }
             }
-            Index<Integer> primary = null;
-            for (Index<Integer> index : getIndexes()) {
-                List<IndexKey> keys = index.getKeys();
-                if (index.isUnique() && keys.size() == 1 && keys.get(0).getKey().equals("_id")) {
-                    primary = index;
-                }
-            }
+            Index<Integer> primary = uniqueIndexOn("_id");
             if (primary == null) {
                 return null;
             }
@@ -312,6 +306,17 @@ public class Launcher {
                 }
             }
             return document;
+        }
+
+        /** The unique index on this one field alone, if the collection has one. */
+        private Index<Integer> uniqueIndexOn(String field) {
+            for (Index<Integer> index : getIndexes()) {
+                List<IndexKey> keys = index.getKeys();
+                if (index.isUnique() && keys.size() == 1 && keys.get(0).getKey().equals(field)) {
+                    return index;
+                }
+            }
+            return null;
         }
 
         /** Whether any index but the no-op secondary ones reads this top-level field. */
@@ -357,14 +362,11 @@ public class Launcher {
                 Document fieldSelector) {
             String key = plainKey(query);
             if (key != null) {
-                for (Index<Integer> index : getIndexes()) {
-                    List<IndexKey> keys = index.getKeys();
-                    if (index.isUnique() && keys.size() == 1 && keys.get(0).getKey().equals(key)
-                            && index.canHandle(query)) {
-                        // each position the unique index gives for this key's values matches
-                        return matchDocuments(MATCH_ALL, index.getPositions(query), orderBy, numberToSkip,
-                                limit, batchSize, fieldSelector);
-                    }
+                Index<Integer> index = uniqueIndexOn(key);
+                if (index != null && index.canHandle(query)) {
+                    // each position the unique index gives for this key's values matches
+                    return matchDocuments(MATCH_ALL, index.getPositions(query), orderBy, numberToSkip,
+                            limit, batchSize, fieldSelector);
                 }
             }
             return super.queryDocuments(query, orderBy, numberToSkip, limit, batchSize, fieldSelector);
