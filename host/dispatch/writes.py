@@ -275,8 +275,9 @@ async def _nothing() -> frozenset[str]:
 class FanoutProgress:
     """A fan-out's progress (last user written, count, heartbeat) recorded every :data:`PROGRESS_SECONDS`.
 
-    One update per batch of 2,000 cost the development database ~1 µs of CPU per delivery. A crash loses
-    the batches written since the last record: the resumed expansion writes them again, each once (ids).
+    One update per batch (of 2,000 then) cost the development database ~1 µs of CPU per delivery. A crash
+    loses the batches written since the last record: the resumed expansion writes them again, each once
+    (ids).
     """
 
     def __init__(
