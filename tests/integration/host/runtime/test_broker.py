@@ -1,9 +1,11 @@
 """The Redis broker's ``enqueue_many`` (one round trip for a fan-out batch's messages) on a real Redis:
 each message lands where ``enqueue`` puts it, a delayed one in the delay queue, and a consumer reads it.
-Closing the broker (or a Redis rate limiter) closes its Redis connections at once."""
+Closing the broker (or a Redis rate limiter) closes its Redis connections at once. Async actors run on
+uvloop."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import Iterator
@@ -12,6 +14,7 @@ from typing import Any
 import dramatiq
 import pytest
 import redis
+import uvloop
 from dramatiq.rate_limits.backends import RedisBackend
 
 from host.delivery.rate_limits import ChannelThrottle, RedisWindow
@@ -116,3 +119,22 @@ def test_closing_a_redis_throttle_closes_its_connections(redis_server: RedisServ
     throttle.close()
 
     _wait_until_closed(redis_server, name, "the throttle's connection closed")
+
+
+def test_async_actors_run_on_uvloop() -> None:
+    broker = create_broker(None)  # the embedded broker: the same middleware as Redis's
+    loops: list[type] = []
+
+    async def note_loop() -> None:
+        loops.append(type(asyncio.get_running_loop()))
+
+    actor = dramatiq.actor(note_loop, actor_name="note_loop", queue_name="note_loop", broker=broker)
+    worker = dramatiq.Worker(broker, worker_threads=1)
+    worker.start()
+    try:
+        actor.send()
+        broker.join("note_loop", fail_fast=True)
+        worker.join()
+    finally:
+        worker.stop()
+    assert loops == [uvloop.Loop]
