@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -30,6 +31,7 @@ from typing import Any
 
 import dramatiq
 import redis
+import uvloop
 from litestar.testing import AsyncTestClient
 
 from bench.mail_stack import CpuMeter, check_as_tidings_worker
@@ -215,6 +217,7 @@ async def run(settings: Settings, args: argparse.Namespace, pids: dict[str, int 
         body = {"clusters": [CLUSTER], "channels": ["email"], "messageTitle": "Hi", "messageContent": "Hey"}
         await client.post("/send", json=body)  # warm-up: first request pays route and schema setup
         queued_in_redis(redis_url)  # its deliveries stay unexpanded; nothing of it is queued
+        gc.freeze()  # as a worker's boot does (host.runtime.actors)
         for round_ in range(1, args.rounds + 1):
             await fresh_deliveries(runtime)
             bare_meter, ours_meter = CpuMeter(pids), CpuMeter(pids)
@@ -266,7 +269,7 @@ def main() -> None:
             )
             check_as_tidings_worker(environ)
             pids = {"database": database.pid, "Redis": server.pid}
-            asyncio.run(run(load_settings(environ), args, pids))
+            uvloop.run(run(load_settings(environ), args, pids))  # the loop of `tidings worker`
     finally:
         server.stop()
 
