@@ -125,8 +125,10 @@ class UnsubscribeLinks:
         self._secret_key = secret_key
         sealing_key = Signer(secret_key, salt=_SEALING_SALT, **_SIGNER_OPTIONS).derive_key()
         self._sealed = _SealedJSON(sealing_key)
-        #: what itsdangerous's signer derives (HMAC-SHA256 of the salt) on every token it signs
-        self._signing_key = Signer(secret_key, salt=_SIGNING_SALT, **_SIGNER_OPTIONS).derive_key()
+        # what itsdangerous's signer derives (HMAC-SHA256 of the salt) on every token it signs, keyed
+        # once: each token's signature copies it (1.6 µs against hmac.digest's 2.7 a token)
+        signing_key = Signer(secret_key, salt=_SIGNING_SALT, **_SIGNER_OPTIONS).derive_key()
+        self._signing = hmac.new(signing_key, digestmod=hashlib.sha256)
         self._legacy = Signer(secret_key, salt=_LEGACY_SALT, **_SIGNER_OPTIONS)
         self._base = public_url.rstrip("/") + "/unsubscribe/"
         self._lifetime = lifetime
@@ -159,7 +161,9 @@ class UnsubscribeLinks:
         # compresses them either)
         value = base64_encode(self._sealed.dumps([user_id, channel]))
         value += b"." + base64_encode(int_to_bytes(signed_at))
-        signature = base64_encode(hmac.digest(self._signing_key, value, "sha256"))
+        mac = self._signing.copy()
+        mac.update(value)
+        signature = base64_encode(mac.digest())
         return (value + b"." + signature).decode("ascii")
 
     def url(self, user_id: str, channel: str) -> str:
