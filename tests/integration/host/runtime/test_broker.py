@@ -15,6 +15,7 @@ import dramatiq
 import pytest
 import redis
 import uvloop
+from dramatiq.asyncio import get_event_loop_thread, set_event_loop_thread
 from dramatiq.rate_limits.backends import RedisBackend
 
 from host.delivery.rate_limits import ChannelThrottle, RedisWindow
@@ -129,6 +130,8 @@ def test_async_actors_run_on_uvloop() -> None:
         loops.append(type(asyncio.get_running_loop()))
 
     actor = dramatiq.actor(note_loop, actor_name="note_loop", queue_name="note_loop", broker=broker)
+    # dramatiq keeps one event-loop thread per process: the stacks of other tests have theirs there
+    theirs = get_event_loop_thread()
     worker = dramatiq.Worker(broker, worker_threads=1)
     worker.start()
     try:
@@ -137,4 +140,5 @@ def test_async_actors_run_on_uvloop() -> None:
         worker.join()
     finally:
         worker.stop()
+        set_event_loop_thread(theirs)
     assert loops == [uvloop.Loop]
