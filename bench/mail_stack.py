@@ -69,15 +69,20 @@ def user_batches(
     return mail_users(count, cluster=cluster, first=first, size=size)
 
 
+def _stat(path: Path) -> tuple[str, float]:
+    """A process's or thread's name and user + system CPU seconds, from its ``stat`` file in /proc."""
+    name, _, rest = path.read_text().partition("(")[2].rpartition(")")
+    fields = rest.split()
+    return name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int, *, tree: bool = True) -> float:
     """User + system CPU seconds of a live process (and, with ``tree``, its live descendants), from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
     total, pending = 0.0, [pid]
     while pending:
         current = pending.pop()
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
+            total += _stat(Path(f"/proc/{current}/stat"))[1]
             if tree:
                 for task in Path(f"/proc/{current}/task").iterdir():
                     pending += [int(child) for child in (task / "children").read_text().split()]
@@ -88,16 +93,11 @@ def cpu_seconds(pid: int, *, tree: bool = True) -> float:
 
 def compiler_seconds(pid: int) -> float:
     """CPU seconds of a Java process's JIT compiler threads (``C1 CompilerThre``, ``C2 CompilerThre``)."""
-    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
     try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            name, _, rest = (task / "stat").read_text().partition("(")[2].rpartition(")")
-            if name.startswith(("C1 Compiler", "C2 Compiler")):
-                fields = rest.split()
-                total += (int(fields[11]) + int(fields[12])) / tick
+        threads = [_stat(task / "stat") for task in Path(f"/proc/{pid}/task").iterdir()]
     except (FileNotFoundError, ProcessLookupError):
-        pass
-    return total
+        return 0.0
+    return sum(seconds for name, seconds in threads if name.startswith(("C1 Compiler", "C2 Compiler")))
 
 
 class CpuMeter:
