@@ -87,18 +87,18 @@ class RecoverySweep:
                 self._schedule_expansion(dispatch["_id"])
                 report.dispatches += 1
         lease = now - timedelta(seconds=self._policy.sending_lease_seconds)
-        report.deliveries += await self._requeue("sending", lease, now)
+        report.deliveries += (await self._requeue("sending", lease, now))[0]
         if queued_older_than is not None:
-            report.deliveries += await self._requeue(
-                "queued", now - timedelta(seconds=queued_older_than), now, report
+            handed_out, report.orphans = await self._requeue(
+                "queued", now - timedelta(seconds=queued_older_than), now
             )
+            report.deliveries += handed_out
         if report.outbox_entries or report.dispatches or report.deliveries:
             log.info("recovery sweep handed out again: %s", msgspec.json.encode(report).decode())
         return report
 
-    async def _requeue(
-        self, status: str, older_than: datetime, now: datetime, report: SweepReport | None = None
-    ) -> int:
+    async def _requeue(self, status: str, older_than: datetime, now: datetime) -> tuple[int, int]:
+        """Hand out the deliveries in ``status`` since before ``older_than``: (handed out, orphans gone)."""
         found: list[Doc] = []
         next_claims: dict[str, str] = {}
         projection = {
@@ -117,21 +117,20 @@ class RecoverySweep:
                 found.append(doc)
                 next_claims[f"{doc['_id']}:{doc.get('attempts', 0) + 1}"] = doc["_id"]
         if not found:
-            return 0
+            return 0, 0
+        orphans = 0
         if status == "queued":
             kept = await self._without_orphans(found)
-            if report is not None:
-                report.orphans += len(found) - len(kept)
-            found = kept
+            orphans, found = len(found) - len(kept), kept
             if not found:
-                return 0
+                return 0, orphans
             await self._release_orphan_claims(next_claims, now)
             # a fresh updated_at keeps the next sweep from handing the same ones out again
             await self._store.deliveries.update_many(
                 {"_id": {"$in": [doc["_id"] for doc in found]}}, {"$set": {"updated_at": now}}
             )
         await self._outbox.push_deliveries(found)  # each to its own lane
-        return len(found)
+        return len(found), orphans
 
     async def _without_orphans(self, found: Sequence[Doc]) -> list[Doc]:
         """Delete the deliveries whose dispatch does not exist (the module docstring); the others."""
