@@ -5,9 +5,9 @@ bench creates one), ``tidings worker --processes N --threads M`` (fan-out and de
 development database, and the provider's peer. The time is taken from the request to the last delivery
 marked sent, after an untimed warm-up dispatch (a fresh development-database JVM runs interpreted until
 its JIT compiles, 3-5x the CPU per operation; a running service is warm), sent again while the
-database's JIT compiler still takes a large share of its CPU (``WARMUP_ROUNDS``). CPU per message is read for
-each process group from /proc (bench.mail_stack.CpuMeter): database, workers, API, Redis, the peer, and
-this process (which only sends the request and polls).
+database's JIT compiler still takes a large share of its CPU (``WARMUP_ROUNDS``). CPU per message is
+read for each process group from /proc (bench.mail_stack.CpuMeter): database, workers, API, Redis, the
+peer, and this process (which only sends the request and polls).
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ async def timed_cluster_send(
                 while await sent() - sent_before < messages:
                     await asyncio.sleep(0.01 if arrived else 0.05)
 
-            for round_ in range(1, WARMUP_ROUNDS + 1 if warmup else 1):
+            for round_ in range(1, (WARMUP_ROUNDS if warmup else 0) + 1):
                 warming = CpuMeter({"database": pids.get("database")}).start()
                 started = time.perf_counter()
                 await send(warmup_cluster, warmup)
