@@ -65,11 +65,15 @@ class BackgroundLoop:
             await asyncio.sleep(pause)
 
     async def stop(self) -> None:
-        """Cancel the task and wait for it to end (idempotent); then run ``on_stop``."""
+        """Cancel the task and wait for it to end (idempotent); then run ``on_stop``, started or not.
+
+        ``on_stop`` releases what the step may have opened, and a step also runs without the loop (the
+        domain objects' ``run_once()``), so it runs on every stop: it must be idempotent itself.
+        """
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            if self._on_stop is not None:
-                await self._on_stop()
+        if self._on_stop is not None:
+            await self._on_stop()
