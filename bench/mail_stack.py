@@ -141,6 +141,11 @@ class CpuMeter:
         self.spent = {label: value - self._started[label] for label, value in self._sample().items()}
         self.compiler = self._compiler() - self._compiler_started
 
+    @property
+    def compiler_share(self) -> float:
+        """The database's JIT compiler's share of its CPU between start and stop."""
+        return self.compiler / max(self.spent.get("database", 0.0), 1e-9)
+
     def add(self, label: str, seconds: float) -> None:
         """CPU of a group measured another way (processes that exited: ``getrusage`` of children)."""
         self.spent[label] = self.spent.get(label, 0.0) + seconds
@@ -178,13 +183,16 @@ class SmtpSinkProcess:
         self._process: subprocess.Popen[bytes] | None = None
 
     def _count(self, output: IO[bytes]) -> None:
-        # the counter is rewritten in place: "sess=N quit=N mesg=N\r"
+        # the counter is rewritten in place: "sess=N quit=N mesg=N\r", once a mail or more. Read at most
+        # every 5 ms (the pipe holds what comes meanwhile): read as it comes, the counting took 15-20 µs
+        # of this process's CPU a mail at 3,000-4,000 mails/s, against 3 µs so
         tail = b""
         while chunk := os.read(output.fileno(), 65536):
             tail = (tail + chunk)[-200:]
             found = _MESSAGES.findall(tail)
             if found:
                 self.received = int(found[-1])
+            time.sleep(0.005)
 
     @property
     def pid(self) -> int | None:
