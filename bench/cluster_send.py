@@ -117,7 +117,7 @@ async def timed_cluster_send(
                 started = time.perf_counter()
                 await send(warmup_cluster, warmup)
                 warming.stop()
-                share = warming.compiler / max(warming.spent.get("database", 0.0), 1e-9)
+                share = warming.compiler_share
                 print(
                     f"warm-up {round_}: {warmup:,} {unit} in {time.perf_counter() - started:.2f} s (not "
                     f"counted); the database's JIT compiler took {share:.0%} of its CPU"
