@@ -7,6 +7,7 @@ built on the server's event loop, host.runtime.wiring). App plugins found throug
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -43,7 +44,7 @@ from host.runtime.actors import Actors
 from host.runtime.wiring import Runtime
 from host.storage.migrations import ensure_migrated
 
-__all__ = ["TidingsPlugin", "create_app"]
+__all__ = ["TidingsPlugin", "create_app", "freeze_after_startup"]
 
 
 def _broker_ping(actors: Actors) -> Callable[[], Any]:
@@ -140,3 +141,11 @@ def create_app(
         # when the app is built, undoing TIDINGS_LOG_LEVEL and TIDINGS_LOG_FORMAT (host.runtime.logs)
         logging_config=None,
     )
+
+
+def freeze_after_startup(app: Litestar) -> None:
+    """Serve with the collector blind to what start-up made (``gc.freeze()``, the app's last startup
+    hook): it lives as long as the process, and each full collection walked all of it (~160,000
+    objects: 60 µs of collector time a /send, measured with ``gc.callbacks``; 0.5 µs frozen). A
+    server's hook, not the app's: a test process builds many apps and would keep every one."""
+    app.on_startup.append(gc.freeze)
