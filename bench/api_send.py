@@ -12,7 +12,7 @@ key lookup counts against /send). Its Lua script counts the answers by status, a
 count towards a rate (a route answering errors fast is not fast). The median ratio of the rounds is
 printed (other processes share the two cores), with the CPU per answer of the server, the database,
 Redis, wrk and this process. Target (issue 15): /send ≥ 50% of echo. Before the rounds, /send is loaded
-again while the development database's JIT compiler takes over 15% of its CPU (``warm_database``).
+again while the development database's JIT compiler takes over 15% of its CPU (``warm_up_rounds``).
 
 ``--servers`` measures several ASGI servers in the same run, each its own API process on the same
 database and Redis, taking turns within every round (the load on the machine changes during a run):
@@ -47,8 +47,7 @@ from litestar.plugins import InitPluginProtocol
 from pymongo import MongoClient
 
 from bench.baselines import children_cpu_seconds
-from bench.cluster_send import WARM_COMPILER_SHARE, WARMUP_ROUNDS
-from bench.mail_stack import CpuMeter, check_as_tidings_worker, create_api_key, free_port
+from bench.mail_stack import CpuMeter, check_as_tidings_worker, create_api_key, free_port, warm_up_rounds
 from host.storage.devdb import DevDatabase
 from tests.services import RedisServer
 from tests.support.waiting import eventually_sync
@@ -255,7 +254,8 @@ def run_servers(
             assert check.status_code == 200, check.text
             for path in ("/echo", "/send"):  # warm-up: the database's JIT, pools, caches
                 wrk(f"{base}{path}", 2, args.connections, script)
-            warm_database(f"{base}/send", args.connections, script, pids)
+            for _ in warm_up_rounds(pids.get("database"), "/send"):  # the database's JIT settled
+                wrk(f"{base}/send", 2, args.connections, script)
         ratios: dict[str, list[float]] = {name: [] for name in names}
         sends: dict[str, list[float]] = {name: [] for name in names}
         for round_ in range(1, args.rounds + 1):
@@ -290,22 +290,6 @@ def run_servers(
             server.terminate()
         for server, _ in started.values():
             server.wait(timeout=20)
-
-
-def warm_database(url: str, connections: int, script: Path, pids: dict[str, int | None]) -> None:
-    """Load /send again (up to WARMUP_ROUNDS times) while the database's JIT compiler takes more than
-    WARM_COMPILER_SHARE of its CPU, as the end-to-end benchmarks do: a MongoDB server compiles nothing,
-    a running development database has compiled."""
-    for round_ in range(1, WARMUP_ROUNDS + 1):
-        warming = CpuMeter({"database": pids.get("database")}).start()
-        wrk(url, 2, connections, script)
-        warming.stop()
-        print(
-            f"warm-up {round_} of /send: the database's JIT compiler took "
-            f"{warming.compiler_share:.0%} of its CPU"
-        )
-        if warming.compiler_share < WARM_COMPILER_SHARE:
-            return
 
 
 def _ready(base: str, server: subprocess.Popen[bytes]) -> bool:

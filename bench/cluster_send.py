@@ -5,9 +5,9 @@ bench creates one), ``tidings worker --processes N --threads M`` (fan-out and de
 development database, and the provider's peer. The time is taken from the request to the last delivery
 marked sent, after an untimed warm-up dispatch (a fresh development-database JVM runs interpreted until
 its JIT compiles, 3-5x the CPU per operation; a running service is warm), sent again while the
-database's JIT compiler still takes a large share of its CPU (``WARMUP_ROUNDS``). CPU per message is
-read for each process group from /proc (bench.mail_stack.CpuMeter): database, workers, API, Redis, the
-peer, and this process (which only sends the request and polls).
+database's JIT compiler still takes a large share of its CPU (bench.mail_stack.warm_up_rounds). CPU per
+message is read for each process group from /proc (bench.mail_stack.CpuMeter): database, workers, API,
+Redis, the peer, and this process (which only sends the request and polls).
 """
 
 from __future__ import annotations
@@ -24,17 +24,11 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from bench.baselines import Figure
-from bench.mail_stack import ApiProcess, CpuMeter, Workers
+from bench.mail_stack import ApiProcess, CpuMeter, Workers, warm_up_rounds
 from host.access.api_keys import ApiKeys
 from tests.support.worker_processes import wait_for_workers, worker_environ
 
 __all__ = ["UsersOf", "add_stack_arguments", "stack_environ", "timed_cluster_send"]
-
-#: the warm-up dispatch is sent again (up to this many times) until the database's JIT compiler takes
-#: less than WARM_COMPILER_SHARE of its CPU: measured at 8,000 mails, one warm-up left it at 60% of the
-#: database's CPU in the timed run (C2 recompiling BSON and update code for seconds)
-WARMUP_ROUNDS = 5
-WARM_COMPILER_SHARE = 0.15
 
 #: ``users(count, cluster, first)``: insert batches of ``count`` users of ``cluster`` numbered from ``first``
 UsersOf = Callable[[int, str, int], Iterator[list[dict[str, Any]]]]
@@ -112,18 +106,9 @@ async def timed_cluster_send(
                 while await sent() - sent_before < messages:
                     await asyncio.sleep(0.01 if arrived else 0.05)
 
-            for round_ in range(1, (WARMUP_ROUNDS if warmup else 0) + 1):
-                warming = CpuMeter({"database": pids.get("database")}).start()
-                started = time.perf_counter()
-                await send(warmup_cluster, warmup)
-                warming.stop()
-                share = warming.compiler_share
-                print(
-                    f"warm-up {round_}: {warmup:,} {unit} in {time.perf_counter() - started:.2f} s (not "
-                    f"counted); the database's JIT compiler took {share:.0%} of its CPU"
-                )
-                if share < WARM_COMPILER_SHARE:
-                    break
+            if warmup:
+                for _ in warm_up_rounds(pids.get("database"), f"{warmup:,} {unit}"):
+                    await send(warmup_cluster, warmup)
             meter = CpuMeter({**pids, "workers": workers.pid, "API": api.pid}).start()
             started = time.perf_counter()
             await send(cluster, count)
