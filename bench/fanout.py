@@ -7,7 +7,8 @@ through the real app (Litestar's test client, API keys on, a Redis broker behind
 runs the fan-out actor's body (``DispatchService.expand``) on this loop, handing its batches to the
 real Redis broker as the fan-out actor in ``tidings worker`` does (no worker takes them: the run counts
 the delivery ids queued in Redis, then empties it). The baseline inserts the same delivery documents with
-a bare ``insert_many`` into a collection of the same database with the same indexes, in the same run:
+a bare ``insert_many`` into a collection of the same database with the same indexes, as many batches
+at once as the expansion writes (``--writes``), in the same run:
 each round measures it before and after one send and expansion, and the median ratio of the rounds is
 printed (other processes share these two cores, so a single round can be off either way). CPU per
 delivery is printed for the database, Redis and this process (the expansion runs in it), for the
@@ -116,19 +117,25 @@ async def fill_users(runtime: Runtime, count: int) -> None:
     print(f"users: {count:,} inserted in {time.perf_counter() - started:.1f} s")
 
 
-async def baseline(runtime: Runtime, count: int, batch: int, meter: CpuMeter) -> float:
-    """Bare insert_many of the same delivery documents (built outside the timed part), in docs/s."""
+async def baseline(runtime: Runtime, count: int, batch: int, writes: int, meter: CpuMeter) -> float:
+    """Bare insert_many of the same delivery documents (built before the timed part), in docs/s, with as
+    many batches in flight as the expansion writes at once (``--writes``: the same parallelism)."""
     target = runtime.store.db["bench_deliveries_baseline"]
     await target.drop()
     for name, spec in (await runtime.store.deliveries.index_information()).items():
         if name != "_id_":
             await target.create_index(spec["key"])
-    elapsed = 0.0
+    batches = list(delivery_batches("baseline0000000000000000", count, batch))
+    gate = asyncio.Semaphore(writes)
+
+    async def insert(docs: list[dict[str, Any]]) -> None:
+        async with gate:
+            await target.insert_many(docs, ordered=False)
+
     meter.start()
-    for docs in delivery_batches("baseline0000000000000000", count, batch):
-        started = time.perf_counter()
-        await target.insert_many(docs, ordered=False)
-        elapsed += time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(insert(docs) for docs in batches))
+    elapsed = time.perf_counter() - started
     meter.stop()
     await target.drop()
     return count / elapsed
@@ -222,7 +229,9 @@ async def run(settings: Settings, args: argparse.Namespace, pids: dict[str, int 
             await fresh_deliveries(runtime)
             bare_meter, ours_meter = CpuMeter(pids), CpuMeter(pids)
             bare_before = (
-                0.0 if args.skip_baseline else await baseline(runtime, args.users, args.batch, bare_meter)
+                0.0
+                if args.skip_baseline
+                else await baseline(runtime, args.users, args.batch, args.writes, bare_meter)
             )
             answer, rate, growth, messages = await expand_once(
                 runtime, client, redis_url, args.users, args.profile, ours_meter
@@ -234,7 +243,7 @@ async def run(settings: Settings, args: argparse.Namespace, pids: dict[str, int 
             )
             print(f"  expansion: {ours_meter.summary(args.users, 'delivery')}")
             if not args.skip_baseline:
-                bare_after = await baseline(runtime, args.users, args.batch, CpuMeter(pids))
+                bare_after = await baseline(runtime, args.users, args.batch, args.writes, CpuMeter(pids))
                 bare = (bare_before + bare_after) / 2
                 ratios.append(rate / bare)
                 print(
