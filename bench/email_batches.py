@@ -1,0 +1,116 @@
+"""CPU per e-mail by batch size: the worker's delivery path on one loop, batch sizes interleaved.
+
+    .venv/bin/python -m bench.email_batches [--sizes 100,200,400] [--count 4000] [--rounds 6] [--lanes 4]
+
+Each round sends one dispatch of ``--count`` mails per size into Postfix's smtp-sink: the dispatch is
+expanded with an enqueue that keeps its batches, whose ids are cut again into batches of that size and
+sent through ``DeliveryWorker.deliver`` (what the ``deliver_email`` actor runs), ``--lanes`` batches at
+a time as a worker's threads take them. CPU per mail is printed for this process (the worker's code),
+the development database and smtp-sink; the first round warms up and is not printed. A batch costs the
+worker a share that does not depend on its size (its SMTP connection, ~11 database round trips): what
+``EmailChannel.limits.batch_size`` weighs against the sends a killed worker may leave unrecorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import uvloop
+
+from bench.mail_stack import CLUSTER, CpuMeter, SmtpSinkProcess, user_batches, write_config
+from host.dispatch.schemas import SendRequest
+from host.runtime.wiring import Runtime
+from host.settings import load_settings
+from host.storage.devdb import DevDatabase
+from host.storage.migrations import ensure_migrated
+from tests.support.configs import TEST_SECRET_KEY
+
+
+async def send_in_batches(runtime: Runtime, held: list[list[str]], size: int, lanes: int) -> int:
+    """One dispatch to the cluster, its deliveries sent in batches of ``size``; returns the mails sent."""
+    held.clear()
+    accepted = await runtime.dispatch.accept(
+        SendRequest(
+            clusters=[CLUSTER],
+            channels=["email"],
+            message_title="Hello {{user.name}}",
+            message_content="Dear {{user.name}}, your appointment is on {{data.date}}.",
+            data={"date": "01/01/2030"},
+        )
+    )
+    await runtime.dispatch.expand(accepted.dispatch_id)
+    ids = [delivery_id for batch in held for delivery_id in batch]
+    waiting = [ids[start : start + size] for start in range(0, len(ids), size)]
+
+    async def lane() -> None:
+        while waiting:
+            await runtime.delivery.deliver("email", waiting.pop())
+
+    await asyncio.gather(*(lane() for _ in range(lanes)))
+    return len(ids)
+
+
+async def run(environ: dict[str, str], pids: dict[str, int | None], args: argparse.Namespace) -> None:
+    settings = load_settings(environ)
+    await ensure_migrated(settings, apply=True)
+    held: list[list[str]] = []
+    runtime = Runtime(settings, lambda _channel, ids, _delay, _lane: held.append(ids), lambda _d: None)
+    await runtime.store.ensure_user_indexes()
+    for users in user_batches(args.count):
+        await runtime.store.users.insert_many(users)
+    await runtime.start_worker(None)
+    gc.freeze()  # as a worker's boot does
+    sizes = [int(size) for size in args.sizes.split(",")]
+    worker_cpu: dict[int, list[float]] = {size: [] for size in sizes}
+    for round_ in range(args.rounds + 1):
+        for size in sizes:
+            meter = CpuMeter(pids)
+            meter.start()
+            started = time.perf_counter()
+            sent = await send_in_batches(runtime, held, size, args.lanes)
+            elapsed = time.perf_counter() - started
+            meter.stop()
+            if round_:  # the first round warms the database's JIT up
+                worker_cpu[size].append(meter.spent["this process"] / sent * 1e6)
+                rate = f"{sent / elapsed:,.0f} mails/s"
+                print(f"round {round_}, batches of {size}: {rate}; {meter.summary(sent, 'mail')}")
+    for size in sizes:
+        print(
+            f"batches of {size}: worker CPU per mail, median over {args.rounds} rounds = "
+            f"{statistics.median(worker_cpu[size]):.0f} µs"
+        )
+    await runtime.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100,200,400", help="batch sizes, comma-separated")
+    parser.add_argument("--count", type=int, default=4000, help="mails per size and round")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--lanes", type=int, default=4, help="batches sent at a time")
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        DevDatabase(max_heap="1g") as database,
+        SmtpSinkProcess() as sink,
+    ):
+        environ = {
+            "CONFIGURATION_PATH": str(write_config(Path(tmp))),
+            "MONGODB_URL": database.url,
+            "MONGODB_DATABASE": "tidings_batches",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(sink.port),
+            # as `tidings worker` requires: every mail carries its signed List-Unsubscribe link
+            "TIDINGS_SECRET_KEY": TEST_SECRET_KEY,
+        }
+        uvloop.run(run(environ, {"database": database.pid, "smtp-sink": sink.pid}, args))
+
+
+if __name__ == "__main__":
+    main()
