@@ -222,11 +222,11 @@ class SmtpSender:
         session = self._session
         assert session is not None
         recipients = ([recipient] if recipient is not None else []) + copies
+        # one deadline for the whole transaction, failing the session's waits for replies (every wait in
+        # send_mail is one; the session's one timer, not asyncio.timeout's bookkeeping on every mail)
+        session.start_deadline(self._timeout)
         try:
-            async with asyncio.timeout(self._timeout):  # one deadline for the whole transaction
-                await session.send_mail(
-                    sender, recipients, data, first_required=recipient is not None, then=then
-                )
+            await session.send_mail(sender, recipients, data, first_required=recipient is not None, then=then)
         except aiosmtplib.SMTPResponseException as exc:
             # with the next envelope behind this message's dot, the refusal was of the message itself:
             # the transaction is over (RFC 5321), and an RSET now would land in the next one's data
@@ -244,6 +244,8 @@ class SmtpSender:
         except asyncio.CancelledError:
             session.close()  # a half-done transaction would confuse the next message on this session
             raise
+        finally:
+            session.end_deadline()
 
     async def _reset(self, session: SmtpSession) -> None:
         try:

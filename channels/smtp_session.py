@@ -73,6 +73,9 @@ class SmtpSession(asyncio.Protocol):
         self._replies: deque[Reply] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._lost: BaseException | None = None
+        self._deadline: float | None = None  # the current transaction's, on the loop's clock
+        self._seconds = 0.0
+        self._timer: asyncio.TimerHandle | None = None
         #: whether the server has answered anything in the current transaction (before its first reply
         #: nothing of the message was sent, so a connection found dead then can be retried elsewhere)
         self.replied = False
@@ -119,12 +122,45 @@ class SmtpSession(asyncio.Protocol):
         return False  # close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._fail(SMTPServerDisconnected("Connection lost" if exc is None else f"Connection lost: {exc}"))
 
     def _fail(self, exc: BaseException) -> None:
         if self._lost is None:
             self._lost = exc
         self._wake()
+
+    # --- the transaction's deadline: one timer a session, not one a mail -------------------------------
+    def start_deadline(self, seconds: float) -> None:
+        """Fail the waits for replies (TimeoutError) once ``seconds`` have passed from now, until
+        :meth:`end_deadline`: then the caller closes the session, whose state is unknown.
+
+        One timer serves every transaction of the session: when it fires before the current
+        transaction's deadline it is set again for that deadline, so each transaction times out at its
+        own (a timer a mail cost ~3 µs to set and cancel, asyncio.timeout ~7: the bookkeeping, not the
+        wait, on every mail of a batch).
+        """
+        loop = asyncio.get_running_loop()
+        self._seconds = seconds
+        self._deadline = loop.time() + seconds
+        if self._timer is None:
+            self._timer = loop.call_at(self._deadline, self._check_deadline)
+
+    def end_deadline(self) -> None:
+        """The transaction is over: its deadline no longer applies."""
+        self._deadline = None
+
+    def _check_deadline(self) -> None:
+        self._timer = None
+        if self._deadline is None:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self._deadline:
+            self._fail(TimeoutError(f"no reply within {self._seconds:g} s"))
+        else:
+            self._timer = loop.call_at(self._deadline, self._check_deadline)
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():

@@ -304,6 +304,70 @@ async def test_refused_connection_is_transient() -> None:
     assert caught.value.code == "smtp-connect"
 
 
+class SilentAfterData(asyncio.Protocol):
+    """An SMTP server (PIPELINING) that answers the final dot of its first ``answered`` messages only."""
+
+    def __init__(self, answered: int, accepted: list[asyncio.BaseTransport]) -> None:
+        self.answered = answered
+        self.accepted = accepted
+        self.buffer = b""
+        self.in_data = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.accepted.append(transport)
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+        self.transport.write(b"220 silent.test ESMTP\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        *lines, self.buffer = (self.buffer + data).split(b"\r\n")
+        for line in lines:
+            verb = line[:4].upper()
+            if self.in_data:
+                if line == b".":
+                    self.in_data = False
+                    if self.answered > 0:
+                        self.answered -= 1
+                        self.transport.write(b"250 queued\r\n")
+                    else:
+                        self.in_data = True  # silent from now on
+            elif verb in (b"EHLO", b"HELO"):
+                self.transport.write(b"250-silent.test\r\n250 PIPELINING\r\n")
+            elif verb in (b"MAIL", b"RCPT", b"RSET"):
+                self.transport.write(b"250 ok\r\n")
+            elif verb == b"DATA":
+                self.transport.write(b"354 go ahead\r\n")
+                self.in_data = True
+
+
+@pytest.mark.parametrize("answered", [0, 1])
+async def test_a_server_silent_after_a_message_times_its_transaction_out(answered: int) -> None:
+    # the server takes the envelope and the message, then never answers its final dot: the send fails
+    # as a timeout once the configured seconds have passed since that transaction began, not before,
+    # also when an earlier transaction of the session started the session's timer
+    loop = asyncio.get_running_loop()
+    accepted: list[asyncio.BaseTransport] = []
+    server = await loop.create_server(lambda: SilentAfterData(answered, accepted), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        channel = EmailChannel(EmailConfig(port=port, timeout=0.5), ChannelContext(sender=SENDER))
+        async with channel.open() as sender:
+            for _ in range(answered):
+                await sender.send(Message(subject="s", text="answered"), TO)
+                await asyncio.sleep(0.3)  # the silent one begins well after the session's timer was set
+            began = loop.time()
+            with pytest.raises(TransientChannelError) as caught:
+                await sender.send(Message(subject="s", text="t"), TO)
+            waited = loop.time() - began
+        assert caught.value.code == "smtp-timeout"
+        assert "no reply within 0.5 s" in caught.value.message
+        assert waited >= 0.5
+    finally:
+        for transport in accepted:
+            transport.close()
+        server.close()
+        await server.wait_closed()
+
+
 async def test_starttls_and_auth() -> None:
     async with SmtpSink(starttls=True, auth=True) as secure:
         config = EmailConfig(
