@@ -1,7 +1,7 @@
 """The lanes in a real ``tidings worker`` on a real Redis broker: a ``high`` message queued behind a bulk
 dispatch is sent while the bulk still drains, where the same message in the bulk lane waits for all of it.
 
-Everything is queued before the worker starts (six bulk batches of 100 e-mails, then one more single bulk
+Everything is queued before the worker starts (four bulk batches of e-mails, then one more single bulk
 e-mail, then one high e-mail), so what the SMTP sink receives, in order, is the worker's choice alone. The
 worker has 4 threads and ``lanes.reservedThreads`` 1: bulk may run 2 batches at once.
 """
@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from channels.email import EmailChannel
 from host.dispatch.schemas import SendRequest
 from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
@@ -28,7 +29,8 @@ from tests.support.cli_runs import TidingsProcess
 from tests.support.waiting import eventually
 
 READY = "is ready for action"  # dramatiq's log line once a worker process consumes
-BULK, BATCH = 600, 100  # the e-mail channel's batch size
+BATCH = EmailChannel.limits.batch_size
+BULK = 4 * BATCH  # one listed dispatch: within INLINE_AUDIENCE, expanded in the request
 
 
 @pytest.fixture(scope="module")
