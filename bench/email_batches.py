@@ -17,34 +17,18 @@ import argparse
 import asyncio
 import gc
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import uvloop
 
-from bench.mail_stack import CLUSTER, CpuMeter, SmtpSinkProcess, user_batches, write_config
-from host.dispatch.schemas import SendRequest
+from bench.mail_stack import CpuMeter, held_worker_runtime, in_process_stack, send_to_cluster
 from host.runtime.wiring import Runtime
-from host.settings import load_settings
-from host.storage.devdb import DevDatabase
-from host.storage.migrations import ensure_migrated
-from tests.support.configs import TEST_SECRET_KEY
 
 
 async def send_in_batches(runtime: Runtime, held: list[list[str]], size: int, lanes: int) -> int:
     """One dispatch to the cluster, its deliveries sent in batches of ``size``; returns the mails sent."""
     held.clear()
-    accepted = await runtime.dispatch.accept(
-        SendRequest(
-            clusters=[CLUSTER],
-            channels=["email"],
-            message_title="Hello {{user.name}}",
-            message_content="Dear {{user.name}}, your appointment is on {{data.date}}.",
-            data={"date": "01/01/2030"},
-        )
-    )
-    await runtime.dispatch.expand(accepted.dispatch_id)
+    await send_to_cluster(runtime)
     ids = [delivery_id for batch in held for delivery_id in batch]
     waiting = [ids[start : start + size] for start in range(0, len(ids), size)]
 
@@ -57,14 +41,7 @@ async def send_in_batches(runtime: Runtime, held: list[list[str]], size: int, la
 
 
 async def run(environ: dict[str, str], pids: dict[str, int | None], args: argparse.Namespace) -> None:
-    settings = load_settings(environ)
-    await ensure_migrated(settings, apply=True)
-    held: list[list[str]] = []
-    runtime = Runtime(settings, lambda _channel, ids, _delay, _lane: held.append(ids), lambda _d: None)
-    await runtime.store.ensure_user_indexes()
-    for users in user_batches(args.count):
-        await runtime.store.users.insert_many(users)
-    await runtime.start_worker(None)
+    runtime, held = await held_worker_runtime(environ, args.count)
     gc.freeze()  # as a worker's boot does
     sizes = [int(size) for size in args.sizes.split(",")]
     worker_cpu: dict[int, list[float]] = {size: [] for size in sizes}
@@ -95,21 +72,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--lanes", type=int, default=4, help="batches sent at a time")
     args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        DevDatabase(max_heap="1g") as database,
-        SmtpSinkProcess() as sink,
-    ):
-        environ = {
-            "CONFIGURATION_PATH": str(write_config(Path(tmp))),
-            "MONGODB_URL": database.url,
-            "MONGODB_DATABASE": "tidings_batches",
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(sink.port),
-            # as `tidings worker` requires: every mail carries its signed List-Unsubscribe link
-            "TIDINGS_SECRET_KEY": TEST_SECRET_KEY,
-        }
-        uvloop.run(run(environ, {"database": database.pid, "smtp-sink": sink.pid}, args))
+    with in_process_stack("tidings_batches") as (environ, pids):
+        uvloop.run(run(environ, pids, args))
 
 
 if __name__ == "__main__":

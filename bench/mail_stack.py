@@ -8,6 +8,7 @@ signed unsubscribe links).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,7 +25,13 @@ from typing import IO, Any
 
 import httpx
 
+from host.dispatch.schemas import SendRequest
+from host.runtime.wiring import Runtime
+from host.settings import load_settings
+from host.storage.devdb import DevDatabase
+from host.storage.migrations import ensure_migrated
 from tests.services import free_port
+from tests.support.configs import TEST_SECRET_KEY
 from tests.support.waiting import eventually_sync
 from tests.support.worker_processes import MAIL_CONFIG, WorkerProcesses, mail_users
 
@@ -39,6 +46,9 @@ __all__ = [
     "cpu_seconds",
     "create_api_key",
     "free_port",
+    "held_worker_runtime",
+    "in_process_stack",
+    "send_to_cluster",
     "user_batches",
     "write_config",
 ]
@@ -67,6 +77,55 @@ def user_batches(
 ) -> Iterator[list[dict[str, Any]]]:
     """``count`` users of ``cluster`` (``user<n>@example.test``), numbered from ``first``, in batches."""
     return mail_users(count, cluster=cluster, first=first, size=size)
+
+
+@contextlib.contextmanager
+def in_process_stack(database: str) -> Iterator[tuple[dict[str, str], dict[str, int | None]]]:
+    """The development database and smtp-sink for a worker's code run in the bench's own process: the
+    environment ``tidings worker`` would be given (every mail carries its signed List-Unsubscribe link),
+    and the two processes' pids for a :class:`CpuMeter`."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        DevDatabase(max_heap="1g") as devdb,
+        SmtpSinkProcess() as sink,
+    ):
+        environ = {
+            "CONFIGURATION_PATH": str(write_config(Path(tmp))),
+            "MONGODB_URL": devdb.url,
+            "MONGODB_DATABASE": database,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(sink.port),
+            "TIDINGS_SECRET_KEY": TEST_SECRET_KEY,
+        }
+        yield environ, {"database": devdb.pid, "smtp-sink": sink.pid}
+
+
+async def held_worker_runtime(environ: dict[str, str], users: int) -> tuple[Runtime, list[list[str]]]:
+    """A worker's Runtime on this loop with ``users`` users in :data:`CLUSTER`, whose enqueue keeps the
+    batches it is handed (returned beside it, to be sent through ``runtime.delivery.deliver``)."""
+    settings = load_settings(environ)
+    await ensure_migrated(settings, apply=True)
+    held: list[list[str]] = []
+    runtime = Runtime(settings, lambda _channel, ids, _delay, _lane: held.append(ids), lambda _d: None)
+    await runtime.store.ensure_user_indexes()
+    for batch in user_batches(users):
+        await runtime.store.users.insert_many(batch)
+    await runtime.start_worker(None)
+    return runtime, held
+
+
+async def send_to_cluster(runtime: Runtime) -> None:
+    """One dispatch to :data:`CLUSTER` (a template with a user field and data), accepted and expanded."""
+    accepted = await runtime.dispatch.accept(
+        SendRequest(
+            clusters=[CLUSTER],
+            channels=["email"],
+            message_title="Hello {{user.name}}",
+            message_content="Dear {{user.name}}, your appointment is on {{data.date}}.",
+            data={"date": "01/01/2030"},
+        )
+    )
+    await runtime.dispatch.expand(accepted.dispatch_id)
 
 
 def _stat(path: Path) -> tuple[str, float]:
