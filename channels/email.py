@@ -135,6 +135,7 @@ class SmtpSender:
             smtp.transport,
             pipelining=smtp.supports_extension("pipelining"),
             size=smtp.supports_extension("size"),
+            timeout=self._timeout,
         )
 
     async def close(self) -> None:
@@ -224,7 +225,7 @@ class SmtpSender:
         recipients = ([recipient] if recipient is not None else []) + copies
         # one deadline for the whole transaction, failing the session's waits for replies (every wait in
         # send_mail is one; the session's one timer, not asyncio.timeout's bookkeeping on every mail)
-        session.start_deadline(self._timeout)
+        session.start_deadline()
         try:
             await session.send_mail(sender, recipients, data, first_required=recipient is not None, then=then)
         except aiosmtplib.SMTPResponseException as exc:

@@ -65,8 +65,12 @@ def wire_data(data: bytes) -> bytes:
 class SmtpSession(asyncio.Protocol):
     """The protocol of one taken-over SMTP session: writes commands, hands out replies in order."""
 
-    def __init__(self, transport: asyncio.BaseTransport, *, pipelining: bool, size: bool) -> None:
+    def __init__(
+        self, transport: asyncio.BaseTransport, *, pipelining: bool, size: bool, timeout: float
+    ) -> None:
         self.pipelining = pipelining
+        #: seconds a transaction may take (:meth:`start_deadline`)
+        self.timeout = timeout
         self._size = size  # the server takes MAIL's SIZE= (RFC 1870)
         self._transport = transport
         self._buffer = bytearray()
@@ -74,7 +78,6 @@ class SmtpSession(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._lost: BaseException | None = None
         self._deadline: float | None = None  # the current transaction's, on the loop's clock
-        self._seconds = 0.0
         self._timer: asyncio.TimerHandle | None = None
         #: whether the server has answered anything in the current transaction (before its first reply
         #: nothing of the message was sent, so a connection found dead then can be retried elsewhere)
@@ -133,8 +136,8 @@ class SmtpSession(asyncio.Protocol):
         self._wake()
 
     # --- the transaction's deadline: one timer a session, not one a mail -------------------------------
-    def start_deadline(self, seconds: float) -> None:
-        """Fail the waits for replies (TimeoutError) once ``seconds`` have passed from now, until
+    def start_deadline(self) -> None:
+        """Fail the waits for replies (TimeoutError) once :attr:`timeout` seconds have passed, until
         :meth:`end_deadline`: then the caller closes the session, whose state is unknown.
 
         One timer serves every transaction of the session: when it fires before the current
@@ -143,8 +146,7 @@ class SmtpSession(asyncio.Protocol):
         wait, on every mail of a batch).
         """
         loop = asyncio.get_running_loop()
-        self._seconds = seconds
-        self._deadline = loop.time() + seconds
+        self._deadline = loop.time() + self.timeout
         if self._timer is None:
             self._timer = loop.call_at(self._deadline, self._check_deadline)
 
@@ -158,7 +160,7 @@ class SmtpSession(asyncio.Protocol):
             return
         loop = asyncio.get_running_loop()
         if loop.time() >= self._deadline:
-            self._fail(TimeoutError(f"no reply within {self._seconds:g} s"))
+            self._fail(TimeoutError(f"no reply within {self.timeout:g} s"))
         else:
             self._timer = loop.call_at(self._deadline, self._check_deadline)
 
