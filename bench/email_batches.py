@@ -5,10 +5,11 @@
 Each round sends one dispatch of ``--count`` mails per size into Postfix's smtp-sink: the dispatch is
 expanded with an enqueue that keeps its batches, whose ids are cut again into batches of that size and
 sent through ``DeliveryWorker.deliver`` (what the ``deliver_email`` actor runs), ``--lanes`` batches at
-a time as a worker's threads take them. CPU per mail is printed for this process (the worker's code),
-the development database and smtp-sink; the first round warms up and is not printed. A batch costs the
-worker a share that does not depend on its size (its SMTP connection, ~11 database round trips): what
-``EmailChannel.limits.batch_size`` weighs against the sends a killed worker may leave unrecorded.
+a time as a worker's threads take them. CPU per mail is printed for this process (the worker's code:
+the accept and expansion before it are not measured), the development database and smtp-sink; the
+first round warms up and is not printed. A batch costs the worker a share that does not depend on its
+size (its SMTP connection, ~11 database round trips): what ``EmailChannel.limits.batch_size`` weighs
+against the sends a killed worker may leave unrecorded.
 """
 
 from __future__ import annotations
@@ -25,11 +26,15 @@ from bench.mail_stack import CpuMeter, held_worker_runtime, in_process_stack, se
 from host.runtime.wiring import Runtime
 
 
-async def send_in_batches(runtime: Runtime, held: list[list[str]], size: int, lanes: int) -> int:
-    """One dispatch to the cluster, its deliveries sent in batches of ``size``; returns the mails sent."""
+async def planned_ids(runtime: Runtime, held: list[list[str]]) -> list[str]:
+    """The delivery ids of one new dispatch to the cluster, accepted and expanded (not measured)."""
     held.clear()
     await send_to_cluster(runtime)
-    ids = [delivery_id for batch in held for delivery_id in batch]
+    return [delivery_id for batch in held for delivery_id in batch]
+
+
+async def send_in_batches(runtime: Runtime, ids: list[str], size: int, lanes: int) -> None:
+    """The deliveries sent in batches of ``size``, ``lanes`` batches at a time."""
     waiting = [ids[start : start + size] for start in range(0, len(ids), size)]
 
     async def lane() -> None:
@@ -37,7 +42,6 @@ async def send_in_batches(runtime: Runtime, held: list[list[str]], size: int, la
             await runtime.delivery.deliver("email", waiting.pop())
 
     await asyncio.gather(*(lane() for _ in range(lanes)))
-    return len(ids)
 
 
 async def run(environ: dict[str, str], pids: dict[str, int | None], args: argparse.Namespace) -> None:
@@ -47,11 +51,13 @@ async def run(environ: dict[str, str], pids: dict[str, int | None], args: argpar
     worker_cpu: dict[int, list[float]] = {size: [] for size in sizes}
     for round_ in range(args.rounds + 1):
         for size in sizes:
+            ids = await planned_ids(runtime, held)
             meter = CpuMeter(pids)
             meter.start()
             started = time.perf_counter()
-            sent = await send_in_batches(runtime, held, size, args.lanes)
+            await send_in_batches(runtime, ids, size, args.lanes)
             elapsed = time.perf_counter() - started
+            sent = len(ids)
             meter.stop()
             if round_:  # the first round warms the database's JIT up
                 worker_cpu[size].append(meter.spent["this process"] / sent * 1e6)

@@ -290,9 +290,9 @@ class EmailChannel:
     html_fields: ClassVar[tuple[str, ...]] = ("html",)
     needs_sender: ClassVar[bool] = True
     #: a batch is one SMTP connection and ~11 database round trips, a share of the worker's CPU whatever
-    #: its size: bench.email_batches measured 329-376 µs a mail at 200 against 374-391 at 100 (medians of
-    #: 12 interleaved rounds; the machine's noise is of that order), for twice the sends a killed worker
-    #: may leave unrecorded (sent again, never lost)
+    #: its size: bench.email_batches measured 291 and 376 µs a mail at 200 against 334 and 426 at 100
+    #: (medians of 12 interleaved rounds, two runs), for twice the sends a killed worker may leave
+    #: unrecorded (sent again, never lost)
     limits: ClassVar[Limits] = Limits(batch_size=200)
 
     def __init__(self, config: EmailConfig, context: ChannelContext) -> None:
