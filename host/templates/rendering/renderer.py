@@ -188,17 +188,25 @@ class Renderer:
     def _measured(
         self, source: str, html: bool, syntax: Syntax
     ) -> Template | HandlebarsTemplate | RenderError:
-        """Compile, or the RenderError that refuses it: too slow (CPU time of this thread) included."""
-        started = time.thread_time()
-        try:
-            template = self._compile_source(source, html, syntax)
-        except RenderError as exc:
-            return exc
-        spent = time.thread_time() - started
-        if spent > self.limits.compile_seconds:
-            allowed = self.limits.compile_seconds
-            return RenderError(f"compiling took {spent:.1f} s of CPU, more than the {allowed:g} s allowed")
-        return template
+        """Compile, or the RenderError that refuses it: too slow (CPU time of this thread) included.
+
+        Over the time budget, the source is compiled once more and refused only if that compile is over
+        it too: a refusal is cached, and a pause that was not the template's (the collector walking a big
+        heap on this thread, say) must not refuse it for good. The test process once measured 2.1 s for a
+        source that compiles in 31 ms.
+        """
+        allowed = self.limits.compile_seconds
+        spent = 0.0
+        for _attempt in range(2):
+            started = time.thread_time()
+            try:
+                template = self._compile_source(source, html, syntax)
+            except RenderError as exc:
+                return exc
+            spent = time.thread_time() - started
+            if spent <= allowed:
+                return template
+        return RenderError(f"compiling took {spent:.1f} s of CPU, more than the {allowed:g} s allowed")
 
     def _key(self, source: str, *, field: str, html: bool, syntax: Syntax) -> tuple[str, bool, Syntax]:
         """The cache key of a source within the size budget; RenderError naming the field otherwise."""
