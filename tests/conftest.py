@@ -8,3 +8,6 @@ from __future__ import annotations
 from tests.support.configs import BASE_CONFIG
 
 __all__ = ["BASE_CONFIG"]
+
+# a socket left to the garbage collector fails whichever test runs then: this says where it was made
+pytest_plugins = ["tests.support.socket_origins"]

@@ -116,8 +116,11 @@ async def stack(
             yield Stack(settings, actors, client, mongo["tidings_test"], smtp_sink, runtime)
     finally:
         await asyncio.to_thread(worker.stop)
-        broker.close()
+        # the runtime before the broker: a loop of it still running could hand deliveries over after
+        # the broker's close, through a new Redis connection that only the garbage collector would close
+        # (its socket first, warning in whatever test runs then)
         await runtime.close()
+        broker.close()
         await mongo.close()
 
 
