@@ -111,7 +111,7 @@ def serve(port: int, server: str) -> None:
     """The child process of a uvicorn server: ``uvicorn`` chooses its loop and parser, as tidings api does."""
     import uvicorn
 
-    fixed = {"loop": "asyncio", "http": "h11"} if server == "uvicorn-h11" else {}
+    fixed: dict[str, Any] = {"loop": "asyncio", "http": "h11"} if server == "uvicorn-h11" else {}
     uvicorn.run(app_with_echo(), host="127.0.0.1", port=port, log_level="warning", **fixed)
 
 
@@ -208,7 +208,7 @@ def main() -> None:
                 SMTP_PORT="25",
             )
             check_as_tidings_worker(environ)
-            with MongoClient(database.url) as mongo:
+            with MongoClient[dict[str, Any]](database.url) as mongo:
                 mongo[DATABASE]["users"].insert_one(
                     {"fiscalCode": "U1", "mail": "u1@example.test", "phone": "+393331234567", "groups": []}
                 )

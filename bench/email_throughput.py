@@ -65,7 +65,11 @@ def reused_connection(port: int) -> OpenSender:
     @contextmanager
     def open_sender() -> Iterator[Callable[[int], None]]:
         with smtplib.SMTP("127.0.0.1", port) as smtp:
-            yield lambda i: smtp.send_message(message(i))
+
+            def send(i: int) -> None:
+                smtp.send_message(message(i))
+
+            yield send
 
     return open_sender
 

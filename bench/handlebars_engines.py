@@ -13,6 +13,7 @@ tests/reference/handlebars`` and the bench extra).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -248,7 +249,7 @@ def measure(candidates: dict[Candidate, dict[str, Any]], renders: int, rounds: i
     for _ in range(rounds):
         for candidate, result in candidates.items():
             for key, *_ in MESSAGES:
-                spent = _batch(lambda key=key, engine=candidate: engine.render(key), batch)
+                spent = _batch(functools.partial(candidate.render, key), batch)
                 result["render_us"][key] = min(result["render_us"][key], spent)
 
 
@@ -260,7 +261,8 @@ def main() -> None:
     expected = _reference()
     candidates: dict[Candidate, dict[str, Any]] = {}
     notes = []
-    for candidate in (Tidings(), Jinja(), QuickJS(), MiniRacer(), Duktape()):
+    engines: tuple[Candidate, ...] = (Tidings(), Jinja(), QuickJS(), MiniRacer(), Duktape())
+    for candidate in engines:
         try:
             candidates[candidate] = prepare(candidate, expected)
         except ImportError as exc:

@@ -193,7 +193,7 @@ def main() -> None:
                 SMTP_HOST="127.0.0.1",  # tidings api needs a mail server for e-mail; the bench sends none
                 SMTP_PORT="25",
             )
-            with MongoClient(database.url) as mongo:
+            with MongoClient[dict[str, Any]](database.url) as mongo:
                 mongo["tidings_preview_bench"]["staff"].insert_one(
                     {
                         "email": STAFF,

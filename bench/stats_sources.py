@@ -98,7 +98,7 @@ async def main(count: int, rounds: int) -> None:
         since = now - timedelta(hours=24)
 
         async def group() -> list[dict[str, Any]]:
-            pipeline = [
+            pipeline: list[dict[str, Any]] = [
                 {"$match": {"updated_at": {"$gte": since}}},
                 {
                     "$group": {
@@ -130,7 +130,7 @@ async def main(count: int, rounds: int) -> None:
             )
 
         async def queue() -> list[dict[str, Any]]:
-            pipeline = [
+            pipeline: list[dict[str, Any]] = [
                 {"$match": {"status": "queued"}},
                 {"$group": {"_id": "$channel", "depth": {"$sum": 1}, "oldest": {"$min": "$updated_at"}}},
             ]

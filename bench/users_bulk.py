@@ -32,7 +32,7 @@ from host.storage.devdb import DevDatabase
 from tests.services import RedisServer
 from tests.support.worker_processes import worker_environ
 
-CONFIG = {
+CONFIG: dict[str, Any] = {
     "activeChannels": ["email"],
     "sender": {"email": "bench@localhost"},
     "userFields": {"emailAddress": "mail", "clusters": "groups"},
@@ -113,7 +113,7 @@ def through_api(environ: dict[str, str], database: DevDatabase, redis: RedisServ
 
 
 def baseline(database: DevDatabase, count: int, batch: int) -> None:
-    with MongoClient(database.url) as client:
+    with MongoClient[dict[str, Any]](database.url) as client:
         collection = client["bench"]["baseline_users"]
         if ID_FIELD != "_id":
             collection.create_index(ID_FIELD)
