@@ -6,7 +6,9 @@ compiling, on the event loop, while every other request (``/-/healthz`` included
 - **size**: a field's source has at most ``max_source`` characters and ``max_tags`` tags (each ``{{``
   and ``{%`` counts), checked before anything is parsed: the probe is refused in microseconds;
 - **time**: a compile that took more than ``compile_seconds`` of CPU is refused (CPU time of the
-  compiling thread, so a busy machine does not refuse a template another one would take);
+  compiling thread, so a busy machine does not refuse a template another one would take) if a second
+  compile takes more too (a pause of the thread that was not the template's, the collector's say, must
+  not refuse it for good: refusals are cached);
 - **off the loop**: :meth:`Renderer.compile_async <host.templates.rendering.Renderer.compile_async>`
   compiles what is not cached yet in a worker thread (the API's checks, the template service, the
   delivery worker, the console's preview all use it);
