@@ -7,21 +7,14 @@ fixtures below start on first use and are shared as their scope says; unit tests
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-import dramatiq
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from litestar.testing import AsyncTestClient
-from pymongo import AsyncMongoClient
 
-from host.api.app import create_app
-from host.runtime.actors import declare_actors
-from host.runtime.broker import create_broker
 from host.storage.devdb import DevDatabase
 from tests.fakes.kaleyra import FakeKaleyra
 from tests.fakes.push import PushService, b64url
@@ -33,7 +26,7 @@ from tests.services import RedisServer
 from tests.support.configs import BASE_CONFIG, STACK_CONFIG, TWILIO_SENDER
 from tests.support.events import CALLBACK_URL, PUBLIC_URL, SECRET
 from tests.support.feedback import Feedback, open_feedback
-from tests.support.stacks import Stack, channel_env, make_settings, open_stack
+from tests.support.stacks import Stack, channel_env, make_settings, open_stack, running_stack
 from tests.support.twilio_numbers import INVALID, SENDER
 
 
@@ -104,24 +97,8 @@ async def stack(
         SMTP_PORT=str(smtp_sink.port),
         **channel_env(fake_twilio, vapid_keys, webhook_receiver),
     )
-    broker = create_broker(settings.env.redis_url)
-    dramatiq.set_broker(broker)
-    actors = declare_actors(broker, settings, sweep_interval=None)
-    worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
-    await asyncio.to_thread(worker.start)
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(devdb.url, tz_aware=True)
-    runtime = actors.new_runtime()
-    try:
-        async with AsyncTestClient(create_app(actors)) as client:
-            yield Stack(settings, actors, client, mongo["tidings_test"], smtp_sink, runtime)
-    finally:
-        await asyncio.to_thread(worker.stop)
-        # the runtime before the broker: a loop of it still running could hand deliveries over after
-        # the broker's close, through a new Redis connection that only the garbage collector would close
-        # (its socket first, warning in whatever test runs then)
-        await runtime.close()
-        broker.close()
-        await mongo.close()
+    async with running_stack(settings, devdb, smtp_sink, "tidings_test", session=True) as running:
+        yield running
 
 
 @pytest.fixture

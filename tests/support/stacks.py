@@ -44,7 +44,7 @@ from tests.services import RedisServer
 from tests.support.configs import TEST_SECRET_KEY
 from tests.support.waiting import eventually
 
-__all__ = ["Stack", "channel_env", "dispatcher", "make_settings", "open_stack"]
+__all__ = ["Stack", "channel_env", "dispatcher", "make_settings", "open_stack", "running_stack"]
 
 
 def channel_env(
@@ -155,8 +155,30 @@ async def open_stack(
         **env,
     )
     assert session_stack is None or session_stack.actors.runtime is not None
+    async with running_stack(settings, devdb, sink, database, inbox=inbox) as stack:
+        yield stack
+
+
+@asynccontextmanager
+async def running_stack(
+    settings: Settings,
+    devdb: DevDatabase,
+    sink: SmtpSink,
+    database: str,
+    *,
+    inbox: bool = False,
+    session: bool = False,
+) -> AsyncIterator[Stack]:
+    """The running parts of a Stack on ``settings``: broker, actors, dramatiq Worker, runtime, test client.
+
+    ``session``: the session stack's, whose broker is dramatiq's global one and keeps its AsyncIO
+    middleware, and whose database is kept at the end; any other runs on the Worker's event-loop thread
+    already running, if there is one (the module docstring), and drops ``database`` at the end.
+    """
     broker = create_broker(settings.env.redis_url)
-    if get_event_loop_thread() is not None:
+    if session:
+        dramatiq.set_broker(broker)
+    elif get_event_loop_thread() is not None:
         broker.middleware[:] = [m for m in broker.middleware if not isinstance(m, AsyncIO)]
     actors = declare_actors(broker, settings, sweep_interval=None, inbox=inbox)
     worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
@@ -173,7 +195,8 @@ async def open_stack(
         # (its socket first, warning in whatever test runs then)
         await runtime.close()
         broker.close()
-        await mongo.drop_database(database)
+        if not session:
+            await mongo.drop_database(database)
         await mongo.close()
 
 
