@@ -4,7 +4,7 @@
 ``deliver_<channel>_bulk`` (queues ``<channel>.high``, ``<channel>.bulk``) the others; host.runtime.lanes
 says how a worker serves them. Messages carry ids, never documents. Each worker process builds its
 Runtime on dramatiq's event-loop thread before it takes any message (``before_worker_boot``) and closes
-it at shutdown.
+it at shutdown, once the messages being handled are done (``after_worker_shutdown``).
 """
 
 from __future__ import annotations
@@ -163,7 +163,11 @@ class _WorkerRuntime(dramatiq.Middleware):
 
         event_loop_thread().run_coroutine(boot())
 
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        """Close the runtime once the worker's threads are joined, so messages still being handled finish
+        on it (closed before, an actor mid-batch reopened the database client, whose new connection only
+        the garbage collector closed). dramatiq calls ``after_`` hooks in reverse order: this one runs
+        before the AsyncIO middleware stops the event-loop thread."""
         runtime, self._actors.runtime = self._actors.runtime, None
         if runtime is not None:
             event_loop_thread().run_coroutine(runtime.close())
