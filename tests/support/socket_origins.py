@@ -19,7 +19,7 @@ import pytest
 
 __all__ = ["origin_of"]
 
-_FRAMES = 14
+_FRAMES = 30  # enough to get out of a library into the code that called it
 #: by id, not by weak reference: a socket in a collected cycle loses its weak references before it is
 #: finalized; an id used again is written over
 _made_at: dict[int, str] = {}
