@@ -271,8 +271,12 @@ class Expansion:
             key=key,
             batch_size=FANOUT_BATCH,
         )
-        category = dispatch.get("category")
-        opt_outs = self._opt_outs.fanout_lookup((name for name, _ in channels), category)
+        category, names = dispatch.get("category"), [name for name, _ in channels]
+        opt_outs = (
+            self._opt_outs.fanout_lookup(names, category)
+            if failures is not None  # in the request: a lookup of the few members, not the whole list
+            else await self._opt_outs.fanout_lookup_once(names, category)
+        )
         suppressions = self._suppressions.lookup(category)
         planner = DeliveryPlanner(
             dispatch_id, channels, fields, opt_outs, suppressions=suppressions, priority=priority

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+import host.audience.opt_outs
 import host.dispatch.accept
 import host.dispatch.expansion
 from host.dispatch.schemas import SendRequest
@@ -107,3 +108,49 @@ async def test_fanout_progress_is_recorded_when_due_and_at_the_end_not_per_batch
     assert await stored(dispatch_id) == ("u3", 25)  # due: recorded with the batch
     await progress.record()  # nothing new: the count is not added twice
     assert await stored(dispatch_id) == ("u3", 25)
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["list-read-once", "list-looked-up-per-batch"])
+async def test_a_fanout_skips_the_users_opted_out_before_it(
+    stack: Stack, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch, whole: bool
+) -> None:
+    monkeypatch.setattr(host.dispatch.accept, "INLINE_AUDIENCE", 0)  # the fan-out actor's path
+    monkeypatch.setattr(host.dispatch.expansion, "FANOUT_BATCH", 7)
+    if not whole:  # a list longer than the fan-out reads whole
+        monkeypatch.setattr(host.audience.opt_outs, "FANOUT_SNAPSHOT", 0)
+    group = unique("optfan")
+    users = await add_cluster(stack, group, 20)
+    opted_out = [*users[3:6], users[15]]
+    for uid in opted_out:
+        await stack.runtime.opt_outs.record(uid, "email", "api")
+    await stack.runtime.opt_outs.record(users[0], "sms", "api")  # another channel's: still mailed
+    enqueued = Enqueued()
+    service = dispatcher(stack, enqueued)
+    accepted = await service.accept(_cluster_send(group))
+    await service.expand(accepted.dispatch_id)
+
+    stored = await stack.db["deliveries"].find({"dispatch_id": accepted.dispatch_id}).to_list(None)
+    skipped = [d for d in stored if d["status"] == "skipped"]
+    assert sorted(d["user_id"] for d in skipped) == opted_out
+    assert {d["last_error"]["code"] for d in skipped} == {"opted-out"}
+    assert sorted(enqueued.ids) == sorted(d["_id"] for d in stored if d["status"] == "queued")
+    assert len(enqueued.ids) == 16
+
+
+async def test_a_short_opt_out_list_is_read_once_and_a_long_one_per_batch(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    opt_outs = stack.runtime.opt_outs
+    early, late = unique("early"), unique("late")
+    await opt_outs.record(early, "email", "api")
+    listed = await stack.db["opt_outs"].count_documents({})
+    once = await opt_outs.fanout_lookup_once(["email"], None, limit=listed)
+    per_batch = await opt_outs.fanout_lookup_once(["email"], None, limit=listed - 1)
+    assert once is not None and per_batch is not None
+    await opt_outs.record(late, "email", "api")  # recorded while the fan-out runs
+
+    # read whole before the batches: the late opt-out is the send-time check's (host.delivery.opt_out_checks)
+    answer = await once([early, late])
+    assert f"{early}:email" in answer and f"{late}:email" not in answer
+    assert {f"{early}:email", f"{late}:email"} <= set(await per_batch([early, late]))
+    assert await opt_outs.fanout_lookup_once(["email"], "transactional") is None
