@@ -213,3 +213,33 @@ async def test_a_listed_send_whose_broker_and_outbox_fail_is_answered_with_its_d
     assert dispatch is not None and dispatch["state"] == "expanded"
     stored = await stack.db["deliveries"].find({"dispatch_id": dispatch_id}).to_list(None)
     assert [d["status"] for d in stored] == ["queued"]
+
+
+async def test_a_fanout_batch_inserts_what_is_missing_even_past_one_commands_size_limit(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    writes = DispatchWrites(stack.runtime.store, stack.runtime.outbox, stack.runtime.opt_outs)
+    dispatch_id, now = unique("batch"), utcnow()
+
+    def delivery(user: int, address: str) -> dict[str, Any]:
+        return {
+            "_id": f"{dispatch_id}:email:u{user}",
+            "dispatch_id": dispatch_id,
+            "channel": "email",
+            "user_id": f"u{user}",
+            "address": address,
+            "status": "queued",
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    await writes.insert_deliveries_now([delivery(0, "u0@example.org")])
+    # a resumed fan-out meets the deliveries it wrote before: no error, nothing written twice
+    await writes.insert_deliveries_now([delivery(0, "u0@example.org"), delivery(1, "u1@example.org")])
+    # 18 MB in one batch: over one command's limit (16 MB), so written through insert_many's split
+    await writes.insert_deliveries_now([delivery(user, "x" * 1_000_000) for user in range(2, 20)])
+    stored = await stack.db["deliveries"].find({"dispatch_id": dispatch_id}, {"address": 0}).to_list(None)
+    assert sorted(d["user_id"] for d in stored) == sorted(f"u{user}" for user in range(20))
+    with pytest.raises(BulkWriteError):  # any other write error is one
+        await writes.insert_deliveries_now([{**delivery(20, "u20@example.org"), "_id": [1, 2]}])
