@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bson import ObjectId
 from pymongo import MongoClient, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
@@ -144,6 +145,49 @@ def test_sorts_on_one_field_order_as_mongodb_does(client: Client) -> None:
     assert order(1) == [None, "<missing>", 2, 10, "C", "a", "ab", "b", "é"]
     assert order(-1) == ["é", "b", "ab", "a", "C", 10, 2, None, "<missing>"]
     assert [doc["k"] for doc in docs.find({"k": {"$type": "string"}}).sort("k", 1).limit(2)] == ["C", "a"]
+
+
+def test_a_cluster_read_matches_sorts_and_projects_as_mongodb_does(client: Client) -> None:
+    # the launcher answers a plain $in on one field by a set lookup, sorts on one field by keys read
+    # once and projects a batch when it is sent: the fan-out's read of a cluster
+    users = client.devdb_test.cluster_read
+    marker = ObjectId()
+    groups: list[object] = [
+        ["a", "b"],
+        "a",  # a single value, not an array
+        ["b"],
+        [["a"], "z"],  # an array inside: the stock server's $in looks into it (MongoDB does not)
+        None,  # no field at all
+        [marker],
+        ["a", marker],
+        [],
+        3,
+        ["a"],
+    ]
+    users.insert_many(
+        [
+            {"_id": i, "uid": f"u{9 - i}", "n": i, **({} if value is None else {"g": value})}
+            for i, value in enumerate(groups)
+        ]
+    )
+
+    def read(query: dict[str, object], direction: int = 1, **options: int) -> list[object]:
+        found = users.find(query, {"_id": 0, "n": 1}, batch_size=options.get("batch", 2))
+        found = found.sort("uid", direction).skip(options.get("skip", 0)).limit(options.get("limit", 0))
+        return [doc["n"] for doc in found]  # the projection left n alone
+
+    assert read({"g": {"$in": ["a"]}}) == [9, 6, 3, 1, 0]
+    assert read({"g": "a"}, -1) == [0, 1, 6, 9]  # its equality does not
+    assert read({"g": {"$in": ["a", marker]}}, batch=1) == [9, 6, 5, 3, 1, 0]
+    assert read({"g": {"$in": [marker, "b"]}}, skip=1, limit=2) == [5, 2]
+    assert read({"g": {"$in": ["nobody"]}}) == []
+    assert read({"g": {"$in": [3.0]}}) == [8]  # not plain: the stock matcher (3.0 equals 3)
+    with_uid_mixed = client.devdb_test.cluster_read_mixed
+    with_uid_mixed.insert_many(
+        [{"_id": 1, "uid": "b", "g": "a"}, {"_id": 2, "uid": 7, "g": "a"}, {"_id": 3, "g": "a"}]
+    )
+    # a key that is not a string everywhere: the stock order (missing, numbers, strings)
+    assert [d["_id"] for d in with_uid_mixed.find({"g": "a"}, batch_size=1).sort("uid", 1)] == [3, 2, 1]
 
 
 def test_unique_index_rejects_a_duplicate(client: Client) -> None:
