@@ -31,7 +31,7 @@ from collections.abc import Callable, Container, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from pymongo.errors import BulkWriteError, DocumentTooLarge
+from pymongo.errors import BulkWriteError
 
 from host.audience.opt_outs import OptOuts
 from host.audience.planning import DeliveryPlanner, Failure, PlannedBatch
@@ -40,7 +40,7 @@ from host.audience.users import find_users
 from host.dispatch.outbox import Outbox
 from host.settings import Lane
 from host.storage.documents import utcnow
-from host.storage.duplicates import DUPLICATE_KEY
+from host.storage.duplicates import DUPLICATE_KEY, insert_ignoring_duplicates
 from host.storage.group_commit import GroupCommit
 from host.storage.store import Store
 
@@ -149,29 +149,8 @@ class DispatchWrites:
         return [{key: found[key] for key in job if key in found} for job in jobs]
 
     async def insert_deliveries_now(self, docs: list[Doc]) -> None:
-        """Insert one large batch of deliveries on its own (deliveries already there are fine).
-
-        One ``insert`` command, encoded by the BSON extension in one call: ``insert_many`` spends Python on
-        every document first (its bulk bookkeeping and type checks), ~1 µs of the fan-out's 6 a delivery.
-        A batch over the server's size limit goes through ``insert_many``, which splits it.
-        """
-        deliveries = self._store.deliveries
-        command: dict[str, Any] = {"insert": deliveries.name, "documents": docs, "ordered": False}
-        if not deliveries.write_concern.is_server_default:
-            command["writeConcern"] = deliveries.write_concern.document
-        try:
-            result = await deliveries.database.command(command)
-        except DocumentTooLarge:
-            [outcome] = await self._insert_deliveries([docs])
-            if outcome is not None:
-                raise outcome from None
-            return
-        # a resumed expansion meets the deliveries it wrote before: those are fine
-        errors = [e for e in result.get("writeErrors", ()) if e.get("code") != DUPLICATE_KEY]
-        if errors or "writeConcernError" in result:
-            concern = [result["writeConcernError"]] if "writeConcernError" in result else []
-            details = {"writeErrors": errors, "writeConcernErrors": concern, "nInserted": result.get("n", 0)}
-            raise BulkWriteError(details)
+        """Insert one large batch of deliveries on its own (those a resumed expansion meets are fine)."""
+        await insert_ignoring_duplicates(self._store.deliveries, docs)
 
     async def _insert_deliveries(
         self, jobs: list[list[Doc]], met: set[str] | None = None
