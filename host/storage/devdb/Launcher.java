@@ -73,8 +73,8 @@ public class Launcher {
      * benchmarks (README, "The development database" and Performance) and each falling back to the
      * stock code for anything it does not cover: {@link HotPathCollection} (lookups through a unique
      * index not matched again, updates by {@code _id} in place, plain {@code $in} matches, one-field
-     * sorts, projection per batch, no data-size bookkeeping) and {@link HotPathUniqueIndex} (plain keys, {@code $in} lists of strings). The H2
-     * backend (a data file) is left as it is.
+     * sorts, projection per batch, no data-size bookkeeping) and {@link HotPathUniqueIndex} (plain
+     * keys, {@code $in} lists of strings). The H2 backend (a data file) is left as it is.
      */
     static final class HotPathBackend extends MemoryBackend {
         @Override
@@ -216,14 +216,19 @@ public class Launcher {
             // $in is a set lookup, the keys are read once and a batch is projected when it is sent
             Stream<Document> matched = documents.filter(
                     plain != null ? plain : document -> documentMatchesQuery(document, query));
-            List<Document> found = key == null
-                    ? matched.collect(Collectors.toCollection(ArrayList::new))
-                    : sorted(matched, key, ((Number) orderBy.get(key)).intValue() > 0, orderBy);
-            if (numberToSkip > 0) {
-                found = found.subList(Math.min(numberToSkip, found.size()), found.size());
-            }
-            if (limit > 0 && found.size() > limit) {
-                found = found.subList(0, limit);
+            List<Document> found;
+            if (key == null) { // unsorted: a limit stops the scan at its last match, as the stock stream does
+                matched = numberToSkip > 0 ? matched.skip(numberToSkip) : matched;
+                matched = limit > 0 ? matched.limit(limit) : matched;
+                found = matched.collect(Collectors.toCollection(ArrayList::new));
+            } else {
+                found = sorted(matched, key, ((Number) orderBy.get(key)).intValue() > 0, orderBy);
+                if (numberToSkip > 0) {
+                    found = found.subList(Math.min(numberToSkip, found.size()), found.size());
+                }
+                if (limit > 0 && found.size() > limit) {
+                    found = found.subList(0, limit);
+                }
             }
             int first = batchSize > 0 ? Math.min(batchSize, found.size()) : found.size();
             List<Document> batch = project(found.subList(0, first), fieldSelector);

@@ -181,6 +181,8 @@ def test_a_cluster_read_matches_sorts_and_projects_as_mongodb_does(client: Clien
     assert read({"g": {"$in": ["a", marker]}}, batch=1) == [9, 6, 5, 3, 1, 0]
     assert read({"g": {"$in": [marker, "b"]}}, skip=1, limit=2) == [5, 2]
     assert read({"g": {"$in": ["nobody"]}}) == []
+    unsorted = users.find({"g": {"$in": ["a"]}}, {"_id": 0, "n": 1}).skip(1).limit(2)
+    assert [doc["n"] for doc in unsorted] == [1, 3]  # in insertion order, as stored
     assert read({"g": {"$in": [3.0]}}) == [8]  # not plain: the stock matcher (3.0 equals 3)
     with_uid_mixed = client.devdb_test.cluster_read_mixed
     with_uid_mixed.insert_many(
