@@ -131,6 +131,17 @@ def self_signed_context(host: str = "127.0.0.1") -> ssl.SSLContext:
     return context
 
 
+@dataclass
+class HeldData:
+    """DATA kept waiting by :meth:`SmtpSink.hold_data`: ``reached`` once one waits, sent on ``release``."""
+
+    reached: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class _Handler:
     """aiosmtpd hooks; they run on the sink's own thread and event loop."""
 
@@ -166,6 +177,11 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        hold = self.sink._hold
+        if hold is not None:
+            hold.reached.set()
+            if not await asyncio.to_thread(hold.released.wait, 60):
+                return "421 4.4.2 Held too long"
         for address in envelope.rcpt_tos:
             refused = self.sink._data_refused.get(address.lower())
             if refused is not None:
@@ -251,6 +267,7 @@ class SmtpSink:
     _open: set[SMTP] = field(default_factory=set, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _controller: _Controller | None = field(default=None, init=False, repr=False)
+    _hold: HeldData | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -302,6 +319,11 @@ class SmtpSink:
     def refuse(self, *addresses: str, reply: str = "550 5.1.1 No such user") -> None:
         """Answer RCPT TO for these addresses with ``reply`` until ``reset``."""
         self._refused.update({address.lower(): reply for address in addresses})
+
+    def hold_data(self) -> HeldData:
+        """Keep the next messages' DATA waiting (the sender mid-transaction) until ``release``."""
+        self._hold = HeldData()
+        return self._hold
 
     def refuse_data(self, *addresses: str, reply: str = "550 5.7.1 Message rejected by policy") -> None:
         """Answer DATA with ``reply`` for messages to any of these addresses, until ``reset``."""
@@ -378,6 +400,7 @@ class SmtpSink:
         self._refused.clear()
         self._data_refused.clear()
         self._later.clear()
+        self._hold = None
         self.reports_sent.clear()
         self.connections = 0
         self._random = random.Random(self.seed)

@@ -87,6 +87,7 @@ class Stack:
     db: Any  # an AsyncMongoClient database of the test's own loop
     sink: SmtpSink
     runtime: Runtime  # services bound to the test's own loop (the API's run on the client's portal)
+    worker: dramatiq.Worker | None = None  # the dramatiq Worker running the actors (stopped at the end)
 
     @property
     def fields(self) -> Any:
@@ -187,7 +188,7 @@ async def running_stack(
     runtime = actors.new_runtime()
     try:
         async with AsyncTestClient(create_app(actors)) as client:
-            yield Stack(settings, actors, client, mongo[database], sink, runtime)
+            yield Stack(settings, actors, client, mongo[database], sink, runtime, worker)
     finally:
         await asyncio.to_thread(worker.stop)
         # the runtime before the broker: a loop of it still running could hand deliveries over after
