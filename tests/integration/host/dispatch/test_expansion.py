@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 
@@ -37,6 +38,7 @@ async def test_a_cluster_is_expanded_in_batches_into_one_delivery_each(
     stored = await stack.db["deliveries"].find({"dispatch_id": accepted.dispatch_id}).to_list(None)
     assert sorted(d["user_id"] for d in stored) == users
     assert {d["status"] for d in stored} == {"queued"}
+    assert all(isinstance(d["created_at"], datetime) and d["updated_at"] == d["created_at"] for d in stored)
     assert sorted(enqueued.ids) == sorted(d["_id"] for d in stored)
     dispatch = await stack.db["dispatches"].find_one({"_id": accepted.dispatch_id})
     assert dispatch is not None
