@@ -11,10 +11,11 @@ out again, retried or released after quiet hours goes back to its own lane's que
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bson import ObjectId
 
@@ -25,6 +26,8 @@ from host.storage.store import Store
 __all__ = ["Batch", "Enqueue", "EnqueueMany", "Outbox", "lanes_and_channels"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: hands one batch of delivery ids of a channel to the broker: (channel, ids, delay in ms, lane)
 Enqueue = Callable[[str, list[str], int, Lane], None]
@@ -127,7 +130,7 @@ class Outbox:
         """
         messages = self.messages(ids_by_channel, delay_ms, lane)
         # in a thread: the event loop serves other requests during the broker's round trips
-        if not messages or await asyncio.to_thread(self._send, messages):
+        if not messages or await _to_thread_to_the_end(self._send, messages):
             return True
         await self._store.outbox.insert_one({"_id": ObjectId(), "created_at": utcnow(), "messages": messages})
         return False
@@ -155,3 +158,17 @@ class Outbox:
             await self._store.outbox.delete_one({"_id": entry["_id"]})
             flushed += 1
         return flushed
+
+
+async def _to_thread_to_the_end(func: Callable[..., T], *args: Any) -> T:
+    """``asyncio.to_thread``, whose caller, if cancelled meanwhile, waits for the thread before its
+    cancellation goes on: no enqueue outlives its caller (a fan-out stopped, a runtime closing its broker
+    right after, which the thread would open a new connection to)."""
+    running = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        while not running.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({running})
+        raise

@@ -8,13 +8,15 @@ nothing but the recovery sweep hands the accepted work to the broker.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 import host.dispatch.accept
+from host.dispatch.outbox import Batch, Outbox
 from host.dispatch.schemas import SendRequest
 from host.storage.devdb import DevDatabase
 from tests.fakes.smtp import SmtpSink
@@ -130,3 +132,26 @@ async def test_a_refused_hand_over_is_written_to_the_outbox(
     dispatch = await stack.db["dispatches"].find_one({"_id": accepted.dispatch_id})
     assert dispatch is not None and dispatch["state"] == "expanded"  # the outbox entry carries it now
     await stack.db["outbox"].delete_one({"_id": entries[0]["_id"]})  # not for the shared sweep
+
+
+async def test_a_cancelled_hand_over_ends_only_once_its_broker_call_has(stack: Stack) -> None:
+    # a caller cancelled mid-enqueue (a fan-out stopped, a runtime closing) must not leave the broker
+    # call running on its own: it would open a new connection to a broker closed right after
+    entered, release = threading.Event(), threading.Event()
+    ended_first: list[bool] = []
+
+    def enqueue_many(batches: Sequence[Batch]) -> None:
+        entered.set()
+        release.wait(30)
+        ended_first.append(handing.done())  # read by this thread as the call returns
+
+    outbox = Outbox(stack.runtime.store, Enqueued(), {"email": 50}, enqueue_many=enqueue_many)
+    handing = asyncio.create_task(outbox.hand_over({"email": ["d:email:u"]}))
+    assert await asyncio.to_thread(entered.wait, 30)
+    handing.cancel()
+    # time for a cancellation that does not wait to end the task; the thread is still held meanwhile
+    await asyncio.wait({handing}, timeout=0.5)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await handing
+    assert ended_first == [False]  # the task was still waiting when the broker call returned
