@@ -38,7 +38,7 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSer
 
 @pytest.fixture(scope="module")
 async def broker_stack(
-    tmp_path_factory: pytest.TempPathFactory, devdb: DevDatabase, private_redis: RedisServer
+    tmp_path_factory: pytest.TempPathFactory, devdb: DevDatabase, private_redis: RedisServer, stack: Stack
 ) -> AsyncIterator[Stack]:
     async with (
         SmtpSink() as sink,
@@ -50,9 +50,10 @@ async def broker_stack(
             BASE_CONFIG,
             database="tidings_broker_down",
             redis_db=0,
-        ) as stack,
+            session_stack=stack,  # first: its worker's event loop is the one this stack's runs on
+        ) as private,
     ):
-        yield stack
+        yield private
 
 
 def _restart(server: RedisServer, workdir: Path) -> RedisServer:
