@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import statistics
 import time
 
 import uvloop
 
 from bench.mail_stack import CpuMeter, held_worker_runtime, in_process_stack, send_to_cluster
+from host.runtime.collector import settle_collector
 from host.runtime.wiring import Runtime
 
 
@@ -46,7 +46,7 @@ async def send_in_batches(runtime: Runtime, ids: list[str], size: int, lanes: in
 
 async def run(environ: dict[str, str], pids: dict[str, int | None], args: argparse.Namespace) -> None:
     runtime, held = await held_worker_runtime(environ, args.count)
-    gc.freeze()  # as a worker's boot does
+    settle_collector()  # as a worker's boot does
     sizes = [int(size) for size in args.sizes.split(",")]
     worker_cpu: dict[int, list[float]] = {size: [] for size in sizes}
     for round_ in range(args.rounds + 1):

@@ -37,6 +37,7 @@ import redis
 import uvloop
 from litestar.testing import AsyncTestClient
 
+from bench.collector_time import CollectorTime
 from bench.mail_stack import CpuMeter, check_as_tidings_worker
 from host.access.api_keys import ApiKeys
 from host.api.app import create_app
@@ -44,6 +45,7 @@ from host.audience.planning import delivery_id
 from host.dispatch.expansion import FANOUT_BATCH
 from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
+from host.runtime.collector import YOUNG_THRESHOLD, settle_collector
 from host.runtime.lanes import queue_name
 from host.runtime.wiring import Runtime
 from host.settings import LANES, Settings, load_settings
@@ -176,6 +178,7 @@ async def expand_once(
     users: int,
     profile: bool,
     meter: CpuMeter,
+    collector: CollectorTime,
 ) -> tuple[float, float, float, int]:
     """One POST /send and its expansion: (answer seconds, expansion docs/s, RSS growth MB, messages)."""
     body = {"clusters": [CLUSTER], "channels": ["email"], "messageTitle": "Hi", "messageContent": "Hey"}
@@ -191,9 +194,11 @@ async def expand_once(
     sampler = asyncio.create_task(sample_rss(peak, stop))
     profiler = _profiler() if profile else None
     meter.start()
+    collector.start()
     started = time.perf_counter()
     await runtime.dispatch.expand(dispatch_id)
     expansion = time.perf_counter() - started
+    collector.stop()
     meter.stop()
     if profiler is not None:
         profiler.stop()
@@ -239,17 +244,19 @@ async def run(settings: Settings, args: argparse.Namespace, pids: dict[str, int 
         body = {"clusters": [CLUSTER], "channels": ["email"], "messageTitle": "Hi", "messageContent": "Hey"}
         await client.post("/send", json=body)  # warm-up: first request pays route and schema setup
         queued_in_redis(redis_url)  # its deliveries stay unexpanded; nothing of it is queued
-        gc.freeze()  # as a worker's boot does (host.runtime.actors)
+        settle_collector()  # as a worker's boot does (host.runtime.actors)
+        if args.young_threshold != YOUNG_THRESHOLD:  # another setting, to compare
+            gc.set_threshold(args.young_threshold, *gc.get_threshold()[1:])
         for round_ in range(1, args.rounds + 1):
             await fresh_deliveries(runtime)
-            bare_meter, ours_meter = CpuMeter(pids), CpuMeter(pids)
+            bare_meter, ours_meter, collector = CpuMeter(pids), CpuMeter(pids), CollectorTime()
             bare_before = (
                 0.0
                 if args.skip_baseline
                 else await baseline(runtime, args.users, args.batch, args.writes, bare_meter)
             )
             answer, rate, growth, messages = await expand_once(
-                runtime, client, redis_url, args.users, args.profile, ours_meter
+                runtime, client, redis_url, args.users, args.profile, ours_meter, collector
             )
             print(
                 f"round {round_}: POST /send answered in {answer * 1000:.1f} ms (target ≤ 1000 ms); "
@@ -257,6 +264,7 @@ async def run(settings: Settings, args: argparse.Namespace, pids: dict[str, int 
                 f"messages; RSS growth {growth:.0f} MB"
             )
             print(f"  expansion: {ours_meter.summary(args.users, 'delivery')}")
+            print(f"  this process's {collector.summary(args.users, 'delivery')}")
             if not args.skip_baseline:
                 bare_after = await baseline(runtime, args.users, args.batch, args.writes, CpuMeter(pids))
                 bare = (bare_before + bare_after) / 2
@@ -280,6 +288,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of baseline, send, baseline")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--profile", action="store_true", help="pyinstrument the expansion")
+    parser.add_argument(
+        "--young-threshold",
+        type=int,
+        default=YOUNG_THRESHOLD,
+        help=f"the collector's youngest-generation threshold (a worker's: {YOUNG_THRESHOLD}; CPython's: 700)",
+    )
     parser.add_argument("--heap", default="2g", help="the development database's Java heap (-Xmx)")
     args = parser.parse_args()
     server = RedisServer().start()
