@@ -1,7 +1,7 @@
 """The Redis broker's ``enqueue_many`` (one round trip for a fan-out batch's messages) on a real Redis:
 each message lands where ``enqueue`` puts it, a delayed one in the delay queue, and a consumer reads it.
 Closing the broker (or a Redis rate limiter) closes its Redis connections at once. Async actors run on
-uvloop."""
+uvloop. Its connections parse replies and pack commands with hiredis (the ``redis[hiredis]`` extra)."""
 
 from __future__ import annotations
 
@@ -94,6 +94,19 @@ def _wait_until_closed(redis_server: RedisServer, name: str, what: str) -> None:
         timeout=5,
         what=what,
     )
+
+
+def test_the_brokers_connections_speak_through_hiredis(broker: LaneRedisBroker) -> None:
+    from redis._parsers import _HiredisParser
+    from redis.connection import HiredisRespSerializer
+
+    broker.client.ping()
+    connection = broker.client.connection_pool.get_connection()
+    try:
+        assert isinstance(connection._parser, _HiredisParser)
+        assert isinstance(connection._command_packer, HiredisRespSerializer)
+    finally:
+        broker.client.connection_pool.release(connection)
 
 
 def test_closing_the_broker_closes_its_redis_connections(redis_server: RedisServer) -> None:
