@@ -11,8 +11,10 @@ carries, as in production, while the echo route checks none (it is the floor of 
 key lookup counts against /send). Its Lua script counts the answers by status, and only 2xx answers
 count towards a rate (a route answering errors fast is not fast). The median ratio of the rounds is
 printed (other processes share the two cores), with the CPU per answer of the server, the database,
-Redis, wrk and this process. Target (issue 15): /send ≥ 50% of echo. Before the rounds, /send is loaded
-again while the development database's JIT compiler takes over 15% of its CPU (``warm_up_rounds``).
+Redis, wrk and this process, and the API's CPU a /send over its CPU an echo (the rate ratio follows its
+inverse while the API process limits both, and the machine's load moves it less). Target (issue 15):
+/send ≥ 50% of echo. Before the rounds, /send is loaded again while the development database's JIT
+compiler takes over 15% of its CPU (``warm_up_rounds``).
 
 ``--servers`` measures several ASGI servers in the same run, each its own API process on the same
 database and Redis, taking turns within every round (the load on the machine changes during a run):
@@ -150,9 +152,9 @@ def measure(
     script: Path,
     pids: dict[str, int | None],
     profile: Path | None = None,
-) -> tuple[float, str]:
-    """One wrk run against ``path``: 2xx answers per second, and CPU per answer by process group; with
-    ``profile``, py-spy samples the API process meanwhile into that file."""
+) -> tuple[float, str, float]:
+    """One wrk run against ``path``: 2xx answers per second, CPU per answer by process group, and the API
+    process's µs of CPU per answer; with ``profile``, py-spy samples the API process meanwhile."""
     spy = None
     if profile is not None:
         py_spy = str(Path(sys.executable).parent / "py-spy")
@@ -166,7 +168,8 @@ def measure(
         spy.wait(timeout=30)
     meter.add("wrk", wrk_cpu)
     failed = f"; {other:,} answers not 2xx or errors, not counted" if other else ""
-    return ok / elapsed, f"{meter.summary(max(ok, 1), '2xx answer')}{failed}"
+    api_cpu = meter.per_message(max(ok, 1)).get("API", 0.0)
+    return ok / elapsed, f"{meter.summary(max(ok, 1), '2xx answer')}{failed}", api_cpu
 
 
 def main() -> None:
@@ -258,24 +261,29 @@ def run_servers(
                 wrk(f"{base}/send", 2, args.connections, script)
         ratios: dict[str, list[float]] = {name: [] for name in names}
         sends: dict[str, list[float]] = {name: [] for name in names}
+        # the API's CPU per /send over its CPU per echo: what the rate ratio follows (1 / this, when the
+        # API process is what limits both), and which the machine's load moves much less
+        costs: dict[str, list[float]] = {name: [] for name in names}
         for round_ in range(1, args.rounds + 1):
             for name, (server, base) in started.items():
                 meter_pids = {"API": server.pid, **pids}
-                echo_rate, echo_cpu = measure(
+                echo_rate, echo_cpu, echo_api = measure(
                     base, "/echo", args.seconds, args.connections, script, meter_pids
                 )
                 profile = None
                 if args.profile is not None and round_ == 1:
                     args.profile.mkdir(parents=True, exist_ok=True)
                     profile = args.profile / f"{name}-send.txt"
-                send_rate, send_cpu = measure(
+                send_rate, send_cpu, send_api = measure(
                     base, "/send", args.seconds, args.connections, script, meter_pids, profile
                 )
                 ratios[name].append(send_rate / echo_rate)
                 sends[name].append(send_rate)
+                costs[name].append(send_api / max(echo_api, 1e-9))
                 print(
                     f"round {round_}, {name}: POST /echo {echo_rate:,.0f} 2xx/s; POST /send (1 recipient, "
                     f"2 channels) {send_rate:,.0f} 2xx/s; send/echo = {send_rate / echo_rate:.0%}"
+                    f"; API CPU a /send {costs[name][-1]:.2f}× an echo's"
                     f" (load average {os.getloadavg()[0]:.1f})"
                 )
                 print(f"  /echo: {echo_cpu}")
@@ -283,7 +291,8 @@ def run_servers(
         for name in names:
             print(
                 f"{name}: median send/echo over {args.rounds} rounds = {statistics.median(ratios[name]):.0%} "
-                f"(target ≥ 50%); /send {statistics.median(sends[name]):,.0f} 2xx/s"
+                f"(target ≥ 50%); /send {statistics.median(sends[name]):,.0f} 2xx/s; API CPU a /send "
+                f"{statistics.median(costs[name]):.2f}× an echo's (2× or less for 50%)"
             )
     finally:
         for server, _ in started.values():
