@@ -31,7 +31,7 @@ from host.settings import Lane, Settings
 from host.storage.documents import utcnow
 from host.storage.nesting import nesting_problem
 from host.templates.attachment_names import check_attachment_names
-from host.templates.composition import check_content
+from host.templates.composition import ContentChecks
 from host.templates.rendering import Renderer
 from host.templates.service import TemplateService
 
@@ -67,7 +67,7 @@ class Dispatcher:
     ) -> None:
         self._settings = settings
         self._registry = registry
-        self._renderer = renderer
+        self._content = ContentChecks(renderer)  # the same message text is checked once
         self._templates = templates
         self._expansion = expansion
         self._schedule_expansion = schedule_expansion
@@ -152,9 +152,7 @@ class Dispatcher:
             template = await self._templates.find(request.template_id)
         elif not request.message_title or not request.message_content:
             raise RequestError("messageTitle, messageContent: both are required unless templateId is given")
-        await check_content(
-            self._renderer, channels, template, request.message_title, request.message_content
-        )
+        await self._content.check(channels, template, request.message_title, request.message_content)
         self._check_email_options(request)
         emails = any(name == "email" for name, _ in channels)
         if (

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from channels.email import EmailChannel, EmailConfig
-from host.errors import RenderError
+from host.errors import RenderError, RequestError
 from host.plugins.channel import ChannelContext
-from host.templates.composition import Composer
+from host.templates.composition import PASSED_TEXT, Composer, ContentChecks
 from host.templates.rendering import Renderer
 
 EMAIL = EmailChannel(EmailConfig(), ChannelContext(sender="noreply@example.com"))
@@ -32,3 +32,41 @@ async def test_a_stored_template_over_the_budget_fails_naming_its_field() -> Non
     variant = {**template, "email_message": "ok", "locales": {"de": {"email_message": "{{ a }}" * 1001}}}
     with pytest.raises(RenderError, match=r"^locales\.de\.emailMessage: template has 1001 tags"):
         await Composer.prepare(Renderer(), EMAIL, {}, variant)
+
+
+def _lookups(renderer: Renderer) -> int:
+    return renderer.cache.hits + renderer.cache.misses
+
+
+async def test_content_checks_check_a_message_written_in_the_request_once() -> None:
+    renderer = Renderer()
+    checks = ContentChecks(renderer, size=2)
+    channels = [("email", EMAIL)]
+    await checks.check(channels, None, "Hi {{name}}", "Hello")
+    seen = _lookups(renderer)
+    await checks.check(channels, None, "Hi {{name}}", "Hello")
+    assert _lookups(renderer) == seen  # remembered: nothing looked up again
+    await checks.check(channels, None, "Hi {{name}}", "Hello again")  # other text: checked
+    await checks.check(channels, None, "Third", "text")  # the first is forgotten (size 2)
+    seen = _lookups(renderer)
+    await checks.check(channels, None, "Hi {{name}}", "Hello")
+    assert _lookups(renderer) > seen
+
+
+async def test_content_checks_refuse_every_time_and_check_templates_every_time() -> None:
+    renderer = Renderer()
+    checks = ContentChecks(renderer)
+    channels = [("email", EMAIL)]
+    for _ in range(2):  # a refusal is not remembered as a pass
+        with pytest.raises(RequestError, match=r"^messageContent: "):
+            await checks.check(channels, None, "Hi", "{{#if}}")
+    template = {"name": "t", "syntax": "jinja", "email_title": "Hi", "email_message": "Hello"}
+    await checks.check(channels, template, None, None)
+    seen = _lookups(renderer)
+    await checks.check(channels, template, None, None)  # a stored template may have changed since
+    assert _lookups(renderer) > seen
+    long = "x" * (PASSED_TEXT + 1)
+    await checks.check(channels, None, "Hi", long)
+    seen = _lookups(renderer)
+    await checks.check(channels, None, "Hi", long)  # too long to remember
+    assert _lookups(renderer) > seen
