@@ -14,7 +14,8 @@ printed (other processes share the two cores), with the CPU per answer of the se
 Redis, wrk and this process, and the API's CPU a /send over its CPU an echo (the rate ratio follows its
 inverse while the API process limits both, and the machine's load moves it less). Target (issue 15):
 /send ≥ 50% of echo. Before the rounds, /send is loaded again while the development database's JIT
-compiler takes over 15% of its CPU (``warm_up_rounds``).
+compiler takes over 15% of its CPU (``warm_up_rounds``); every timed phase starts with the sends of the
+phases before deleted and the database's heap collected (``jcmd GC.run``), as bench.fanout's do.
 
 ``--servers`` measures several ASGI servers in the same run, each its own API process on the same
 database and Redis, taking turns within every round (the load on the machine changes during a run):
@@ -39,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +51,14 @@ from litestar.plugins import InitPluginProtocol
 from pymongo import MongoClient
 
 from bench.baselines import children_cpu_seconds
-from bench.mail_stack import CpuMeter, check_as_tidings_worker, create_api_key, free_port, warm_up_rounds
+from bench.mail_stack import (
+    CpuMeter,
+    check_as_tidings_worker,
+    collect_database_heap,
+    create_api_key,
+    free_port,
+    warm_up_rounds,
+)
 from host.storage.devdb import DevDatabase
 from tests.services import RedisServer
 from tests.support.waiting import eventually_sync
@@ -223,7 +232,17 @@ def main() -> None:
                 f"wrk.body = {json.dumps(json.dumps(BODY))}\n{_COUNTING}"
             )
             pids = {"database": database.pid, "Redis": redis.pid}
-            run_servers(servers, {**os.environ, **environ}, key, script, pids, args)
+
+            def fresh() -> None:
+                """Every timed phase on the same database: the sends of the phases before deleted and its
+                heap collected (they are live data to the development database's Java heap: after ~100,000
+                sends its collector took 312-1,112 µs a /send of a late round, against ~50)."""
+                with MongoClient[dict[str, Any]](database.url) as mongo:
+                    for collection in ("dispatches", "deliveries"):
+                        mongo[DATABASE][collection].delete_many({})
+                collect_database_heap(database.pid)
+
+            run_servers(servers, {**os.environ, **environ}, key, script, pids, args, fresh)
     finally:
         redis.stop()
 
@@ -243,7 +262,13 @@ def start_servers(
 
 
 def run_servers(
-    names: list[str], environ: dict[str, str], key: str, script: Path, pids: dict[str, int | None], args: Any
+    names: list[str],
+    environ: dict[str, str],
+    key: str,
+    script: Path,
+    pids: dict[str, int | None],
+    args: Any,
+    fresh: Callable[[], None],
 ) -> None:
     """Measure both routes on every server, the servers taking turns within each round (the load on the
     machine changes over a run: no server gets all the quiet minutes); a median per server at the end."""
@@ -267,6 +292,7 @@ def run_servers(
         for round_ in range(1, args.rounds + 1):
             for name, (server, base) in started.items():
                 meter_pids = {"API": server.pid, **pids}
+                fresh()
                 echo_rate, echo_cpu, echo_api = measure(
                     base, "/echo", args.seconds, args.connections, script, meter_pids
                 )
@@ -274,6 +300,7 @@ def run_servers(
                 if args.profile is not None and round_ == 1:
                     args.profile.mkdir(parents=True, exist_ok=True)
                     profile = args.profile / f"{name}-send.txt"
+                fresh()
                 send_rate, send_cpu, send_api = measure(
                     base, "/send", args.seconds, args.connections, script, meter_pids, profile
                 )

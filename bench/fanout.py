@@ -23,9 +23,7 @@ import asyncio
 import gc
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -38,7 +36,7 @@ import uvloop
 from litestar.testing import AsyncTestClient
 
 from bench.collector_time import CollectorTime
-from bench.mail_stack import CpuMeter, check_as_tidings_worker
+from bench.mail_stack import CpuMeter, check_as_tidings_worker, collect_database_heap
 from host.access.api_keys import ApiKeys
 from host.api.app import create_app
 from host.audience.planning import delivery_id
@@ -121,17 +119,6 @@ async def fill_users(runtime: Runtime, count: int) -> None:
     print(f"users: {count:,} inserted in {time.perf_counter() - started:.1f} s")
 
 
-def collect_database_heap(meter: CpuMeter) -> None:
-    """A full collection of the database's heap (``jcmd GC.run``) before a timed phase. The collections
-    dropped between phases are garbage its young collections promote; whichever phase the old generation
-    filled up in paid a full collection (a bare insert at 156,000 docs/s after an expansion, 342,000
-    before it), and that decided the round's ratio."""
-    pid = meter.pids.get("database")
-    jcmd = shutil.which("jcmd")
-    if pid is not None and jcmd is not None:
-        subprocess.run([jcmd, str(pid), "GC.run"], check=True, capture_output=True)
-
-
 async def baseline(runtime: Runtime, count: int, batch: int, writes: int, meter: CpuMeter) -> float:
     """Bare insert_many of the same delivery documents (built before the timed part), in docs/s, with as
     many batches in flight as the expansion writes at once (``--writes``: the same parallelism)."""
@@ -147,7 +134,7 @@ async def baseline(runtime: Runtime, count: int, batch: int, writes: int, meter:
         async with gate:
             await target.insert_many(docs, ordered=False)
 
-    collect_database_heap(meter)
+    collect_database_heap(meter.pids.get("database"))
     meter.start()
     started = time.perf_counter()
     await asyncio.gather(*(insert(docs) for docs in batches))
@@ -182,7 +169,7 @@ async def expand_once(
 ) -> tuple[float, float, float, int]:
     """One POST /send and its expansion: (answer seconds, expansion docs/s, RSS growth MB, messages)."""
     body = {"clusters": [CLUSTER], "channels": ["email"], "messageTitle": "Hi", "messageContent": "Hey"}
-    collect_database_heap(meter)
+    collect_database_heap(meter.pids.get("database"))
     rss_before = rss_mb()
     started = time.perf_counter()
     response = await client.post("/send", json=body)
