@@ -1,7 +1,8 @@
 """The Redis broker's ``enqueue_many`` (one round trip for a fan-out batch's messages) on a real Redis:
 each message lands where ``enqueue`` puts it, a delayed one in the delay queue, and a consumer reads it.
 Closing the broker (or a Redis rate limiter) closes its Redis connections at once. Async actors run on
-uvloop. Its connections parse replies and pack commands with hiredis (the ``redis[hiredis]`` extra)."""
+uvloop. Its connections parse replies and pack commands with hiredis (the ``redis[hiredis]`` extra). A
+batch of messages is one round trip, which loads the script again when Redis has lost it."""
 
 from __future__ import annotations
 
@@ -60,6 +61,30 @@ def test_enqueue_many_puts_each_message_where_enqueue_would(broker: LaneRedisBro
     got = [next(consumer) for _ in range(3)]
     assert sorted(message.args[0][0] for message in got if message is not None) == ["d0", "d1", "d2"]
     consumer.close()
+
+
+def _script_exists_calls(client: redis.Redis) -> int:
+    stats = client.info("commandstats")
+    return sum(int(v["calls"]) for k, v in stats.items() if "script" in k and "exists" in k)
+
+
+def test_enqueue_many_is_one_round_trip_without_asking_for_the_script(broker: LaneRedisBroker) -> None:
+    actor = _actor(broker, "many_sha")
+    enqueue_many(broker, [(actor.message_with_options(args=(["warm"],)), None)])  # the script is loaded
+    asked = _script_exists_calls(broker.client)
+    enqueue_many(broker, [(actor.message_with_options(args=([f"d{i}"],)), None) for i in range(3)])
+    assert _script_exists_calls(broker.client) == asked  # redis-py's pipeline asks before every execute
+    assert broker.client.llen("dramatiq:many_sha") == 4
+
+
+def test_enqueue_many_loads_the_script_a_restarted_redis_lacks(broker: LaneRedisBroker) -> None:
+    now, later = _actor(broker, "many_flushed"), _actor(broker, "many_flushed_later")
+    enqueue_many(broker, [(now.message_with_options(args=(["before"],)), None)])
+    broker.client.script_flush()  # as after a restart: every call by SHA answers NOSCRIPT
+    messages = [(now.message_with_options(args=([f"d{i}"],)), None) for i in range(2)]
+    enqueue_many(broker, [*messages, (later.message_with_options(args=(["late"],)), 60_000)])
+    assert broker.client.llen("dramatiq:many_flushed") == 3  # each once
+    assert broker.client.hlen("dramatiq:many_flushed_later.DQ.msgs") == 1
 
 
 def test_after_enqueue_many_enqueue_talks_to_redis_at_once_again(broker: LaneRedisBroker) -> None:
