@@ -104,7 +104,7 @@ class EchoPlugin(InitPluginProtocol):
 
 def app_with_echo() -> Any:
     """Tidings' app from the environment (as host.api.server builds it) plus /echo (granian's factory)."""
-    from host.api.app import create_app, freeze_after_startup
+    from host.api.app import create_app, settle_collector_after_startup
     from host.runtime.actors import declare_actors
     from host.runtime.broker import create_broker
     from host.runtime.logs import configure_logging
@@ -114,7 +114,7 @@ def app_with_echo() -> Any:
     configure_logging(settings.env)
     actors = declare_actors(create_broker(settings.env.redis_url), settings, sweep_interval=None)
     app = create_app(actors, extra_plugins=[EchoPlugin()])
-    freeze_after_startup(app)  # as host.api.server does
+    settle_collector_after_startup(app)  # as host.api.server does
     return app
 
 

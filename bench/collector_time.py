@@ -36,7 +36,7 @@ class CollectorTime:
         gc.callbacks.remove(self._callback)
 
     def summary(self, count: int, per: str = "message") -> str:
-        """``collector 0.03 µs per delivery (1, 0, 0 collections by generation; threshold 20000)``."""
+        """``collector 0.03 µs per delivery (1, 0, 0 collections by generation; young threshold 20000)``."""
         made = ", ".join(map(str, self.collections))
         return (
             f"collector {self.seconds / count * 1e6:.2f} µs per {per} ({made} collections by generation; "

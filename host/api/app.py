@@ -44,7 +44,7 @@ from host.runtime.collector import settle_collector
 from host.runtime.wiring import Runtime
 from host.storage.migrations import ensure_migrated
 
-__all__ = ["TidingsPlugin", "create_app", "freeze_after_startup"]
+__all__ = ["TidingsPlugin", "create_app", "settle_collector_after_startup"]
 
 
 def _broker_ping(actors: Actors) -> Callable[[], Any]:
@@ -143,9 +143,8 @@ def create_app(
     )
 
 
-def freeze_after_startup(app: Litestar) -> None:
-    """Serve with the collector settled once start-up is over (``settle_collector``, the app's last
-    startup hook: what start-up made frozen, ~160,000 objects each full collection walked, 60 µs of
-    collector time a /send, measured with ``gc.callbacks``, 0.5 µs frozen; young collections rarer). A
-    server's hook, not the app's: a test process builds many apps and would keep every one."""
+def settle_collector_after_startup(app: Litestar) -> None:
+    """Serve with the collector settled once start-up is over (host.runtime.collector's
+    ``settle_collector`` as the app's last startup hook). A server's hook, not the app's: a test process
+    builds many apps and would keep every one frozen."""
     app.on_startup.append(settle_collector)

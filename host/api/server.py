@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from host.api.app import create_app, freeze_after_startup
+from host.api.app import create_app, settle_collector_after_startup
 from host.errors import ConfigurationError
 from host.runtime.actors import declare_actors
 from host.runtime.broker import create_broker
@@ -16,4 +16,4 @@ configure_logging(settings.env)  # each of `tidings api --workers N` processes i
 if not settings.env.redis_url:
     raise ConfigurationError("REDIS_URL", "required by `tidings api` (the embedded mode is `tidings run`)")
 app = create_app(declare_actors(create_broker(settings.env.redis_url), settings, sweep_interval=None))
-freeze_after_startup(app)
+settle_collector_after_startup(app)

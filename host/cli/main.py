@@ -108,7 +108,7 @@ def run(port: int, bounce_port: int) -> None:
     """Run everything in one process on embedded defaults (no external service needed)."""
     import uvicorn
 
-    from host.api.app import create_app, freeze_after_startup
+    from host.api.app import create_app, settle_collector_after_startup
     from host.api.auth import describe_api_auth
     from host.runtime.embedded import check_channels, describe_channels, embedded_services
     from host.runtime.logs import configure_logging
@@ -151,7 +151,7 @@ def run(port: int, bounce_port: int) -> None:
             plugin.on_embedded_start(started)
         # log_config=None: uvicorn's loggers write through ours (configure_logging), not a setup of its own
         app = create_app(actors, app_plugins=plugins)
-        freeze_after_startup(app)
+        settle_collector_after_startup(app)
         uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, log_level="warning")
 
 

@@ -61,7 +61,7 @@ class _PipelinedScript:
 
     In the pipeline it is called by its SHA alone: a script registered on a redis-py pipeline makes every
     ``execute()`` ask ``SCRIPT EXISTS`` first, a round trip of its own (a two-message hand-over's CPU
-    330-393 µs with it, 228-291 without, measured interleaved). A Redis that lacks the script (restarted,
+    330-393 µs with it, 214-291 without, measured interleaved). A Redis that lacks the script (restarted,
     its scripts flushed) answers those calls NOSCRIPT: :meth:`finish` loads it and runs them again.
     """
 

@@ -8,8 +8,8 @@ Two settings, applied once start-up is over (:func:`settle_collector`):
 - the youngest generation is collected after :data:`YOUNG_THRESHOLD` allocations instead of CPython's
   700. A fan-out batch is thousands of dicts (2,000 users, as many deliveries) that live across the
   awaits of its write, so with 700 the collector ran ~330 times per 100,000 deliveries and walked each
-  batch again in every generation it was promoted to: 0.7-0.9 µs of the fan-out's 8-9 µs of CPU a
-  delivery (``gc.callbacks``, bench.fanout). With 20,000: one collection, 0.03 µs. The garbage that
+  batch again in every generation it was promoted to: 0.6-1.0 µs of the fan-out's 7-10 µs of CPU a
+  delivery (``gc.callbacks``, bench.fanout). With 20,000: one collection, 0.03-0.08 µs. The garbage that
   only the collector frees (cycles) waits for at most that many allocations: a few MB at worst.
 """
 

@@ -16,11 +16,11 @@ def _collected(thing: object) -> bool:
 
 
 async def test_the_servers_app_settles_the_collector_after_its_startup() -> None:
-    from host.api.app import freeze_after_startup
+    from host.api.app import settle_collector_after_startup
 
     made: list[list[int]] = []
     app = Litestar(route_handlers=[], on_startup=[lambda: made.append([1, 2])])  # as a plugin's step
-    freeze_after_startup(app)
+    settle_collector_after_startup(app)
     gc.unfreeze()
     thresholds = gc.get_threshold()
     gc.set_threshold(700, *thresholds[1:])  # CPython's default, whatever this process had
