@@ -7,6 +7,7 @@ serve the API and console reads.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -43,9 +44,13 @@ DeliveryStatus = Status
 
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware, at the millisecond precision MongoDB keeps."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    """The current time, timezone-aware, at the millisecond precision MongoDB keeps.
+
+    From the whole milliseconds since the epoch: a float of them over 1,000 is within 0.12 µs of the
+    instant, which ``fromtimestamp`` rounds to the exact millisecond (0.35 µs a call, against 1.15 for
+    ``datetime.now`` with its microseconds cut by ``replace``; a /send takes the time ~5 times).
+    """
+    return datetime.fromtimestamp(time.time_ns() // 1_000_000 / 1000, UTC)
 
 
 class TemplateAttachment(BaseModel):
