@@ -221,6 +221,23 @@ async def test_a_revoked_key_stops_working_and_reads_like_an_unknown_one(auth_st
     assert after.json() == unknown.json()
 
 
+async def test_a_key_changed_in_the_database_is_checked_as_it_now_reads(auth_stack: Stack) -> None:
+    keys = ApiKeys(auth_stack.db)
+    made = await keys.create("changing", ["send"], created_by="tests")
+    first = await keys.verify(made.key)
+    again = await keys.verify(made.key)
+    assert first is not None and first.scopes == ["send"]
+    assert again is first  # read again unchanged: its record is not validated again
+    # changed behind this process's back (another API process, the CLI): the next check sees it
+    await auth_stack.db[API_KEYS_COLLECTION].update_one(
+        {"prefix": made.record.prefix}, {"$set": {"scopes": ["read"], "name": "renamed"}}
+    )
+    changed = await keys.verify(made.key)
+    assert changed is not None and changed.scopes == ["read"] and changed.name == "renamed"
+    await keys.revoke(made.record.prefix)
+    assert await keys.verify(made.key) is None
+
+
 async def test_an_idempotency_key_replays_nothing_to_a_caller_without_a_key(
     auth_stack: Stack, unique: Callable[[str], str]
 ) -> None:
