@@ -17,7 +17,13 @@ import msgspec
 from bson import DatetimeMS
 
 from host.audience.opt_outs import OPTED_OUT, OptOutLookup, opted_out_message
-from host.audience.suppressions import SUPPRESSED, SuppressionLookup, suppressed_message, suppression_key
+from host.audience.suppressions import (
+    SUPPRESSED,
+    SuppressionLookup,
+    Suppressions,
+    suppressed_message,
+    suppression_key,
+)
 from host.audience.users import (
     NOT_PUBLIC,
     expired_field,
@@ -31,7 +37,16 @@ from host.errors import InvalidAddress
 from host.plugins.channel import Channel
 from host.settings import DEFAULT_LANE, Lane, UserFields
 
-__all__ = ["DeliveryPlanner", "Failure", "PlannedBatch", "delivery_id", "plan_deliveries"]
+__all__ = [
+    "ChannelRoute",
+    "DeliveryPlanner",
+    "Failure",
+    "PlannedBatch",
+    "channel_routes",
+    "delivery_id",
+    "plan_deliveries",
+    "skip_suppressed_together",
+]
 
 Doc = dict[str, Any]
 #: a delivery's ``created_at``/``updated_at``: an aware datetime, or the same instant as a BSON datetime
@@ -67,7 +82,7 @@ def _expired_message(channel: str, field: str, expired: Mapping[str, Any]) -> st
     )
 
 
-class _Route(NamedTuple):
+class ChannelRoute(NamedTuple):
     """One requested channel and where its address lives in a user document."""
 
     name: str
@@ -76,6 +91,17 @@ class _Route(NamedTuple):
     field: str
     expired: str
     dotted: bool
+
+
+def channel_routes(channels: Sequence[tuple[str, Channel]], fields: UserFields) -> tuple[ChannelRoute, ...]:
+    """Where each channel's address lives in a user document: a planner's per-channel work, which a
+    caller planning many small dispatches on the same channels (listed sends) does once."""
+    routes = []
+    for name, channel in channels:
+        field = mapped_field(fields, channel.address_field)
+        parse, key = channel.parse_address, channel.address_field
+        routes.append(ChannelRoute(name, parse, key, field, expired_field(field), "." in field))
+    return tuple(routes)
 
 
 class PlannedBatch:
@@ -106,26 +132,16 @@ class DeliveryPlanner:
         opt_outs: OptOutLookup | None = None,
         suppressions: SuppressionLookup | None = None,
         priority: Lane = DEFAULT_LANE,
+        routes: Sequence[ChannelRoute] | None = None,
     ) -> None:
+        """``routes``: :func:`channel_routes` of these channels and fields, when the caller keeps them."""
         self.dispatch_id = dispatch_id
         #: every delivery keeps its dispatch's lane (host.settings.lanes), through retries and recovery
         self.priority = priority
         self._fields = fields
         self._opt_outs = opt_outs  # host.delivery.opt_out_checks.fanout_opt_outs; None: not checked
         self._suppressions = suppressions  # host.audience.suppressions; None: not checked
-        self._routes: list[_Route] = []
-        for name, channel in channels:
-            field = mapped_field(fields, channel.address_field)
-            self._routes.append(
-                _Route(
-                    name,
-                    channel.parse_address,
-                    channel.address_field,
-                    field,
-                    expired_field(field),
-                    "." in field,
-                )
-            )
+        self._routes = routes if routes is not None else channel_routes(channels, fields)
 
     async def plan_batch(
         self, users: Iterable[tuple[str, Mapping[str, Any] | None]], now: Timestamp
@@ -196,14 +212,27 @@ class DeliveryPlanner:
 
     async def skip_suppressed(self, planned: PlannedBatch) -> None:
         """Skip the batch's queued e-mails to suppressed addresses (one lookup), in place."""
+        queued = self.suppressible(planned)
+        if queued and self._suppressions is not None:
+            self.skip_these(planned, queued, await self._suppressions([doc["address"] for doc in queued]))
+
+    def suppressible(self, planned: PlannedBatch) -> list[Doc]:
+        """The batch's queued e-mails whose suppressions are to be looked up (none if this planner does
+        not check them, or they were); marks the batch checked. :meth:`skip_suppressed` is this, the
+        lookup and :meth:`skip_these`; a caller holding many batches looks them all up at once."""
         candidates = planned.queued.get(SUPPRESSIBLE)
         if self._suppressions is None or not candidates or planned.suppressions_checked:
-            return
+            return []
         planned.suppressions_checked = True
-        queued = [doc for doc in planned.docs if doc["channel"] == SUPPRESSIBLE and doc["status"] == "queued"]
-        suppressed = await self._suppressions([doc["address"] for doc in queued])
+        return [doc for doc in planned.docs if doc["channel"] == SUPPRESSIBLE and doc["status"] == "queued"]
+
+    def skip_these(
+        self, planned: PlannedBatch, queued: Sequence[Doc], suppressed: Mapping[str, Sequence[str]]
+    ) -> None:
+        """Skip those of ``queued`` (:meth:`suppressible`) whose key ``suppressed`` gives blocking reasons."""
         if not suppressed:
             return
+        candidates = planned.queued[SUPPRESSIBLE]
         gone: set[str] = set()
         for doc in queued:
             reasons = suppressed.get(suppression_key(doc["address"]))
@@ -216,8 +245,25 @@ class DeliveryPlanner:
         planned.queued[SUPPRESSIBLE] = [doc_id for doc_id in candidates if doc_id not in gone]
 
 
+async def skip_suppressed_together(
+    batches: Sequence[tuple[DeliveryPlanner, PlannedBatch, str | None]], suppressions: Suppressions
+) -> None:
+    """:meth:`DeliveryPlanner.skip_suppressed` of many small batches, each with its dispatch's category,
+    with one read for all and no task each (a group of 50 listed sends gathered tasks for ~8 µs a send)."""
+    queued = [planner.suppressible(batch) for planner, batch, _ in batches]
+    found = await suppressions.lookup_many(
+        [
+            (category, [doc["address"] for doc in docs])
+            for (_, _, category), docs in zip(batches, queued, strict=True)
+        ]
+    )
+    for (planner, batch, _), docs, suppressed in zip(batches, queued, found, strict=True):
+        if docs:
+            planner.skip_these(batch, docs, suppressed)
+
+
 def _check_address(
-    route: _Route, user_id: str, user: Mapping[str, Any] | None
+    route: ChannelRoute, user_id: str, user: Mapping[str, Any] | None
 ) -> tuple[str | None, tuple[str, str, str] | None]:
     """The thorough look at one user and channel: the address, and (status, code, message) if it fails."""
     if user is None:

@@ -19,7 +19,7 @@ from typing import Any
 from bson import DatetimeMS
 
 from host.audience.opt_outs import OptOutLookup, OptOuts, opt_out_id
-from host.audience.planning import DeliveryPlanner, Failure, PlannedBatch
+from host.audience.planning import ChannelRoute, DeliveryPlanner, Failure, PlannedBatch, channel_routes
 from host.audience.suppressions import Suppressions
 from host.audience.users import (
     cluster_members_with_ids,
@@ -77,6 +77,8 @@ class Expansion:
         self._suppressions = suppressions or Suppressions(store)
         self._writes = DispatchWrites(store, outbox, opt_outs, self._suppressions)
         self.lanes = lanes or LanePolicy()
+        #: by the channels of a listed send: their planner routes and the user fields they read
+        self._listed_setups: dict[tuple[str, ...], tuple[tuple[ChannelRoute, ...], dict[str, int]]] = {}
 
     def insert_dispatch(self, doc: Doc) -> Awaitable[None]:
         """Store a new dispatch, grouped with concurrent requests' (host.dispatch.writes)."""
@@ -174,18 +176,22 @@ class Expansion:
         One grouped job for every step (host.dispatch.writes, ``send_listed``); returns the failures.
         Raises what storing the dispatch raised, or ExpansionInterrupted once it is stored.
         """
-        names = [name for name, _ in channels]
-        category = dispatch.get("category")
+        names = tuple(name for name, _ in channels)
+        setup = self._listed_setups.get(names)
+        fields, category = self._store.fields, dispatch.get("category")
+        if setup is None:  # one per set of channels sent on (a few)
+            projection = user_projection(fields, [c for _, c in channels])
+            setup = self._listed_setups[names] = (channel_routes(channels, fields), projection)
+        routes, projection = setup
         checked = opt_outs_apply(category)
-        suppressions = self._suppressions.lookup(category, self._writes.find_suppressions)
+        # the group looks the suppressions up for all its jobs at once (DispatchWrites._send_listed)
+        lookup = self._suppressions.lookup(category)
         return self._writes.send_listed(
             ListedSend(
                 dispatch,
                 recipients,
-                DeliveryPlanner(
-                    dispatch["_id"], channels, self._store.fields, suppressions=suppressions, priority=lane
-                ),
-                user_projection(self._store.fields, [c for _, c in channels]),
+                DeliveryPlanner(dispatch["_id"], channels, fields, None, lookup, lane, routes),
+                projection,
                 [opt_out_id(uid, name) for uid in recipients for name in names] if checked else [],
             )
         )

@@ -3,6 +3,7 @@ while the list is empty."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from host.audience.suppressions import EMPTY_FOR_SECONDS, Suppressions
@@ -90,3 +91,49 @@ async def test_transactional_mail_is_suppressed_for_hard_bounces_but_not_for_com
     }
     await stack.wait_settled(result["dispatchId"])
     assert (await by_user(stack, result["dispatchId"]))[who["complainer"][0]]["status"] == "sent"
+
+
+async def test_many_lookups_at_once_keep_each_its_category(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    database = unique("suppressions_many").replace("-", "_")
+    store = Store(stack.runtime.store.client, stack.settings)
+    store.db = store.client[database]
+    suppressions = Suppressions(store, clock=lambda: 0.0)
+    try:
+        assert await suppressions.lookup_many([(None, ["d@example.org"]), (None, [])]) == [{}, {}]
+        await suppressions.add("d@example.org", "complaint", {"source": "ses"})
+        await suppressions.add("e@example.org", "hard-bounce", {"source": "smtp"})
+        found = await suppressions.lookup_many(
+            [
+                (None, ["D@example.org", "x@example.org"]),
+                ("transactional", ["d@example.org", "e@example.org"]),
+                (None, []),
+            ]
+        )
+        assert found == [{"d@example.org": ["complaint"]}, {"e@example.org": ["hard-bounce"]}, {}]
+    finally:
+        await store.client.drop_database(database)
+
+
+async def test_concurrent_sends_of_two_categories_are_each_suppressed_as_theirs(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    who = await people(stack, unique, "complains")
+    user_id, address = who["complains"]
+    await stack.runtime.suppressions.add(address, "complaint", {"source": "ses"})
+    created = await stack.client.post(
+        "/templates",
+        json={"name": unique("receipt"), "category": "transactional", "emailTitle": "R", "emailMessage": "P"},
+    )
+    assert created.status_code == 201, created.text
+    # sent together, so grouped into one job of listed sends when they meet (host.dispatch.writes)
+    to_them = {"channels": ["email"], "recipients": [user_id]}
+    transactional, newsletter = await asyncio.gather(
+        stack.send({**to_them, "templateId": created.json()["id"]}),
+        stack.send({**to_them, "messageTitle": "N", "messageContent": "News"}),
+    )
+    assert transactional["failures"] == []
+    assert newsletter["failures"] == [
+        {"userId": user_id, "channel": "email", "error": "the address is suppressed (complaint)"}
+    ]
