@@ -4,7 +4,8 @@ while the list is empty."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from host.audience.suppressions import EMPTY_FOR_SECONDS, Suppressions
 from host.storage.store import Store
@@ -12,16 +13,25 @@ from tests.support.feedback import by_user, people
 from tests.support.stacks import Stack
 
 
+@asynccontextmanager
+async def own_suppressions(
+    stack: Stack, database: str, clock: Callable[[], float]
+) -> AsyncIterator[tuple[Store, Suppressions]]:
+    """Suppressions in a database of the test's own (the list starts empty), dropped afterwards."""
+    store = Store(stack.runtime.store.client, stack.settings)
+    store.db = store.client[database.replace("-", "_")]
+    try:
+        yield store, Suppressions(store, clock=clock)
+    finally:
+        await store.client.drop_database(store.db.name)
+
+
 async def test_the_fan_out_looks_again_once_an_empty_list_may_have_changed(
     stack: Stack, unique: Callable[[str], str]
 ) -> None:
-    database = unique("suppressions_empty").replace("-", "_")
-    store = Store(stack.runtime.store.client, stack.settings)
-    store.db = store.client[database]
     now = [1000.0]
-    suppressions = Suppressions(store, clock=lambda: now[0])
-    lookup = suppressions.lookup(None)
-    try:
+    async with own_suppressions(stack, unique("suppressions_empty"), lambda: now[0]) as (store, suppressions):
+        lookup = suppressions.lookup(None)
         assert await lookup(["a@example.org"]) == {}
         # another process suppresses the address: this one believes the list empty for a few seconds ...
         await store.db["suppressions"].insert_one({"_id": "a@example.org", "reasons": ["hard-bounce"]})
@@ -31,18 +41,12 @@ async def test_the_fan_out_looks_again_once_an_empty_list_may_have_changed(
         # ... then looks again, and from then on every batch is checked
         now[0] += EMPTY_FOR_SECONDS
         assert await lookup(["A@Example.org", "b@example.org"]) == {"a@example.org": ["hard-bounce"]}
-    finally:
-        await store.client.drop_database(database)
 
 
 async def test_one_recorded_here_is_seen_at_once_and_reasons_accumulate(
     stack: Stack, unique: Callable[[str], str]
 ) -> None:
-    database = unique("suppressions_here").replace("-", "_")
-    store = Store(stack.runtime.store.client, stack.settings)
-    store.db = store.client[database]
-    suppressions = Suppressions(store, clock=lambda: 0.0)
-    try:
+    async with own_suppressions(stack, unique("suppressions_here"), lambda: 0.0) as (_, suppressions):
         assert await suppressions.lookup(None)(["c@example.org"]) == {}
         await suppressions.add("C@example.org", "complaint", {"source": "smtp"})
         await suppressions.add("c@example.org", "hard-bounce", {"source": "ses", "status": "5.1.1"})
@@ -57,8 +61,6 @@ async def test_one_recorded_here_is_seen_at_once_and_reasons_accumulate(
         assert [d["_id"] for d in await suppressions.search("EXAMPLE", "complaint")] == ["c@example.org"]
         assert await suppressions.count_by_reason() == {"hard-bounce": 1, "soft-bounces": 0, "complaint": 1}
         assert await suppressions.remove("c@example.org") and not await suppressions.remove("c@example.org")
-    finally:
-        await store.client.drop_database(database)
 
 
 async def test_transactional_mail_is_suppressed_for_hard_bounces_but_not_for_complaints(
@@ -96,11 +98,7 @@ async def test_transactional_mail_is_suppressed_for_hard_bounces_but_not_for_com
 async def test_many_lookups_at_once_keep_each_its_category(
     stack: Stack, unique: Callable[[str], str]
 ) -> None:
-    database = unique("suppressions_many").replace("-", "_")
-    store = Store(stack.runtime.store.client, stack.settings)
-    store.db = store.client[database]
-    suppressions = Suppressions(store, clock=lambda: 0.0)
-    try:
+    async with own_suppressions(stack, unique("suppressions_many"), lambda: 0.0) as (_, suppressions):
         assert await suppressions.lookup_many([(None, ["d@example.org"]), (None, [])]) == [{}, {}]
         await suppressions.add("d@example.org", "complaint", {"source": "ses"})
         await suppressions.add("e@example.org", "hard-bounce", {"source": "smtp"})
@@ -112,8 +110,6 @@ async def test_many_lookups_at_once_keep_each_its_category(
             ]
         )
         assert found == [{"d@example.org": ["complaint"]}, {"e@example.org": ["hard-bounce"]}, {}]
-    finally:
-        await store.client.drop_database(database)
 
 
 async def test_concurrent_sends_of_two_categories_are_each_suppressed_as_theirs(
