@@ -142,7 +142,8 @@ class ApiKeys:
         match = _KEY_RE.match(key)
         if match is None:
             return None
-        doc = await self._lookup(match.group("prefix"))
+        prefix = match.group("prefix")
+        doc = await self._lookup(prefix)
         if doc is None or doc.get("revoked_at") is not None:
             return None
         if not hmac.compare_digest(hash_key(key), str(doc.get("key_hash", ""))):
@@ -152,7 +153,10 @@ class ApiKeys:
         if last is None or now - last >= LAST_USED_PRECISION:
             await self._keys.update_one({"_id": doc["_id"]}, {"$set": {"last_used_at": now}})
             doc["last_used_at"] = now
-        prefix = match.group("prefix")
+        return self._record(prefix, doc)
+
+    def _record(self, prefix: str, doc: Doc) -> ApiKeyRecord:
+        """The record of a verified key's document: the one built last time while the document is equal."""
         known = self._records.get(prefix)
         if known is not None and known[0] == doc:
             return known[1]
