@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: the label of a delivery total whose documents lack the field (written by hand or by another tool)
+UNKNOWN = "unknown"
 #: database totals are recomputed at most this often
 TOTALS_TTL_SECONDS = 15.0
 
@@ -101,7 +103,10 @@ class DeliveryTotals(Collector):
             {"$group": {"_id": {"channel": "$channel", "status": "$status"}, "count": {"$sum": 1}}}
         ]
         async for row in await store.deliveries.aggregate(pipeline):
-            deliveries[(str(row["_id"]["channel"]), str(row["_id"]["status"]))] = int(row["count"])
+            # a field missing from a document is missing from its group's key (MongoDB leaves it out)
+            key = row["_id"]
+            channel, status = key.get("channel", UNKNOWN), key.get("status", UNKNOWN)
+            deliveries[(str(channel), str(status))] = int(row["count"])
         attempts: dict[str, int] = {}
         async for row in await store.attempts.aggregate(
             [{"$group": {"_id": "$outcome", "count": {"$sum": 1}}}]

@@ -86,3 +86,13 @@ async def test_metrics_count_an_answer_a_middleware_raised_with_its_status(
     other = await stack.client.post("/send", json={**body, "messageContent": "Other"}, headers=headers)
     assert other.status_code == 409  # raised by the idempotency middleware, answered outside the handler
     assert await conflicts() == before + 1
+
+
+async def test_a_delivery_without_channel_or_status_is_counted_as_unknown(
+    stack: Stack, unique: Callable[[str], str]
+) -> None:
+    """A document in deliveries that lacks the fields (written by hand, by another tool) is a total of its
+    own, labelled unknown: the scrape does not fail on it."""
+    await stack.db["deliveries"].insert_one({"_id": unique("bare-delivery"), "dispatch_id": unique("d")})
+    text = await fresh_scrape(stack)
+    assert (_sample(text, "tidings_deliveries", channel="unknown", status="unknown") or 0) >= 1
