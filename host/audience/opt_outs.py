@@ -24,11 +24,21 @@ from host.storage.documents import OPT_OUTS_COLLECTION, OptOutSource, utcnow
 from host.storage.store import Store
 from host.templates.fields import opt_outs_apply
 
-__all__ = ["FANOUT_SNAPSHOT", "OPTED_OUT", "OptOutLookup", "OptOuts", "opt_out_id", "opted_out_message"]
+__all__ = [
+    "FANOUT_SNAPSHOT",
+    "OPTED_OUT",
+    "OptOutCheck",
+    "OptOutLookup",
+    "OptOuts",
+    "opt_out_id",
+    "opted_out_message",
+]
 
 Doc = dict[str, Any]
 #: the opt-out ids (``<user id>:<channel>``) recorded among a batch of user ids
 OptOutLookup = Callable[[Sequence[str]], Awaitable[Container[str]]]
+#: what a planner checks a batch against: a lookup of its user ids, or the whole list read once
+OptOutCheck = OptOutLookup | frozenset[str]
 
 #: the ``last_error.code`` of a delivery skipped because its user opted out
 OPTED_OUT = "opted-out"
@@ -83,23 +93,17 @@ class OptOuts:
 
     async def fanout_lookup_once(
         self, channels: Iterable[str], category: str | None, limit: int | None = None
-    ) -> OptOutLookup | None:
-        """:meth:`fanout_lookup` for the fan-out actor: answered from one read of the whole list when it
-        holds at most ``limit`` (:data:`FANOUT_SNAPSHOT`) opt-outs, else one ``$in`` per batch. Their ids
-        are all a batch needs: the planner asks whether ``<user id>:<channel>`` is among them."""
+    ) -> OptOutCheck | None:
+        """:meth:`fanout_lookup` for the fan-out actor, or the whole list (its ids) read once when it holds
+        at most ``limit`` (:data:`FANOUT_SNAPSHOT`) opt-outs: the planner asks whether
+        ``<user id>:<channel>`` is among them, and of a list it needs no batch's ids."""
         lookup = self.fanout_lookup(channels, category)
         if lookup is None:
             return None
         limit = FANOUT_SNAPSHOT if limit is None else limit
         read = self._collection.find({}, {"_id": 1}, batch_size=limit + 1).limit(limit + 1)
         listed = frozenset([doc["_id"] async for doc in read])
-        if len(listed) > limit:
-            return lookup
-
-        async def from_list(_user_ids: Sequence[str]) -> Container[str]:
-            return listed
-
-        return from_list
+        return lookup if len(listed) > limit else listed
 
     async def record(
         self, user_id: str, channel: str, source: OptOutSource, reason: str | None = None

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import msgspec
 from bson import DatetimeMS
 
-from host.audience.opt_outs import OPTED_OUT, OptOutLookup, opted_out_message
+from host.audience.opt_outs import OPTED_OUT, OptOutCheck, opted_out_message
 from host.audience.suppressions import (
     SUPPRESSED,
     SuppressionLookup,
@@ -129,7 +129,7 @@ class DeliveryPlanner:
         dispatch_id: str,
         channels: Sequence[tuple[str, Channel]],
         fields: UserFields,
-        opt_outs: OptOutLookup | None = None,
+        opt_outs: OptOutCheck | None = None,
         suppressions: SuppressionLookup | None = None,
         priority: Lane = DEFAULT_LANE,
         routes: Sequence[ChannelRoute] | None = None,
@@ -148,8 +148,27 @@ class DeliveryPlanner:
     ) -> PlannedBatch:
         """:meth:`plan` after looking up the batch's opt-outs (one query), if they apply."""
         users = list(users)
-        opted_out = await self._opt_outs([uid for uid, _ in users]) if self._opt_outs else ()
-        return self.plan(users, now, opted_out)
+        return self.plan(users, now, await self._opted_out(lambda: [uid for uid, _ in users]))
+
+    async def plan_members(self, batch: Sequence[Mapping[str, Any]], now: Timestamp) -> PlannedBatch:
+        """:meth:`plan_batch` of a batch of a cluster's users as read (host.audience.users,
+        ``stream_cluster_users``): each member with its mapped id; users without one, or soft-deleted (not
+        members: Mia's CRUD lists only PUBLIC ones), are left out. One pass over the batch."""
+        id_field = self._fields.id
+
+        def user_ids() -> list[str]:
+            ids = (read_field(user, id_field) for user in batch)
+            return [str(uid) for uid in ids if uid is not None]
+
+        return self._plan(batch, now, await self._opted_out(user_ids), as_read=True)
+
+    async def _opted_out(self, user_ids: Callable[[], list[str]]) -> Container[str]:
+        """The batch's opt-outs: none if they are not checked, the list if it was read whole, else the
+        lookup of ``user_ids()`` (one query)."""
+        opt_outs = self._opt_outs
+        if opt_outs is None or isinstance(opt_outs, frozenset):
+            return opt_outs or ()
+        return await opt_outs(user_ids())
 
     def plan(
         self,
@@ -161,14 +180,31 @@ class DeliveryPlanner:
 
         ``opted_out`` holds the ``<user id>:<channel>`` of the users' opt-outs (host.audience.opt_outs).
         """
-        planned = PlannedBatch(route.name for route in self._routes)
-        docs, queued, failures, dispatch_id = planned.docs, planned.queued, planned.failures, self.dispatch_id
-        priority = self.priority
-        fields, state = self._fields, self._fields.state
-        for user_id, user in users:
-            # a CRUD user soft-deleted (its state not PUBLIC) is skipped on every channel
-            inactive = inactive_state(fields, user) if user is not None and state is not None else None
-            for route in self._routes:
+        return self._plan(users, now, opted_out, as_read=False)
+
+    def _plan(
+        self, items: Iterable[Any], now: Timestamp, opted_out: Container[str], as_read: bool
+    ) -> PlannedBatch:
+        """:meth:`plan` of (id, user) pairs, or of :meth:`plan_members`' users as read (``as_read``)."""
+        routes, dispatch_id, priority = self._routes, self.dispatch_id, self.priority
+        planned = PlannedBatch(route.name for route in routes)
+        docs, queued, failures = planned.docs, planned.queued, planned.failures
+        fields, state, id_field = self._fields, self._fields.state, self._fields.id
+        id_dotted = "." in id_field
+        for item in items:
+            inactive: str | None = None
+            if as_read:  # a cluster's user as read: a member if it has an id and is not soft-deleted
+                user = item
+                uid = read_field(user, id_field) if id_dotted else user.get(id_field)
+                if uid is None or (state is not None and inactive_state(fields, user) is not None):
+                    continue
+                user_id = str(uid)
+            else:
+                user_id, user = item
+                # a CRUD user soft-deleted (its state not PUBLIC) is skipped on every channel
+                if user is not None and state is not None:
+                    inactive = inactive_state(fields, user)
+            for route in routes:
                 address: str | None = None
                 problem = None
                 if inactive is not None:

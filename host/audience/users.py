@@ -20,7 +20,6 @@ from host.storage.store import Store
 __all__ = [
     "NOT_PUBLIC",
     "PUBLIC",
-    "cluster_members_with_ids",
     "expired_field",
     "find_users",
     "id_values",
@@ -87,20 +86,6 @@ def inactive_state(fields: UserFields, user: Mapping[str, Any]) -> str | None:
     if state is None or state == PUBLIC:
         return None
     return str(state)
-
-
-def cluster_members_with_ids(fields: UserFields, batch: Sequence[Doc]) -> list[tuple[str, Doc]]:
-    """A cluster's members among a batch of its users, each with its id (users without one left out).
-
-    Soft-deleted users are not members (Mia's CRUD lists only PUBLIC ones).
-    """
-    id_field, dotted, state = fields.id, "." in fields.id, fields.state
-    members = []
-    for user in batch:
-        uid = read_field(user, id_field) if dotted else user.get(id_field)
-        if uid is not None and (state is None or inactive_state(fields, user) is None):
-            members.append((str(uid), user))
-    return members
 
 
 def inactive_message(fields: UserFields, state: str) -> str:

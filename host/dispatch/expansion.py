@@ -22,7 +22,6 @@ from host.audience.opt_outs import OptOutLookup, OptOuts, opt_out_id
 from host.audience.planning import ChannelRoute, DeliveryPlanner, Failure, PlannedBatch, channel_routes
 from host.audience.suppressions import Suppressions
 from host.audience.users import (
-    cluster_members_with_ids,
     read_field,
     stream_cluster_users,
     user_projection,
@@ -298,7 +297,7 @@ class Expansion:
                 # a BSON datetime already: PyMongo encodes it ~0.2 µs faster than an aware datetime, twice
                 # a delivery (~15% of the batch's encoding)
                 now = DatetimeMS(utcnow())
-                planned = await planner.plan_batch(cluster_members_with_ids(fields, batch), now)
+                planned = await planner.plan_members(batch, now)
                 if failures is not None:
                     await planner.skip_suppressed(planned)  # expanded in the request: in its answer
                     failures.extend(planned.failures)
