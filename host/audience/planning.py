@@ -44,7 +44,6 @@ __all__ = [
     "PlannedBatch",
     "channel_routes",
     "delivery_id",
-    "plan_deliveries",
     "skip_suppressed_together",
 ]
 
@@ -315,16 +314,3 @@ def _check_address(
     if isinstance(expired, Mapping) and expired.get("address") == address:
         return address, ("skipped", "address-expired", _expired_message(route.name, route.field, expired))
     return address, None
-
-
-def plan_deliveries(
-    dispatch_id: str,
-    user_id: str,
-    user: Mapping[str, Any] | None,
-    channels: Sequence[tuple[str, Channel]],
-    fields: UserFields,
-    now: datetime,
-) -> tuple[list[Doc], list[Failure]]:
-    """The delivery documents for one user on every requested channel, and the failures known now."""
-    planned = DeliveryPlanner(dispatch_id, channels, fields).plan([(user_id, user)], now)
-    return planned.docs, planned.failures

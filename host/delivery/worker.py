@@ -19,7 +19,7 @@ Expired addresses: when a channel reports an address gone (``PermanentChannelErr
 e.g. push 404/410), the user document gets, beside the address field, ``<field>Expired`` =
 ``{"address": <the canonical address that failed>, "at": <when>, "code": ..., "message": ...}``
 (for the push subscription ``deviceToken``: ``deviceTokenExpired``). The address itself is left alone.
-Later sends skip that channel for the user with a failure saying so (host.audience.users.plan_deliveries) as
+Later sends skip that channel for the user with a failure saying so (host.audience.planning) as
 long as the address is the same one; a new subscription written to the field is used again at once.
 """
 
