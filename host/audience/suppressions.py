@@ -90,6 +90,8 @@ class Suppressions:
         self._database = store.db.name
         self._clock = clock
         self._empty_since = clock() - EMPTY_FOR_SECONDS
+        #: :meth:`lookup` by category, made once each (a listed send asks for one every request)
+        self._lookups: dict[str | None, SuppressionLookup] = {}
 
     async def any(self) -> bool:
         """Whether any address may be suppressed (an empty list is believed for a few seconds)."""
@@ -117,6 +119,8 @@ class Suppressions:
         find: Callable[[list[str]], Awaitable[dict[str, list[str]]]] | None = None,
     ) -> SuppressionLookup:
         """The per-batch check of a dispatch of this category; ``find`` may be a grouped :meth:`find`."""
+        if find is None and category in self._lookups:
+            return self._lookups[category]
         ask = find or self.find
 
         async def lookup(addresses: Sequence[str]) -> Mapping[str, Sequence[str]]:
@@ -124,6 +128,8 @@ class Suppressions:
                 return {}
             return _blocking(await ask([suppression_key(address) for address in addresses]), category)
 
+        if find is None:
+            self._lookups[category] = lookup
         return lookup
 
     async def lookup_many(
