@@ -32,6 +32,7 @@ from pymongo.errors import DuplicateKeyError
 from host.errors import NotFound, RequestError
 from host.storage.documents import API_KEYS_COLLECTION, ApiKey, ApiKeyRecord, Scope, utcnow
 from host.storage.group_commit import GroupCommit
+from host.storage.queries import find_at_once
 
 __all__ = [
     "API_KEYS_COLLECTION",
@@ -95,7 +96,7 @@ class ApiKeys:
     async def _find_prefixes(self, prefixes: list[str]) -> list[Doc | BaseException | None]:
         # one indexed field (NOTES); a prefix asked twice in the group is read once
         wanted = list(dict.fromkeys(prefixes))
-        found = {doc["prefix"]: doc async for doc in self._keys.find({"prefix": {"$in": wanted}})}
+        found = {doc["prefix"]: doc for doc in await find_at_once(self._keys, {"prefix": {"$in": wanted}})}
         # a copy each: verify() sets last_used_at on the one it returns
         return [dict(found[prefix]) if prefix in found else None for prefix in prefixes]
 

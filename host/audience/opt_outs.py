@@ -21,6 +21,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 from host.storage.documents import OPT_OUTS_COLLECTION, OptOutSource, utcnow
+from host.storage.queries import find_at_once
 from host.storage.store import Store
 from host.templates.fields import opt_outs_apply
 
@@ -67,8 +68,8 @@ class OptOuts:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return frozenset()
-        found = self._collection.find({"_id": {"$in": wanted}}, {"_id": 1})
-        return frozenset([doc["_id"] async for doc in found])
+        found = await find_at_once(self._collection, {"_id": {"$in": wanted}}, {"_id": 1})
+        return frozenset([doc["_id"] for doc in found])
 
     def fanout_lookup(
         self,

@@ -15,6 +15,7 @@ from bson import ObjectId
 
 from host.plugins.channel import Channel
 from host.settings import UserFields
+from host.storage.queries import find_at_once
 from host.storage.store import Store
 
 __all__ = [
@@ -112,11 +113,9 @@ def user_filter(fields: UserFields, user_id: str) -> Doc:
 
 async def find_users(store: Store, ids: Sequence[str], projection: Mapping[str, int]) -> dict[str, Doc]:
     """The users with these ids (on the mapped id field), keyed by id; unknown ids are absent."""
-    found: dict[str, Doc] = {}
-    query = id_values(store.fields, ids)
-    async for user in store.users.find({store.fields.id: {"$in": query}}, dict(projection)):
-        found[str(read_field(user, store.fields.id))] = user
-    return found
+    id_field = store.fields.id
+    users = await find_at_once(store.users, {id_field: {"$in": id_values(store.fields, ids)}}, projection)
+    return {str(read_field(user, id_field)): user for user in users}
 
 
 def id_values(fields: UserFields, ids: Sequence[str]) -> list[Any]:

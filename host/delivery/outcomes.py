@@ -42,7 +42,7 @@ from host.plugins.channel import Receipt
 from host.plugins.registry import ChannelRegistry
 from host.settings import DeliveryPolicy
 from host.storage.documents import utcnow
-from host.storage.duplicates import duplicate_indexes
+from host.storage.duplicates import duplicate_indexes, insert_at_once
 from host.storage.store import Store
 
 __all__ = ["Outcome", "OutcomeListener", "OutcomeRecorder", "claim_attempts", "failure_outcome"]
@@ -87,7 +87,7 @@ async def claim_attempts(store: Store, ready: Sequence[Doc], now: datetime, work
     A claim's ``_id`` is ``<delivery id>:<attempt>``: a duplicate key is another worker's (so a batch
     handed out twice sends nothing twice); the claimed deliveries move to ``sending`` by ``_id`` each.
     """
-    if not ready:  # all early, held or settled: insert_many refuses an empty list
+    if not ready:  # all early, held or settled: nothing to claim
         return []
     claims = [
         {
@@ -102,7 +102,7 @@ async def claim_attempts(store: Store, ready: Sequence[Doc], now: datetime, work
     ]
     taken = set(range(len(claims)))
     try:
-        await store.attempts.insert_many(claims, ordered=False)
+        await insert_at_once(store.attempts, claims)
     except BulkWriteError as exc:
         taken -= duplicate_indexes(exc)  # another worker's claims
     claimed = [ready[i] for i in sorted(taken)]

@@ -2,7 +2,7 @@
 
 Each small /send stores a dispatch, looks up its recipients, inserts its deliveries, hands them to the
 broker and marks the dispatch expanded. Under load, many requests do each step at the same moment: the
-steps here run them as one ``insert_many``, one ``find``, one enqueue per channel and one
+steps here run them as one insert, one ``find``, one enqueue per channel and one
 ``update_many`` for the whole group (host.storage.group_commit). A failure reaches only the requests it hit.
 
 The commonest send, a short list of recipients and nothing else (:class:`ListedSend`), goes through all
@@ -41,7 +41,7 @@ from host.audience.users import find_users
 from host.dispatch.outbox import Outbox
 from host.settings import Lane
 from host.storage.documents import utcnow
-from host.storage.duplicates import DUPLICATE_KEY, insert_ignoring_duplicates
+from host.storage.duplicates import DUPLICATE_KEY, insert_at_once, insert_ignoring_duplicates
 from host.storage.group_commit import GroupCommit
 from host.storage.store import Store
 
@@ -76,7 +76,7 @@ class ExpansionInterrupted(Exception):
 def _errors_by_job(
     exc: BulkWriteError, sizes: Sequence[int], ignore_duplicates: bool
 ) -> list[Exception | None]:
-    """Which jobs of a grouped ``insert_many`` failed: write errors are mapped back by document index."""
+    """Which jobs of a grouped insert failed: write errors are mapped back by document index."""
     starts, offset = [], 0
     for size in sizes:
         starts.append(offset)
@@ -126,7 +126,7 @@ class DispatchWrites:
 
     async def _insert_dispatches(self, docs: list[Doc]) -> list[BaseException | None]:
         try:
-            await self._store.dispatches.insert_many(docs, ordered=False)
+            await insert_at_once(self._store.dispatches, docs)
         except BulkWriteError as exc:
             return list(_errors_by_job(exc, [1] * len(docs), ignore_duplicates=False))
         return [None] * len(docs)
@@ -161,7 +161,7 @@ class DispatchWrites:
         if not docs:
             return [None] * len(jobs)
         try:
-            await self._store.deliveries.insert_many(docs, ordered=False)
+            await insert_at_once(self._store.deliveries, docs)
         except BulkWriteError as exc:
             if met is not None:
                 errors = exc.details.get("writeErrors", [])
