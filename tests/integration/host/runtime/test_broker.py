@@ -2,7 +2,8 @@
 each message lands where ``enqueue`` puts it, a delayed one in the delay queue, and a consumer reads it.
 Closing the broker (or a Redis rate limiter) closes its Redis connections at once. Async actors run on
 uvloop. Its connections parse replies and pack commands with hiredis (the ``redis[hiredis]`` extra). A
-batch of messages is one round trip, which loads the script again when Redis has lost it."""
+batch of messages is one round trip, which loads the script again when Redis has lost it. Messages are
+the JSON dramatiq's own encoder writes and reads (msgspec encodes them)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ import pytest
 import redis
 import uvloop
 from dramatiq.asyncio import get_event_loop_thread, set_event_loop_thread
+from dramatiq.encoder import JSONEncoder
+from dramatiq.message import Message
 from dramatiq.rate_limits.backends import RedisBackend
 
 from host.delivery.rate_limits import ChannelThrottle, RedisWindow
-from host.runtime.broker import LaneRedisBroker, create_broker, enqueue_many
+from host.runtime.broker import LaneRedisBroker, MsgspecJSONEncoder, create_broker, enqueue_many
 from tests.services import RedisServer
 from tests.support.waiting import eventually_sync
 
@@ -61,6 +64,21 @@ def test_enqueue_many_puts_each_message_where_enqueue_would(broker: LaneRedisBro
     got = [next(consumer) for _ in range(3)]
     assert sorted(message.args[0][0] for message in got if message is not None) == ["d0", "d1", "d2"]
     consumer.close()
+
+
+def test_messages_are_the_json_dramatiqs_own_encoder_reads_and_writes(broker: LaneRedisBroker) -> None:
+    assert isinstance(dramatiq.get_encoder(), MsgspecJSONEncoder)  # create_broker set it
+    actor = _actor(broker, "encoded")
+    ids = [f"6566:email:Zoë-{i}" for i in range(200)] + ['a"quote\\and\u2028line']
+    sent = actor.message_with_options(args=(ids,))
+    enqueue_many(broker, [(sent, None)])
+    [body] = broker.client.hvals("dramatiq:encoded.msgs")
+    # what an older Tidings (dramatiq's JSONEncoder) reads from it, and what it would have written
+    read = JSONEncoder().decode(body)
+    assert (read["args"], read["message_id"], read["actor_name"]) == ([ids], sent.message_id, sent.actor_name)
+    older = JSONEncoder().encode(sent.asdict())  # e.g. left in Redis across an upgrade
+    assert older != sent.encode()  # dramatiq's escapes non-ASCII, msgspec writes UTF-8
+    assert Message.decode(older) == Message.decode(sent.encode()) == sent
 
 
 def _script_exists_calls(client: redis.Redis) -> int:
