@@ -26,6 +26,8 @@ __all__ = [
 
 #: MongoDB's error code for a duplicate key
 DUPLICATE_KEY = 11000
+#: the most documents one write command takes (MongoDB's ``maxWriteBatchSize``)
+_MAX_WRITE_BATCH = 100_000
 
 Doc = dict[str, Any]
 
@@ -47,7 +49,7 @@ async def insert_at_once(collection: AsyncCollection[Doc], docs: list[Doc]) -> N
     ``insert_many`` spends Python on every document first (its bulk bookkeeping and type checks): the
     command, encoded by the BSON extension in one call, cost 80-120 µs less a call for 25 documents (a
     group of /send's dispatches or deliveries) and ~1 µs less a document in a fan-out's batches. A batch
-    over the server's size limit goes through ``insert_many``, which splits it. A document without an
+    over the server's size or count limit goes through ``insert_many``, which splits it. A document without an
     ``_id`` gets one, as with ``insert_many``.
     """
     if not docs:
@@ -58,6 +60,9 @@ async def insert_at_once(collection: AsyncCollection[Doc], docs: list[Doc]) -> N
     command: dict[str, Any] = {"insert": collection.name, "documents": docs, "ordered": False}
     if not collection.write_concern.is_server_default:
         command["writeConcern"] = collection.write_concern.document
+    if len(docs) > _MAX_WRITE_BATCH:
+        await collection.insert_many(docs, ordered=False)
+        return
     try:
         result = await collection.database.command(command, codec_options=collection.codec_options)
     except DocumentTooLarge:
