@@ -30,6 +30,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from host.storage.documents import utcnow
 from host.storage.feedback_documents import SUPPRESSIONS_COLLECTION, SuppressionReason
+from host.storage.queries import find_at_once
 from host.storage.store import Store
 from host.templates.fields import TRANSACTIONAL
 
@@ -110,8 +111,8 @@ class Suppressions:
         wanted = list(dict.fromkeys(suppression_key(address) for address in addresses))
         if not wanted:
             return {}
-        found = self._collection.find({"_id": {"$in": wanted}}, {"reasons": 1})
-        return {doc["_id"]: list(doc.get("reasons") or []) async for doc in found if doc.get("reasons")}
+        found = await find_at_once(self._collection, {"_id": {"$in": wanted}}, {"reasons": 1})
+        return {doc["_id"]: list(doc["reasons"]) for doc in found if doc.get("reasons")}
 
     def lookup(
         self,
