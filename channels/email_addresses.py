@@ -43,18 +43,38 @@ def parse_address(raw: object) -> str:
     if not isinstance(raw, str):
         raise InvalidAddress(f"an e-mail address must be a string, not {type(raw).__name__}")
     # the common case, a plain ASCII dot-atom address (`_LOCAL_PART@_DOMAIN`): passing these checks proves
-    # every check of the thorough path. The domain's pattern backtracks, so it is asked once per domain
-    # (a fan-out meets a few domains a million times)
+    # every check of the thorough path. The local part is checked with str.strip (every character an
+    # atom's or a dot, no dot at either end or twice in a row: `_LOCAL_PART`, in a third of the regex's
+    # time); the domain's pattern backtracks, so it is asked once per domain (a fan-out meets a few
+    # domains a million times)
     local, at, domain = raw.rpartition("@")
-    if at and len(raw) <= 254 and len(local) <= 64 and _plain_domain(domain) and _LOCAL_PART.fullmatch(local):
+    if (
+        at
+        and 0 < len(local) <= 64
+        and len(raw) <= 254
+        and (_PLAIN_DOMAINS.get(domain) or _plain_domain(domain))
+        and not local.strip(_LOCAL_CHARS)
+        and local[0] != "."
+        and local[-1] != "."
+        and ".." not in local
+    ):
         return raw
     return _parse_address_thoroughly(raw)
 
 
-@lru_cache(maxsize=4096)
+#: the characters of a dot-atom local part (`_LOCAL_PART`)
+_LOCAL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~-."
+#: domains met, whether each is a plain ASCII one (`_DOMAIN`); read inline, no call a parse
+_PLAIN_DOMAINS: dict[str, bool] = {}
+_DOMAINS_KEPT = 4096
+
+
 def _plain_domain(domain: str) -> bool:
-    """Whether the domain is a plain ASCII one (``_DOMAIN``)."""
-    return _DOMAIN.fullmatch(domain) is not None
+    """Whether the domain is a plain ASCII one (``_DOMAIN``), remembered in ``_PLAIN_DOMAINS``."""
+    if len(_PLAIN_DOMAINS) >= _DOMAINS_KEPT:
+        _PLAIN_DOMAINS.clear()
+    plain = _PLAIN_DOMAINS[domain] = _DOMAIN.fullmatch(domain) is not None
+    return plain
 
 
 def _parse_address_thoroughly(raw: str) -> str:

@@ -197,29 +197,29 @@ class DeliveryPlanner:
                 uid = read_field(user, id_field) if id_dotted else user.get(id_field)
                 if uid is None or (state is not None and inactive_state(fields, user) is not None):
                     continue
-                user_id = str(uid)
+                user_id = uid if type(uid) is str else str(uid)
             else:
                 user_id, user = item
                 # a CRUD user soft-deleted (its state not PUBLIC) is skipped on every channel
                 if user is not None and state is not None:
                     inactive = inactive_state(fields, user)
             for route in routes:
+                name, parse, _, field, expired, dotted = route  # one unpacking, not five attribute reads
                 address: str | None = None
                 problem = None
                 if inactive is not None:
                     problem = ("skipped", NOT_PUBLIC, inactive_message(fields, inactive))
                 else:
                     # the common case in one dict.get and one parse; anything unusual takes the thorough path
-                    if user is not None and not route.dotted and route.expired not in user:
-                        raw = user.get(route.field)
+                    if user is not None and not dotted and expired not in user:
+                        raw = user.get(field)
                         if isinstance(raw, str):
                             try:
-                                address = route.parse(raw)
+                                address = parse(raw)
                             except InvalidAddress:
                                 address = None
                     if address is None:
                         address, problem = _check_address(route, user_id, user)
-                name = route.name
                 doc_id = f"{dispatch_id}:{name}:{user_id}"  # delivery_id(), inlined on the hot path
                 doc: Doc = {
                     "_id": doc_id,

@@ -90,7 +90,7 @@ def test_parse_address_fast_and_thorough_paths_agree() -> None:
     from channels.email_addresses import _parse_address_thoroughly
 
     rng = random.Random(7)
-    alphabet = "abcXYZ019.-_+'@@<> \"ëü\n"
+    alphabet = "abcXYZ019.-_+'!#~|@@<> \"ëü\n(;\\"
     tried = 0
     for _ in range(5000):
         raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))) + rng.choice(
@@ -107,6 +107,22 @@ def test_parse_address_fast_and_thorough_paths_agree() -> None:
         assert got == expected, raw
         tried += expected is not None
     assert tried > 100  # the sample reaches the accepting side too
+
+
+def test_parse_address_fast_path_knows_every_ascii_character_as_the_thorough_path_does() -> None:
+    from channels.email_addresses import _parse_address_thoroughly
+
+    for code in range(128):
+        for raw in (f"a{chr(code)}b@example.com", f"{chr(code)}@example.com", f"a{chr(code)}@example.com"):
+            try:
+                expected: str | None = _parse_address_thoroughly(raw)
+            except InvalidAddress:
+                expected = None
+            try:
+                got: str | None = parse_address(raw)
+            except InvalidAddress:
+                got = None
+            assert got == expected, raw
 
 
 @pytest.mark.parametrize(
