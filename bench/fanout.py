@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import gc
 import json
+import math
 import os
 import statistics
 import tempfile
@@ -281,11 +282,17 @@ def main() -> None:
         default=YOUNG_THRESHOLD,
         help=f"the collector's youngest-generation threshold (a worker's: {YOUNG_THRESHOLD}; CPython's: 700)",
     )
-    parser.add_argument("--heap", default="2g", help="the development database's Java heap (-Xmx)")
+    parser.add_argument(
+        "--heap",
+        help="the development database's Java heap (-Xmx); by default 6 GB a million users, at least 2 GB "
+        "(1,000,000 users and their deliveries filled 2 GB: the server collected for seconds on end "
+        "until the driver gave up on its connections)",
+    )
     args = parser.parse_args()
+    heap = args.heap or f"{max(2, math.ceil(args.users * 6 / 1_000_000))}g"
     server = RedisServer().start()
     try:
-        with tempfile.TemporaryDirectory() as tmp, DevDatabase(max_heap=args.heap) as database:
+        with tempfile.TemporaryDirectory() as tmp, DevDatabase(max_heap=heap) as database:
             path = Path(tmp) / "configuration.json"
             path.write_text(json.dumps(CONFIG))
             # no mail is sent (no worker runs), but the configuration is one tidings worker accepts
