@@ -52,7 +52,7 @@ def parse_address(raw: object) -> str:
         at
         and 0 < len(local) <= 64
         and len(raw) <= 254
-        and (_PLAIN_DOMAINS.get(domain) or _plain_domain(domain))
+        and (domain in _PLAIN_DOMAINS or _plain_domain(domain))
         and not local.strip(_LOCAL_CHARS)
         and local[0] != "."
         and local[-1] != "."
@@ -62,19 +62,21 @@ def parse_address(raw: object) -> str:
     return _parse_address_thoroughly(raw)
 
 
-#: the characters of a dot-atom local part (`_LOCAL_PART`)
-_LOCAL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~-."
-#: domains met, whether each is a plain ASCII one (`_DOMAIN`); read inline, no call a parse
-_PLAIN_DOMAINS: dict[str, bool] = {}
+#: the characters of a dot-atom local part: those `_LOCAL_PART` takes, and the dot between its atoms
+_LOCAL_CHARS = "".join(char for char in map(chr, range(128)) if _LOCAL_PART.fullmatch(char)) + "."
+#: the plain ASCII domains met (`_DOMAIN`), read inline: no call a parse; a refused one is asked again
+_PLAIN_DOMAINS: set[str] = set()
 _DOMAINS_KEPT = 4096
 
 
 def _plain_domain(domain: str) -> bool:
-    """Whether the domain is a plain ASCII one (``_DOMAIN``), remembered in ``_PLAIN_DOMAINS``."""
+    """Whether the domain is a plain ASCII one (``_DOMAIN``); one that is joins ``_PLAIN_DOMAINS``."""
+    if _DOMAIN.fullmatch(domain) is None:
+        return False
     if len(_PLAIN_DOMAINS) >= _DOMAINS_KEPT:
         _PLAIN_DOMAINS.clear()
-    plain = _PLAIN_DOMAINS[domain] = _DOMAIN.fullmatch(domain) is not None
-    return plain
+    _PLAIN_DOMAINS.add(domain)
+    return True
 
 
 def _parse_address_thoroughly(raw: str) -> str:
